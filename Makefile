@@ -1,0 +1,47 @@
+# Two commands on a fresh machine: `make demo` and `make test` (each installs what is missing first).
+SHELL := /bin/bash
+PY := .venv/bin/python
+THEME ?= A lighthouse keeper who befriends a storm
+STYLE ?= cinematic
+LANGUAGE ?= en
+MUSIC ?=
+# Passed through the environment, so a theme with quotes or spaces needs no shell escaping.
+export DEMO_THEME := $(THEME)
+export DEMO_STYLE := $(STYLE)
+export DEMO_LANGUAGE := $(LANGUAGE)
+export DEMO_MUSIC := $(MUSIC)
+
+.PHONY: setup up down status demo test test-unit test-integration test-e2e bench lint
+
+setup:
+	@bash infra/local/setup.sh
+
+up: setup
+	@$(PY) -m infra.local.cloud up
+
+down:
+	@if [ -x $(PY) ]; then $(PY) -m infra.local.cloud down; fi
+
+status:
+	@$(PY) -m infra.local.cloud status
+
+demo: up
+	@$(PY) -m infra.local.demo
+
+test: setup
+	@$(PY) -m pytest tests
+
+test-unit: setup
+	@$(PY) -m pytest tests/unit
+
+test-integration: setup
+	@$(PY) -m pytest tests/integration
+
+test-e2e: setup
+	@$(PY) -m pytest tests/e2e
+
+bench: setup
+	@$(PY) tools/bench_assembler.py
+
+lint: setup
+	@bash -n deploy-veo31.sh && shellcheck deploy-veo31.sh infra/local/setup.sh

@@ -1,0 +1,14 @@
+"""agent-qa: checks the delivered file against its spec (Pub/Sub: qa-requests)."""
+import functions_framework
+from cloudevents.http import CloudEvent
+
+from shared.clients import default_clients
+from shared.messages import QaRequest
+from shared.qa_step import check_delivery
+from shared.steps import run_event
+
+
+@functions_framework.cloud_event
+def qa_event(cloud_event: CloudEvent) -> None:
+    """Check the delivery; complete the job or hold it as qa_failed."""
+    run_event(default_clients(), cloud_event, QaRequest, "agent-qa", "qa", check_delivery)

@@ -1,0 +1,761 @@
+#!/usr/bin/env bash
+# Deploy the Veo 3.1 video pipeline to Google Cloud: APIs, service accounts, bucket, Firestore,
+# secret, Pub/Sub, the five Cloud Functions (2nd gen), scheduler, CDN, monitoring and budget.
+# Idempotent: every resource is described first, then created or updated. See docs/operations.md.
+set -Eeuo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+
+# --------------------------------------------------------------------------------------------------
+# Command runner: real runs, --dry-run printing, idempotency helpers.
+#
+# In --dry-run mode every gcloud command is printed on fd 3 (the script's stdout), one per line,
+# shell-quoted, and nothing is run. Probes (`exists`) print their describe command and answer
+# according to DEPLOY_DRY_RUN_ASSUME: "missing" (default: the plan of a first deployment) or
+# "present" (the plan of a re-run, which takes the update branches). Progress goes to stderr.
+DRY_RUN="${DRY_RUN:-0}"
+DEPLOY_DRY_RUN_ASSUME="${DEPLOY_DRY_RUN_ASSUME:-missing}"
+
+log() { printf '==> %s\n' "$*" >&2; }
+warn() { printf 'WARNING: %s\n' "$*" >&2; }
+die() { printf 'ERROR: %s\n' "$*" >&2; exit 1; }
+
+# Quote one argument so that a POSIX shell (and Python's shlex) reads it back unchanged.
+quote_arg() {
+  local arg="$1"
+  if [[ "$arg" =~ ^[A-Za-z0-9_@%+=:,./-]+$ ]]; then
+    printf '%s' "$arg"
+  else
+    printf "'%s'" "${arg//\'/\'\\\'\'}"
+  fi
+}
+
+# The command as one shell-quoted line.
+format_cmd() {
+  local out="" arg
+  for arg in "$@"; do
+    out+="${out:+ }$(quote_arg "$arg")"
+  done
+  printf '%s' "$out"
+}
+
+print_cmd() { printf '%s\n' "$(format_cmd "$@")" >&3; }
+
+# Run a command (or print it with --dry-run).
+run() {
+  if [[ "$DRY_RUN" == 1 ]]; then
+    print_cmd "$@"
+    return 0
+  fi
+  printf '+ %s\n' "$(format_cmd "$@")" >&2
+  "$@"
+}
+
+# Retry a command a few times: IAM is eventually consistent (a new service account can be
+# "not found" for some seconds after its creation).
+run_retrying() {
+  local attempt
+  if [[ "$DRY_RUN" == 1 ]]; then
+    print_cmd "$@"
+    return 0
+  fi
+  for attempt in 1 2 3 4 5; do
+    if run "$@" >/dev/null; then
+      return 0
+    fi
+    warn "attempt $attempt failed; retrying in $((attempt * 5)) s"
+    sleep $((attempt * 5))
+  done
+  die "giving up: $(format_cmd "$@")"
+}
+
+# Run a create command and treat "already exists" as success (for resources with no describe).
+run_allowing_exists() {
+  local err
+  if [[ "$DRY_RUN" == 1 ]]; then
+    print_cmd "$@"
+    return 0
+  fi
+  printf '+ %s\n' "$(format_cmd "$@")" >&2
+  if err="$("$@" 2>&1 >/dev/null)"; then
+    return 0
+  fi
+  if grep -qiE 'ALREADY_EXISTS|already exists' <<<"$err"; then
+    log "already exists: $(format_cmd "$@")"
+    return 0
+  fi
+  printf '%s\n' "$err" >&2
+  return 1
+}
+
+# True when the describe/list command given succeeds (the resource exists).
+exists() {
+  if [[ "$DRY_RUN" == 1 ]]; then
+    print_cmd "$@"
+    [[ "$DEPLOY_DRY_RUN_ASSUME" == present ]]
+    return
+  fi
+  "$@" >/dev/null 2>&1
+}
+
+# Print the output of a lookup command; with --dry-run print the command and echo the placeholder.
+capture() {
+  local placeholder="$1"
+  shift
+  if [[ "$DRY_RUN" == 1 ]]; then
+    print_cmd "$@"
+    printf '%s\n' "$placeholder"
+    return 0
+  fi
+  "$@"
+}
+
+# Like capture, but a lookup that answers nothing in a dry run stays empty when assuming "missing".
+capture_existing() {
+  local placeholder="$1"
+  shift
+  if [[ "$DRY_RUN" == 1 ]]; then
+    print_cmd "$@"
+    [[ "$DEPLOY_DRY_RUN_ASSUME" == present ]] && printf '%s\n' "$placeholder"
+    return 0
+  fi
+  "$@"
+}
+
+# Run a command whose stdin is the value of the variable named $1 (the value is never printed).
+run_with_secret_stdin() {
+  local var="$1"
+  shift
+  if [[ "$DRY_RUN" == 1 ]]; then
+    print_cmd "$@"
+    return 0
+  fi
+  printf '+ %s  (value read from $%s)\n' "$(format_cmd "$@")" "$var" >&2
+  printf '%s' "${!var}" | "$@" >/dev/null
+}
+
+# Read tab-separated rows printed by `python -m infra.deploy.spec` into the caller's array $1.
+spec_rows() {
+  local -n _rows="$1"
+  shift
+  mapfile -t _rows < <("$PYTHON" -m infra.deploy.spec "$@" || echo "__SPEC_FAILED__")
+  if [[ " ${_rows[*]-} " == *"__SPEC_FAILED__"* ]]; then
+    die "python -m infra.deploy.spec $* failed"
+  fi
+}
+
+# --------------------------------------------------------------------------------------------------
+# Service accounts (one per agent + the scheduler) and their least-privilege bindings
+# (infra/gcp/iam/roles.json, read through `python -m infra.deploy.spec bindings`).
+sa_email() { printf '%s@%s.iam.gserviceaccount.com' "$1" "$PROJECT"; }
+
+# The service-account email of a principal (agent folder name or "scheduler").
+principal_email() { sa_email "${ENV_NAME}-$1"; }
+
+ensure_service_accounts() {
+  local rows row principal sa_id
+  log "service accounts"
+  spec_rows rows principals --env "$ENV_NAME"
+  for row in "${rows[@]}"; do
+    IFS=$'\t' read -r principal sa_id <<<"$row"
+    if ! exists gcloud iam service-accounts describe "$(sa_email "$sa_id")" --project="$PROJECT"; then
+      run gcloud iam service-accounts create "$sa_id" --project="$PROJECT" \
+        --display-name="Video pipeline ${ENV_NAME}: ${principal}"
+    fi
+  done
+}
+
+# Apply every binding of one kind (project, bucket, secret, topic, function).
+apply_bindings() {
+  local kind_wanted="$1" rows row principal kind target role member
+  spec_rows rows bindings --env "$ENV_NAME" --genai-mode "$GENAI_MODE"
+  for row in "${rows[@]}"; do
+    IFS=$'\t' read -r principal kind target role <<<"$row"
+    [[ "$kind" == "$kind_wanted" ]] || continue
+    member="serviceAccount:$(principal_email "$principal")"
+    case "$kind" in
+      project)
+        run_retrying gcloud projects add-iam-policy-binding "$PROJECT" --member="$member" --role="$role" \
+          --condition=None --quiet ;;
+      bucket)
+        run_retrying gcloud storage buckets add-iam-policy-binding "gs://$BUCKET" --project="$PROJECT" \
+          --member="$member" --role="$role" ;;
+      secret)
+        [[ "$GENAI_MODE" == gemini_api ]] || continue
+        run_retrying gcloud secrets add-iam-policy-binding "$GEMINI_SECRET" --project="$PROJECT" \
+          --member="$member" --role="$role" ;;
+      topic)
+        run_retrying gcloud pubsub topics add-iam-policy-binding "$target" --project="$PROJECT" \
+          --member="$member" --role="$role" ;;
+      function)
+        [[ "$role" == roles/run.invoker ]] || die "function bindings support roles/run.invoker only, not $role"
+        run_retrying gcloud functions add-invoker-policy-binding "$target" --project="$PROJECT" \
+          --region="$REGION" --member="$member" ;;
+    esac
+  done
+}
+
+# The Pub/Sub service agent mints the OIDC tokens of push deliveries (needed on projects created
+# before April 2021) and forwards undeliverable messages to the dead-letter topic.
+pubsub_service_agent() { printf 'service-%s@gcp-sa-pubsub.iam.gserviceaccount.com' "$PROJECT_NUMBER"; }
+
+grant_pubsub_token_creator() {
+  run_retrying gcloud projects add-iam-policy-binding "$PROJECT" \
+    --member="serviceAccount:$(pubsub_service_agent)" --role=roles/iam.serviceAccountTokenCreator \
+    --condition=None --quiet
+}
+
+# --------------------------------------------------------------------------------------------------
+# The private media bucket (uniform access, public access prevention, lifecycle rules) and the
+# optional Cloud CDN in front of it (backend bucket + URL map + proxy + forwarding rule).
+ensure_bucket() {
+  local lifecycle="$ROOT/infra/gcp/lifecycle.json"
+  log "bucket gs://$BUCKET"
+  if exists gcloud storage buckets describe "gs://$BUCKET" --project="$PROJECT"; then
+    run gcloud storage buckets update "gs://$BUCKET" --project="$PROJECT" --uniform-bucket-level-access \
+      --public-access-prevention --lifecycle-file="$lifecycle" --update-labels="$LABELS"
+  else
+    run gcloud storage buckets create "gs://$BUCKET" --project="$PROJECT" --location="$REGION" \
+      --default-storage-class=STANDARD --uniform-bucket-level-access --public-access-prevention \
+      --lifecycle-file="$lifecycle"
+    run gcloud storage buckets update "gs://$BUCKET" --project="$PROJECT" --update-labels="$LABELS"
+  fi
+}
+
+# Cloud CDN serves the private bucket only through signed URLs: the CDN fill service agent may read
+# objects, and a signing key (kept in Secret Manager for the code that signs) is attached.
+ensure_cdn() {
+  local name="${ENV_NAME}-media-cdn" fill_sa
+  log "Cloud CDN $name"
+  fill_sa="service-${PROJECT_NUMBER}@cloud-cdn-fill.iam.gserviceaccount.com"
+  if ! exists gcloud compute addresses describe "$name-ip" --project="$PROJECT" --global; then
+    run gcloud compute addresses create "$name-ip" --project="$PROJECT" --global --ip-version=IPV4
+  fi
+  if exists gcloud compute backend-buckets describe "$name-backend" --project="$PROJECT"; then
+    run gcloud compute backend-buckets update "$name-backend" --project="$PROJECT" --enable-cdn \
+      --cache-mode=CACHE_ALL_STATIC
+  else
+    run gcloud compute backend-buckets create "$name-backend" --project="$PROJECT" --gcs-bucket-name="$BUCKET" \
+      --enable-cdn --cache-mode=CACHE_ALL_STATIC
+    add_cdn_signing_key "$name"
+  fi
+  run_retrying gcloud storage buckets add-iam-policy-binding "gs://$BUCKET" --project="$PROJECT" \
+    --member="serviceAccount:$fill_sa" --role=roles/storage.objectViewer
+  ensure_cdn_frontend "$name"
+}
+
+add_cdn_signing_key() {
+  local name="$1" key_file secret="${ENV_NAME}-cdn-signing-key"
+  key_file="$WORK_DIR/cdn-signing-key"
+  # Generated locally even in a dry run (it is never printed nor uploaded then).
+  (umask 077 && "$PYTHON" -c 'import base64, secrets; print(base64.urlsafe_b64encode(secrets.token_bytes(16)).decode(), end="")' >"$key_file")
+  if ! exists gcloud secrets describe "$secret" --project="$PROJECT"; then
+    run gcloud secrets create "$secret" --project="$PROJECT" --replication-policy=automatic --labels="$LABELS"
+  fi
+  run gcloud secrets versions add "$secret" --project="$PROJECT" --data-file="$key_file"
+  run gcloud compute backend-buckets add-signed-url-key "$name-backend" --project="$PROJECT" \
+    --key-name="${ENV_NAME}-key-1" --key-file="$key_file"
+}
+
+ensure_cdn_frontend() {
+  local name="$1" proxy_kind=http port=80
+  if ! exists gcloud compute url-maps describe "$name-urlmap" --project="$PROJECT" --global; then
+    run gcloud compute url-maps create "$name-urlmap" --project="$PROJECT" --global \
+      --default-backend-bucket="$name-backend"
+  fi
+  if [[ -n "$CDN_DOMAIN" ]]; then
+    proxy_kind=https
+    port=443
+    if ! exists gcloud compute ssl-certificates describe "$name-cert" --project="$PROJECT" --global; then
+      run gcloud compute ssl-certificates create "$name-cert" --project="$PROJECT" --global --domains="$CDN_DOMAIN"
+    fi
+  fi
+  if ! exists gcloud compute "target-${proxy_kind}-proxies" describe "$name-proxy" --project="$PROJECT" --global; then
+    if [[ "$proxy_kind" == https ]]; then
+      run gcloud compute target-https-proxies create "$name-proxy" --project="$PROJECT" --global \
+        --url-map="$name-urlmap" --ssl-certificates="$name-cert"
+    else
+      run gcloud compute target-http-proxies create "$name-proxy" --project="$PROJECT" --global \
+        --url-map="$name-urlmap"
+    fi
+  fi
+  if ! exists gcloud compute forwarding-rules describe "$name-rule" --project="$PROJECT" --global; then
+    run gcloud compute forwarding-rules create "$name-rule" --project="$PROJECT" --global \
+      --address="$name-ip" "--target-${proxy_kind}-proxy=$name-proxy" --ports="$port"
+  fi
+}
+
+# --------------------------------------------------------------------------------------------------
+# Firestore database + composite indexes (infra/gcp/firestore.indexes.json) and the
+# GEMINI_API_KEY secret in Secret Manager.
+ensure_firestore() {
+  local rows row args protection=()
+  log "Firestore database $FIRESTORE_DATABASE ($FIRESTORE_LOCATION)"
+  [[ "$ENV_NAME" == prod ]] && protection=(--delete-protection)
+  if ! exists gcloud firestore databases describe --project="$PROJECT" --database="$FIRESTORE_DATABASE"; then
+    run gcloud firestore databases create --project="$PROJECT" --database="$FIRESTORE_DATABASE" \
+      --location="$FIRESTORE_LOCATION" --type=firestore-native "${protection[@]}"
+  fi
+  spec_rows rows indexes --env "$ENV_NAME"
+  for row in "${rows[@]}"; do
+    IFS=$'\t' read -r -a args <<<"$row"
+    # No describe-by-fields exists for composite indexes: creating an existing one is refused
+    # with ALREADY_EXISTS, which counts as success.
+    run_allowing_exists gcloud firestore indexes composite create --project="$PROJECT" \
+      --database="$FIRESTORE_DATABASE" "${args[@]}" --async
+  done
+}
+
+# Create the secret if missing; add a first version from $GEMINI_API_KEY when it has none.
+ensure_gemini_secret() {
+  local versions
+  [[ "$GENAI_MODE" == gemini_api ]] || return 0
+  log "secret $GEMINI_SECRET"
+  if ! exists gcloud secrets describe "$GEMINI_SECRET" --project="$PROJECT"; then
+    run gcloud secrets create "$GEMINI_SECRET" --project="$PROJECT" --replication-policy=automatic \
+      --labels="$LABELS"
+  fi
+  versions="$(capture_existing "projects/$PROJECT/secrets/$GEMINI_SECRET/versions/1" \
+    gcloud secrets versions list "$GEMINI_SECRET" --project="$PROJECT" --filter=state:ENABLED --limit=1 \
+    --format='value(name)')"
+  [[ -z "$versions" ]] || return 0
+  if [[ -z "${GEMINI_API_KEY:-}" && "$DRY_RUN" != 1 ]]; then
+    die "secret $GEMINI_SECRET has no enabled version: export GEMINI_API_KEY for the first deployment"
+  fi
+  run_with_secret_stdin GEMINI_API_KEY gcloud secrets versions add "$GEMINI_SECRET" --project="$PROJECT" \
+    --data-file=-
+}
+
+# --------------------------------------------------------------------------------------------------
+# Topics (names from shared/topics.py, prefixed by environment), the dead-letter topic with a pull
+# subscription that keeps parked messages, and the dead-letter/retry policy of the subscriptions
+# Eventarc creates for the event functions.
+ensure_topics() {
+  local rows row kind name dead_sub attempts
+  log "Pub/Sub topics"
+  spec_rows rows pubsub --env "$ENV_NAME"
+  for row in "${rows[@]}"; do
+    IFS=$'\t' read -r kind name dead_sub attempts <<<"$row"
+    if exists gcloud pubsub topics describe "$name" --project="$PROJECT"; then
+      run gcloud pubsub topics update "$name" --project="$PROJECT" --update-labels="$LABELS"
+    else
+      run gcloud pubsub topics create "$name" --project="$PROJECT" --labels="$LABELS"
+    fi
+    if [[ "$kind" == dead_letter ]]; then
+      DEAD_LETTER_TOPIC="$name"
+      MAX_DELIVERY_ATTEMPTS="$attempts"
+      ensure_dead_letter_subscription "$name" "$dead_sub"
+    fi
+  done
+}
+
+ensure_dead_letter_subscription() {
+  local topic="$1" sub="$2"
+  if exists gcloud pubsub subscriptions describe "$sub" --project="$PROJECT"; then
+    run gcloud pubsub subscriptions update "$sub" --project="$PROJECT" --message-retention-duration=7d \
+      --expiration-period=never --update-labels="$LABELS"
+  else
+    run gcloud pubsub subscriptions create "$sub" --project="$PROJECT" --topic="$topic" --ack-deadline=60 \
+      --message-retention-duration=7d --expiration-period=never --labels="$LABELS"
+  fi
+  run_retrying gcloud pubsub topics add-iam-policy-binding "$topic" --project="$PROJECT" \
+    --member="serviceAccount:$(pubsub_service_agent)" --role=roles/pubsub.publisher
+}
+
+# The push subscription behind an event function's Eventarc trigger.
+trigger_subscription() {
+  local function_name="$1" trigger
+  trigger="$(capture "projects/$PROJECT/locations/$REGION/triggers/${function_name}-DRYRUN" \
+    gcloud functions describe "$function_name" --project="$PROJECT" --region="$REGION" \
+    --format='value(eventTrigger.trigger)')"
+  [[ -n "$trigger" ]] || die "function $function_name has no event trigger"
+  capture "projects/$PROJECT/subscriptions/eventarc-${REGION}-${function_name}-DRYRUN-sub" \
+    gcloud eventarc triggers describe "$trigger" --project="$PROJECT" --location="$REGION" \
+    --format='value(transport.pubsub.subscription)'
+}
+
+# Retry with backoff, then park the message in the dead-letter topic after N attempts.
+configure_trigger_subscription() {
+  local function_name="$1" subscription
+  subscription="$(trigger_subscription "$function_name")"
+  [[ -n "$subscription" ]] || die "no Pub/Sub subscription found for $function_name"
+  run_retrying gcloud pubsub subscriptions update "$subscription" --project="$PROJECT" \
+    --dead-letter-topic="projects/$PROJECT/topics/$DEAD_LETTER_TOPIC" \
+    --max-delivery-attempts="$MAX_DELIVERY_ATTEMPTS" --min-retry-delay=10s --max-retry-delay=600s
+  run_retrying gcloud pubsub subscriptions add-iam-policy-binding "$subscription" --project="$PROJECT" \
+    --member="serviceAccount:$(pubsub_service_agent)" --role=roles/pubsub.subscriber
+}
+
+# --------------------------------------------------------------------------------------------------
+# Stage each agent (python -m infra.deploy.stage) and deploy it as a 2nd-gen Cloud Function:
+# HTTP for the agents of shared.topics.HTTP_AGENTS, Pub/Sub-triggered (with retries) for the
+# event routes. Then the Cloud Scheduler job that calls the monitor every 2 minutes with OIDC.
+stage_functions() {
+  log "staging the agents into $WORK_DIR/functions"
+  "$PYTHON" -m infra.deploy.stage --dest "$WORK_DIR/functions" >/dev/null || die "staging failed"
+}
+
+function_url() { printf 'https://%s-%s.cloudfunctions.net/%s' "$REGION" "$PROJECT" "$1"; }
+
+# Environment variables of every function (shared/config.py reads them).
+function_env_vars() {
+  local budget_s="$1"
+  local vars=(
+    "PIPELINE_ENV=production"
+    "GOOGLE_CLOUD_PROJECT=$PROJECT"
+    "PIPELINE_BUCKET=$BUCKET"
+    "STATUS_BASE_URL=$STATUS_BASE_URL"
+    "GENAI_MODE=$GENAI_MODE"
+    "VERTEX_LOCATION=$VERTEX_LOCATION"
+    "SCRIPT_MODEL=$SCRIPT_MODEL"
+    "VEO_MODEL=$VEO_MODEL"
+    "INVOCATION_BUDGET_SECONDS=$budget_s"
+    "PIPELINE_TOPIC_PREFIX=${ENV_NAME}-"
+    "FIRESTORE_DATABASE=$FIRESTORE_DATABASE"
+    "LOG_EXECUTION_ID=true"
+  )
+  local IFS=,
+  printf '%s' "${vars[*]}"
+}
+
+deploy_functions() {
+  local rows row
+  spec_rows rows functions --env "$ENV_NAME"
+  for row in "${rows[@]}"; do
+    deploy_function "$row"
+  done
+}
+
+deploy_function() {
+  local agent name entry kind topic memory cpu timeout concurrency min_i max_i ingress budget_s sa
+  IFS=$'\t' read -r agent name entry kind topic memory cpu timeout concurrency min_i max_i ingress budget_s <<<"$1"
+  sa="$(principal_email "$agent")"
+  log "function $name ($kind)"
+  local args=(gcloud functions deploy "$name" --gen2 --project="$PROJECT" --region="$REGION"
+    --runtime="$RUNTIME" --source="$WORK_DIR/functions/$agent" --entry-point="$entry"
+    --service-account="$sa" --memory="$memory" --cpu="$cpu" --timeout="${timeout}s"
+    --concurrency="$concurrency" --min-instances="$min_i" --max-instances="$max_i"
+    --ingress-settings="$ingress" --set-env-vars="$(function_env_vars "$budget_s")"
+    --update-labels="$LABELS,agent=$agent" --quiet)
+  if [[ "$GENAI_MODE" == gemini_api ]]; then
+    args+=(--set-secrets="GEMINI_API_KEY=${GEMINI_SECRET}:latest")
+  else
+    args+=(--clear-secrets)
+  fi
+  [[ -z "$BUILD_SERVICE_ACCOUNT" ]] || args+=(--build-service-account="$BUILD_SERVICE_ACCOUNT")
+  if [[ "$kind" == event ]]; then
+    args+=(--trigger-topic="$topic" --retry --trigger-service-account="$sa")
+  elif [[ "$agent" == agent-script && "$ALLOW_UNAUTHENTICATED_SCRIPT" == 1 ]]; then
+    args+=(--trigger-http --allow-unauthenticated)
+  else
+    args+=(--trigger-http --no-allow-unauthenticated)
+  fi
+  run "${args[@]}"
+}
+
+configure_event_subscriptions() {
+  local rows row agent name kind
+  spec_rows rows functions --env "$ENV_NAME"
+  for row in "${rows[@]}"; do
+    IFS=$'\t' read -r agent name _ kind _ <<<"$row"
+    [[ "$kind" == event ]] && configure_trigger_subscription "$name"
+  done
+  return 0
+}
+
+grant_script_invokers() {
+  local member
+  [[ -n "$SCRIPT_INVOKERS" ]] || return 0
+  for member in ${SCRIPT_INVOKERS//,/ }; do
+    run_retrying gcloud functions add-invoker-policy-binding "${ENV_NAME}-agent-script" --project="$PROJECT" \
+      --region="$REGION" --member="$member"
+  done
+}
+
+ensure_scheduler() {
+  local job="${ENV_NAME}-monitor-tick" monitor="${ENV_NAME}-agent-monitor" uri sa verb
+  log "Cloud Scheduler job $job (every 2 min)"
+  uri="$(capture "$(function_url "$monitor")" gcloud functions describe "$monitor" --project="$PROJECT" \
+    --region="$REGION" --format='value(serviceConfig.uri)')"
+  sa="$(principal_email scheduler)"
+  local common=(--project="$PROJECT" --location="$REGION" --schedule='*/2 * * * *' --time-zone=Etc/UTC
+    --uri="$uri" --http-method=POST --message-body='{"source":"cloud-scheduler"}'
+    --oidc-service-account-email="$sa" --oidc-token-audience="$uri" --attempt-deadline=300s)
+  if exists gcloud scheduler jobs describe "$job" --project="$PROJECT" --location="$REGION"; then
+    verb=update
+    common+=(--update-headers=Content-Type=application/json)
+  else
+    verb=create
+    common+=(--headers=Content-Type=application/json)
+  fi
+  run gcloud scheduler jobs "$verb" http "$job" "${common[@]}"
+}
+
+# --------------------------------------------------------------------------------------------------
+# Log-based metrics, the dashboard and alert policies (infra/gcp/monitoring/, rendered per
+# environment by `python -m infra.deploy.spec render-monitoring`), and the billing budget.
+ensure_monitoring() {
+  local rows row kind name path id
+  log "log-based metrics, dashboard, alert policies"
+  spec_rows rows render-monitoring --env "$ENV_NAME" --project "$PROJECT" --out "$WORK_DIR/monitoring" \
+    ${NOTIFICATION_CHANNELS:+--notification-channels "$NOTIFICATION_CHANNELS"}
+  for row in "${rows[@]}"; do
+    IFS=$'\t' read -r kind name path <<<"$row"
+    case "$kind" in
+      metric) ensure_log_metric "$name" "$path" ;;
+      dashboard)
+        id="$(capture_existing "projects/$PROJECT/dashboards/DRYRUN" gcloud monitoring dashboards list \
+          --project="$PROJECT" --filter="displayName=\"$name\"" --format='value(name)' --limit=1)"
+        if [[ -n "$id" ]]; then
+          run gcloud monitoring dashboards update "$id" --project="$PROJECT" --config-from-file="$path"
+        else
+          run gcloud monitoring dashboards create --project="$PROJECT" --config-from-file="$path"
+        fi ;;
+      alert)
+        id="$(capture_existing "projects/$PROJECT/alertPolicies/DRYRUN" gcloud alpha monitoring policies list \
+          --project="$PROJECT" --filter="displayName=\"$name\"" --format='value(name)' --limit=1)"
+        if [[ -n "$id" ]]; then
+          run gcloud alpha monitoring policies update "$id" --project="$PROJECT" --policy-from-file="$path"
+        else
+          run gcloud alpha monitoring policies create --project="$PROJECT" --policy-from-file="$path"
+        fi ;;
+    esac
+  done
+}
+
+ensure_log_metric() {
+  local name="$1" path="$2"
+  if exists gcloud logging metrics describe "$name" --project="$PROJECT"; then
+    run gcloud logging metrics update "$name" --project="$PROJECT" --config-from-file="$path"
+  else
+    run gcloud logging metrics create "$name" --project="$PROJECT" --config-from-file="$path"
+  fi
+}
+
+# A monthly budget on this project with alerts at 50/75/90/100 % of the amount.
+ensure_budget() {
+  local display="video-pipeline-${ENV_NAME}-${PROJECT}" id thresholds=() channels=()
+  [[ -n "$BUDGET_AMOUNT" ]] || return 0
+  log "budget $display ($BUDGET_AMOUNT)"
+  [[ -z "$NOTIFICATION_CHANNELS" ]] ||
+    channels=(--notifications-rule-monitoring-notification-channels="$NOTIFICATION_CHANNELS")
+  local percent
+  for percent in 0.5 0.75 0.9 1.0; do
+    thresholds+=("--threshold-rule=percent=$percent")
+  done
+  id="$(capture_existing "billingAccounts/$BILLING_ACCOUNT/budgets/DRYRUN" gcloud billing budgets list \
+    --billing-account="$BILLING_ACCOUNT" --filter="displayName=\"$display\"" --format='value(name)')"
+  if [[ -n "$id" ]]; then
+    run gcloud billing budgets update "$id" --billing-account="$BILLING_ACCOUNT" --budget-amount="$BUDGET_AMOUNT" \
+      --clear-threshold-rules "${thresholds[@]/--threshold-rule=/--add-threshold-rule=}" "${channels[@]}"
+  else
+    run gcloud billing budgets create --billing-account="$BILLING_ACCOUNT" --display-name="$display" \
+      --budget-amount="$BUDGET_AMOUNT" --filter-projects="projects/$PROJECT" --calendar-period=month \
+      "${thresholds[@]}" "${channels[@]}"
+  fi
+}
+
+usage() {
+  cat <<'USAGE'
+Usage: ./deploy-veo31.sh --project P --region R [options]
+
+Required (flag or environment variable):
+  --project P              DEPLOY_PROJECT      Google Cloud project id
+  --region R               DEPLOY_REGION       region of functions, bucket, scheduler (e.g. us-central1)
+Options:
+  --env dev|staging|prod   DEPLOY_ENV          name prefix of every resource (default: dev)
+  --dry-run                DRY_RUN=1           print every gcloud command (one per line) instead of running it
+  --bucket B               DEPLOY_BUCKET       media bucket (default: <project>-<env>-media)
+  --veo-model M            VEO_MODEL           default veo-3.1-generate-preview (vertex: veo-3.1-generate-001)
+  --script-model M         SCRIPT_MODEL        default gemini-2.5-flash
+  --genai-mode MODE        GENAI_MODE          gemini_api (default; key in Secret Manager) or vertex
+  --vertex-location L      VERTEX_LOCATION     default us-central1
+  --firestore-location L   FIRESTORE_LOCATION  default: the region
+  --firestore-database D   FIRESTORE_DATABASE  default: (default)
+  --enable-cdn             ENABLE_CDN=1        Cloud CDN (signed URLs) in front of the bucket
+  --cdn-domain D           CDN_DOMAIN          serve the CDN over HTTPS with a managed certificate for D
+  --budget-amount N        BUDGET_AMOUNT       monthly budget (e.g. 500 or 500USD); needs --billing-account
+  --billing-account A      BILLING_ACCOUNT     billing account id (XXXXXX-XXXXXX-XXXXXX)
+  --notification-channels C NOTIFICATION_CHANNELS  comma-separated projects/P/notificationChannels/ID for alerts
+  --script-invoker MEMBER  SCRIPT_INVOKERS     principal allowed to call agent-script (repeatable / comma list)
+  --allow-unauthenticated-script  ALLOW_UNAUTHENTICATED_SCRIPT=1  make agent-script public
+  --build-service-account SA  BUILD_SERVICE_ACCOUNT  Cloud Build service account for function builds
+  --status-base-url URL    STATUS_BASE_URL     default: the agent-script function URL
+  --work-dir DIR           DEPLOY_WORK_DIR     keep staged sources and rendered files there
+  -h, --help
+Secrets: GEMINI_API_KEY (environment only) is stored as the first version of <env>-gemini-api-key when
+the secret has none; it is never printed. DEPLOY_DRY_RUN_ASSUME=present prints the re-run (update) plan.
+USAGE
+}
+
+load_defaults() {
+  PROJECT="${DEPLOY_PROJECT:-}"
+  REGION="${DEPLOY_REGION:-}"
+  ENV_NAME="${DEPLOY_ENV:-dev}"
+  BUCKET="${DEPLOY_BUCKET:-}"
+  GENAI_MODE="${GENAI_MODE:-gemini_api}"
+  VEO_MODEL="${VEO_MODEL:-}"
+  SCRIPT_MODEL="${SCRIPT_MODEL:-gemini-2.5-flash}"
+  VERTEX_LOCATION="${VERTEX_LOCATION:-us-central1}"
+  FIRESTORE_LOCATION="${FIRESTORE_LOCATION:-}"
+  FIRESTORE_DATABASE="${FIRESTORE_DATABASE:-(default)}"
+  ENABLE_CDN="${ENABLE_CDN:-0}"
+  CDN_DOMAIN="${CDN_DOMAIN:-}"
+  BUDGET_AMOUNT="${BUDGET_AMOUNT:-}"
+  BILLING_ACCOUNT="${BILLING_ACCOUNT:-}"
+  NOTIFICATION_CHANNELS="${NOTIFICATION_CHANNELS:-}"
+  SCRIPT_INVOKERS="${SCRIPT_INVOKERS:-}"
+  ALLOW_UNAUTHENTICATED_SCRIPT="${ALLOW_UNAUTHENTICATED_SCRIPT:-0}"
+  BUILD_SERVICE_ACCOUNT="${BUILD_SERVICE_ACCOUNT:-}"
+  STATUS_BASE_URL="${STATUS_BASE_URL:-}"
+  WORK_DIR="${DEPLOY_WORK_DIR:-}"
+}
+
+# The value following a flag, or a clear error when it is missing.
+flag_value() {
+  [[ $# -ge 2 && -n "$2" && "$2" != --* ]] || die "$1 needs a value (see --help)"
+  printf '%s' "$2"
+}
+
+parse_args() {
+  while [[ $# -gt 0 ]]; do
+    case "$1" in
+      --project) PROJECT="$(flag_value "$@")"; shift ;;
+      --region) REGION="$(flag_value "$@")"; shift ;;
+      --env) ENV_NAME="$(flag_value "$@")"; shift ;;
+      --dry-run) DRY_RUN=1 ;;
+      --bucket) BUCKET="$(flag_value "$@")"; shift ;;
+      --veo-model) VEO_MODEL="$(flag_value "$@")"; shift ;;
+      --script-model) SCRIPT_MODEL="$(flag_value "$@")"; shift ;;
+      --genai-mode) GENAI_MODE="$(flag_value "$@")"; shift ;;
+      --vertex-location) VERTEX_LOCATION="$(flag_value "$@")"; shift ;;
+      --firestore-location) FIRESTORE_LOCATION="$(flag_value "$@")"; shift ;;
+      --firestore-database) FIRESTORE_DATABASE="$(flag_value "$@")"; shift ;;
+      --enable-cdn) ENABLE_CDN=1 ;;
+      --cdn-domain) CDN_DOMAIN="$(flag_value "$@")"; shift ;;
+      --budget-amount) BUDGET_AMOUNT="$(flag_value "$@")"; shift ;;
+      --billing-account) BILLING_ACCOUNT="$(flag_value "$@")"; shift ;;
+      --notification-channels) NOTIFICATION_CHANNELS="$(flag_value "$@")"; shift ;;
+      --script-invoker) SCRIPT_INVOKERS="${SCRIPT_INVOKERS:+$SCRIPT_INVOKERS,}$(flag_value "$@")"; shift ;;
+      --allow-unauthenticated-script) ALLOW_UNAUTHENTICATED_SCRIPT=1 ;;
+      --build-service-account) BUILD_SERVICE_ACCOUNT="$(flag_value "$@")"; shift ;;
+      --status-base-url) STATUS_BASE_URL="$(flag_value "$@")"; shift ;;
+      --work-dir) WORK_DIR="$(flag_value "$@")"; shift ;;
+      -h|--help) usage; exit 0 ;;
+      *) die "unknown argument: $1 (see --help)" ;;
+    esac
+    shift
+  done
+}
+
+validate_settings() {
+  [[ -n "$PROJECT" ]] || die "missing --project (or DEPLOY_PROJECT)"
+  [[ -n "$REGION" ]] || die "missing --region (or DEPLOY_REGION)"
+  [[ "$PROJECT" =~ ^[a-z][a-z0-9-]{4,28}[a-z0-9]$ ]] || die "invalid project id: $PROJECT"
+  [[ "$REGION" =~ ^[a-z]+-[a-z]+[0-9]+$ ]] || die "invalid region: $REGION"
+  [[ "$ENV_NAME" =~ ^(dev|staging|prod)$ ]] || die "--env must be dev, staging or prod, not $ENV_NAME"
+  [[ "$GENAI_MODE" =~ ^(gemini_api|vertex)$ ]] || die "--genai-mode must be gemini_api or vertex, not $GENAI_MODE"
+  [[ "$DEPLOY_DRY_RUN_ASSUME" =~ ^(missing|present)$ ]] || die "DEPLOY_DRY_RUN_ASSUME must be missing or present"
+  if [[ -n "$BUDGET_AMOUNT" || -n "$BILLING_ACCOUNT" ]]; then
+    [[ -n "$BUDGET_AMOUNT" && -n "$BILLING_ACCOUNT" ]] || die "--budget-amount and --billing-account go together"
+    [[ "$BUDGET_AMOUNT" =~ ^[0-9]+(\.[0-9]+)?([A-Z]{3})?$ ]] || die "invalid --budget-amount: $BUDGET_AMOUNT"
+  fi
+  [[ -z "$CDN_DOMAIN" || "$ENABLE_CDN" == 1 ]] || die "--cdn-domain needs --enable-cdn"
+}
+
+derive_settings() {
+  BUCKET="${BUCKET:-${PROJECT}-${ENV_NAME}-media}"
+  FIRESTORE_LOCATION="${FIRESTORE_LOCATION:-$REGION}"
+  if [[ -z "$VEO_MODEL" ]]; then
+    [[ "$GENAI_MODE" == vertex ]] && VEO_MODEL=veo-3.1-generate-001 || VEO_MODEL=veo-3.1-generate-preview
+  fi
+  STATUS_BASE_URL="${STATUS_BASE_URL:-$(function_url "${ENV_NAME}-agent-script")}"
+  GEMINI_SECRET="${ENV_NAME}-gemini-api-key"
+  LABELS="pipeline=veo31,env=${ENV_NAME}"
+  RUNTIME="$("$PYTHON" -c 'import json; print(json.load(open("infra/gcp/functions.json"))["runtime"])')"
+  PROJECT_NUMBER="${DEPLOY_PROJECT_NUMBER:-}"
+}
+
+prepare_work_dir() {
+  if [[ -z "$WORK_DIR" ]]; then
+    WORK_DIR="$(mktemp -d "${TMPDIR:-/tmp}/deploy-veo31.XXXXXX")"
+    trap 'rm -rf "$WORK_DIR"' EXIT
+  fi
+  mkdir -p "$WORK_DIR"
+}
+
+pick_python() {
+  PYTHON="${DEPLOY_PYTHON:-}"
+  if [[ -z "$PYTHON" ]]; then
+    [[ -x "$ROOT/.venv/bin/python" ]] && PYTHON="$ROOT/.venv/bin/python" || PYTHON=python3
+  fi
+  command -v "$PYTHON" >/dev/null || die "python not found ($PYTHON); set DEPLOY_PYTHON"
+}
+
+required_apis() {
+  local apis=(cloudfunctions.googleapis.com run.googleapis.com cloudbuild.googleapis.com
+    artifactregistry.googleapis.com eventarc.googleapis.com pubsub.googleapis.com firestore.googleapis.com
+    storage.googleapis.com cloudscheduler.googleapis.com secretmanager.googleapis.com logging.googleapis.com
+    monitoring.googleapis.com iam.googleapis.com cloudresourcemanager.googleapis.com)
+  [[ "$GENAI_MODE" == vertex ]] && apis+=(aiplatform.googleapis.com) || apis+=(generativelanguage.googleapis.com)
+  [[ "$ENABLE_CDN" == 1 ]] && apis+=(compute.googleapis.com)
+  [[ -n "$BUDGET_AMOUNT" ]] && apis+=(billingbudgets.googleapis.com)
+  printf '%s\n' "${apis[@]}"
+}
+
+enable_apis() {
+  local apis
+  log "enabling APIs"
+  mapfile -t apis < <(required_apis)
+  run gcloud services enable "${apis[@]}" --project="$PROJECT"
+}
+
+lookup_project_number() {
+  [[ -n "$PROJECT_NUMBER" ]] && return 0
+  PROJECT_NUMBER="$(capture PROJECT_NUMBER gcloud projects describe "$PROJECT" --format='value(projectNumber)')"
+  [[ -n "$PROJECT_NUMBER" ]] || die "cannot read the project number of $PROJECT"
+}
+
+print_summary() {
+  [[ "$DRY_RUN" == 1 ]] && { log "dry run: nothing was changed"; return 0; }
+  log "deployed environment $ENV_NAME to $PROJECT ($REGION)"
+  log "front door: $STATUS_BASE_URL   bucket: gs://$BUCKET   dashboard: '$ENV_NAME video pipeline'"
+}
+
+main() {
+  cd "$ROOT"
+  load_defaults
+  parse_args "$@"
+  validate_settings
+  pick_python
+  derive_settings
+  [[ "$DRY_RUN" == 1 ]] || command -v gcloud >/dev/null || die "gcloud not found (install the Google Cloud CLI)"
+  exec 3>&1
+  prepare_work_dir
+  stage_functions
+  enable_apis
+  lookup_project_number
+  ensure_service_accounts
+  ensure_bucket
+  ensure_firestore
+  ensure_gemini_secret
+  ensure_topics
+  grant_pubsub_token_creator
+  log "IAM bindings (project, bucket, secret, topics)"
+  apply_bindings project
+  apply_bindings bucket
+  apply_bindings secret
+  apply_bindings topic
+  deploy_functions
+  log "IAM bindings (function invokers)"
+  apply_bindings function
+  grant_script_invokers
+  configure_event_subscriptions
+  ensure_scheduler
+  [[ "$ENABLE_CDN" == 1 ]] && ensure_cdn
+  ensure_monitoring
+  ensure_budget
+  print_summary
+}
+
+main "$@"

@@ -1,0 +1,241 @@
+"""Read the declarative infra (infra/gcp/*.json + shared.topics) and print it for deploy-veo31.sh.
+
+Every subcommand prints tab-separated lines, one resource per line, so the shell script never holds
+a second list of names. Names are prefixed with the environment (`dev-video-requests`,
+`dev-agent-script`, metric `dev_step_duration`) so environments can share one project.
+
+CLI: python -m infra.deploy.spec {functions,pubsub,principals,bindings,indexes,render-monitoring} --env ENV ...
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+
+from shared import topics
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+GCP_DIR = REPO_ROOT / "infra" / "gcp"
+ENVIRONMENTS = ("dev", "staging", "prod")
+SCHEDULER = "scheduler"
+BINDING_KINDS = ("project", "bucket", "secret", "topic", "function")
+_PLACEHOLDER = re.compile(r"\$\{([A-Z][A-Z0-9_]*)\}")
+
+
+class SpecError(Exception):
+    """A declarative file is inconsistent with shared.topics or with itself."""
+
+
+@dataclass(frozen=True)
+class FunctionSpec:
+    """One agent deployed as a 2nd-gen Cloud Function."""
+
+    agent: str
+    name: str
+    entry_point: str
+    trigger_topic: str | None
+    memory: str
+    cpu: str
+    timeout_s: int
+    concurrency: int
+    min_instances: int
+    max_instances: int
+    ingress: str
+    budget_s: int
+
+    def row(self) -> list[str]:
+        """The tab-separated fields printed for the shell script."""
+        kind = "event" if self.trigger_topic else "http"
+        return [self.agent, self.name, self.entry_point, kind, self.trigger_topic or "-", self.memory, self.cpu,
+                str(self.timeout_s), str(self.concurrency), str(self.min_instances), str(self.max_instances),
+                self.ingress, str(self.budget_s)]
+
+
+def load_json(name: str, gcp_dir: Path = GCP_DIR) -> Any:
+    """A JSON file of infra/gcp."""
+    return json.loads((gcp_dir / name).read_text(encoding="utf-8"))
+
+
+def prefixed(env: str, name: str) -> str:
+    """The environment's name of a resource (`dev-` + name)."""
+    return f"{env}-{name}"
+
+
+def function_specs(env: str, gcp_dir: Path = GCP_DIR) -> list[FunctionSpec]:
+    """Every agent of shared.topics with its settings from functions.json."""
+    spec = load_json("functions.json", gcp_dir)
+    settings: Mapping[str, Any] = spec["agents"]
+    entries: list[tuple[str, str, str | None]] = [(a.agent, a.entry_point, None) for a in topics.HTTP_AGENTS]
+    entries += [(r.agent, r.entry_point, prefixed(env, r.topic)) for r in topics.EVENT_ROUTES]
+    unknown = set(settings) - {agent for agent, _, _ in entries}
+    if unknown:
+        raise SpecError(f"functions.json names agents unknown to shared.topics: {sorted(unknown)}")
+    return [_function_spec(env, agent, entry, topic, settings, int(spec["budget_margin_s"]))
+            for agent, entry, topic in entries]
+
+
+def _function_spec(env: str, agent: str, entry: str, topic: str | None, settings: Mapping[str, Any],
+                   margin: int) -> FunctionSpec:
+    if agent not in settings:
+        raise SpecError(f"functions.json has no settings for {agent}")
+    s = settings[agent]
+    timeout = int(s["timeout_s"])
+    if topic and timeout > 540:
+        raise SpecError(f"{agent}: event functions time out at 540 s at most, not {timeout}")
+    return FunctionSpec(agent, prefixed(env, agent), entry, topic, s["memory"], str(s["cpu"]), timeout,
+                        int(s["concurrency"]), int(s["min_instances"]), int(s["max_instances"]), s["ingress"],
+                        max(timeout - margin, 1))
+
+
+def pubsub_rows(env: str) -> list[list[str]]:
+    """Work topics and the dead-letter topic with its pull subscription and delivery limit."""
+    rows = [["topic", prefixed(env, r.topic)] for r in topics.EVENT_ROUTES]
+    dead = prefixed(env, topics.DEAD_LETTER)
+    rows.append(["dead_letter", dead, f"{dead}-sub", str(topics.MAX_DELIVERY_ATTEMPTS)])
+    return rows
+
+
+def principals(env: str) -> list[list[str]]:
+    """Each principal (agent or scheduler) with its service-account id."""
+    names = [a.agent for a in topics.HTTP_AGENTS] + [r.agent for r in topics.EVENT_ROUTES] + [SCHEDULER]
+    return [[name, prefixed(env, name)] for name in names]
+
+
+def binding_rows(env: str, genai_mode: str, gcp_dir: Path = GCP_DIR) -> list[list[str]]:
+    """IAM bindings as principal, kind, target, role; conditional ones filtered by mode."""
+    roles: Mapping[str, Any] = load_json("iam/roles.json", gcp_dir)
+    known = {name for name, _ in principals(env)}
+    known_topics = {r.topic for r in topics.EVENT_ROUTES}
+    rows: list[list[str]] = []
+    for principal, bindings in roles.items():
+        if principal.startswith("_"):
+            continue
+        if principal not in known:
+            raise SpecError(f"iam/roles.json names unknown principal {principal}")
+        for binding in bindings:
+            if binding.get("only_if") not in (None, genai_mode):
+                continue
+            kind, target = _binding_target(env, binding["on"], known, known_topics)
+            rows.append([principal, kind, target, binding["role"]])
+    return rows
+
+
+def _binding_target(env: str, on: str, agents: set[str], known_topics: set[str]) -> tuple[str, str]:
+    kind, _, name = on.partition(":")
+    if kind not in BINDING_KINDS:
+        raise SpecError(f"unknown binding scope {on!r}")
+    if kind == "topic" and name not in known_topics:
+        raise SpecError(f"binding on unknown topic {name!r}")
+    if kind == "function" and name not in agents:
+        raise SpecError(f"binding on unknown function {name!r}")
+    return kind, prefixed(env, name) if name else "-"
+
+
+def index_rows(gcp_dir: Path = GCP_DIR) -> list[list[str]]:
+    """`gcloud firestore indexes composite create` arguments, one index per row."""
+    rows = []
+    for index in load_json("firestore.indexes.json", gcp_dir)["indexes"]:
+        args = [f"--collection-group={index['collectionGroup']}",
+                f"--query-scope={index.get('queryScope', 'COLLECTION').lower().replace('_', '-')}"]
+        for field in index["fields"]:
+            order = "order" if "order" in field else "array-config"
+            value = field.get("order") or field["arrayConfig"]
+            args.append(f"--field-config=field-path={field['fieldPath']},{order}={value.lower()}")
+        rows.append(args)
+    return rows
+
+
+def render_template(text: str, values: Mapping[str, str]) -> str:
+    """Replace ${NAME} placeholders (upper-case only); an unknown one is an error."""
+    def replace(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if name not in values:
+            raise SpecError(f"unknown placeholder ${{{name}}}")
+        return values[name]
+
+    return _PLACEHOLDER.sub(replace, text)
+
+
+def render_monitoring(env: str, project: str, out: Path, channels: list[str] | None = None,
+                      gcp_dir: Path = GCP_DIR) -> list[list[str]]:
+    """Write the environment's metrics, dashboard and alert policies to `out`; rows: kind, name, path."""
+    values = {"ENV": env, "PROJECT": project}
+    out.mkdir(parents=True, exist_ok=True)
+    rows: list[list[str]] = []
+    monitoring = gcp_dir / "monitoring"
+    for path in sorted((monitoring / "metrics").glob("*.json")):
+        rows.append(["metric", f"{env}_{path.stem}", str(_render_file(path, values, out / f"metric_{path.name}"))])
+    dashboard = _render_file(monitoring / "dashboard.json", values, out / "dashboard.json")
+    rows.append(["dashboard", json.loads(dashboard.read_text())["displayName"], str(dashboard)])
+    for path in sorted((monitoring / "alerts").glob("*.json")):
+        rendered = _render_file(path, values, out / f"alert_{path.name}")
+        policy = json.loads(rendered.read_text())
+        if channels:
+            policy["notificationChannels"] = channels
+            rendered.write_text(json.dumps(policy, indent=2), encoding="utf-8")
+        rows.append(["alert", policy["displayName"], str(rendered)])
+    return rows
+
+
+def _render_file(source: Path, values: Mapping[str, str], target: Path) -> Path:
+    text = render_template(source.read_text(encoding="utf-8"), values)
+    json.loads(text)  # a template must stay valid JSON once rendered
+    target.write_text(text, encoding="utf-8")
+    return target
+
+
+def _print_rows(rows: Iterable[list[str]]) -> None:
+    for row in rows:
+        if any("\t" in field or "\n" in field for field in row):
+            raise SpecError(f"field with a tab or newline: {row}")
+        print("\t".join(row))
+
+
+def _parse_args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m infra.deploy.spec", description=__doc__.splitlines()[0])
+    parser.add_argument("what", choices=("functions", "pubsub", "principals", "bindings", "indexes",
+                                         "render-monitoring"))
+    parser.add_argument("--env", required=True, choices=ENVIRONMENTS)
+    parser.add_argument("--genai-mode", default="gemini_api", choices=("gemini_api", "vertex"))
+    parser.add_argument("--project", default="")
+    parser.add_argument("--out", type=Path, help="render-monitoring: folder for the rendered files")
+    parser.add_argument("--notification-channels", default="",
+                        help="render-monitoring: comma-separated notification channels of the alert policies")
+    return parser.parse_args(argv)
+
+
+def rows_for(args: argparse.Namespace) -> list[list[str]]:
+    """The rows a subcommand prints."""
+    if args.what == "functions":
+        return [spec.row() for spec in function_specs(args.env)]
+    if args.what == "pubsub":
+        return pubsub_rows(args.env)
+    if args.what == "principals":
+        return principals(args.env)
+    if args.what == "bindings":
+        return binding_rows(args.env, args.genai_mode)
+    if args.what == "indexes":
+        return index_rows()
+    if not args.out or not args.project:
+        raise SpecError("render-monitoring needs --out and --project")
+    channels = [c for c in args.notification_channels.split(",") if c]
+    return render_monitoring(args.env, args.project, args.out, channels)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Print the requested rows; exit 1 naming the problem when a spec is inconsistent."""
+    args = _parse_args(sys.argv[1:] if argv is None else argv)
+    try:
+        _print_rows(rows_for(args))
+    except (SpecError, KeyError, ValueError) as exc:
+        print(f"spec: error: {exc!r}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,228 @@
+"""Order one video from the local cloud and follow it to the end (what `make demo` runs after `up`).
+
+    python -m infra.local.demo [--theme T] [--style S] [--language L] [--music M] [--timeout 900]
+
+Option defaults come from DEMO_THEME, DEMO_STYLE, DEMO_LANGUAGE, DEMO_MUSIC when set (the Makefile).
+POSTs the request to the script agent, follows video_status/{video_id} with a Firestore listener,
+and on `completed` downloads the final video, thumbnail, subtitles and QA report into out/<video_id>/.
+Exit status: 0 completed, 1 failed or rejected, 2 timed out.
+"""
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import os
+import queue
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from infra.local.cloud import LocalCloud
+
+DEFAULT_THEME = "A lighthouse keeper who befriends a storm"
+STATUS_COLLECTION = "video_status"
+TERMINAL_STATUSES = ("completed", "failed", "qa_failed")
+EXIT_FAILED, EXIT_TIMEOUT = 1, 2
+# Document field -> file name in out/<video_id>/ (vtt is optional).
+DOWNLOADS = {
+    "final_video_url": "final.mp4",
+    "thumbnail_url": "thumbnail.jpg",
+    "srt_url": "subtitles.srt",
+    "qa_report_url": "qa_report.json",
+    "vtt_url": "subtitles.vtt",
+}
+OPTIONAL_DOWNLOADS = ("vtt_url",)
+
+
+class DemoError(Exception):
+    """The demo cannot go on; the message says why."""
+
+
+class DemoTimeout(DemoError):
+    """The video did not reach a final status in time."""
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    """Command-line options."""
+    parser = argparse.ArgumentParser(prog="python -m infra.local.demo", description=__doc__.splitlines()[0])
+    env = os.environ  # `make demo THEME=...` passes its options as DEMO_* variables
+    parser.add_argument("--theme", default=env.get("DEMO_THEME") or DEFAULT_THEME)
+    parser.add_argument("--style", default=env.get("DEMO_STYLE") or "cinematic")
+    parser.add_argument("--language", default=env.get("DEMO_LANGUAGE") or "en")
+    parser.add_argument("--music", default=env.get("DEMO_MUSIC") or None, help="music id (optional)")
+    parser.add_argument("--timeout", type=float, default=900.0, help="seconds to wait for the video")
+    parser.add_argument("--out", type=Path, default=Path("out"), help="folder for the results")
+    return parser.parse_args(argv)
+
+
+def request_body(args: argparse.Namespace) -> dict[str, str]:
+    """The JSON body the script agent expects."""
+    body = {"theme": args.theme, "style": args.style, "language": args.language}
+    if args.music:
+        body["music"] = args.music
+    return body
+
+
+def order_video(script_url: str, body: Mapping[str, str]) -> dict[str, Any]:
+    """POST the request; the agent's 202 answer ({video_id, status_url}) or DemoError."""
+    req = urllib.request.Request(script_url, data=json.dumps(body).encode(), method="POST",
+                                 headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(req, timeout=60) as resp:
+            answer = json.loads(resp.read() or b"{}")
+    except urllib.error.HTTPError as exc:
+        raise DemoError(f"request rejected ({exc.code}): {_error_text(exc.read())}") from exc
+    except urllib.error.URLError as exc:
+        raise DemoError(f"cannot reach the script agent at {script_url} ({exc.reason}); "
+                        "is the local cloud up? (make up)") from exc
+    if not answer.get("video_id"):
+        raise DemoError(f"the script agent answered without a video_id: {answer}")
+    return answer
+
+
+def _error_text(raw: bytes) -> str:
+    try:
+        error = json.loads(raw)["error"]
+        return f"{error.get('code')}: {error.get('message')}"
+    except (ValueError, KeyError, TypeError):
+        return raw.decode("utf-8", "replace")[:500]
+
+
+def follow_status(db: Any, video_id: str, timeout: float) -> dict[str, Any]:
+    """Print a line each time status or block count changes; return the document once terminal."""
+    changes: queue.Queue[dict[str, Any]] = queue.Queue()
+
+    def on_change(snapshots: list[Any], _changes: Any, _read_time: Any) -> None:
+        for snapshot in snapshots:
+            if snapshot.exists:
+                changes.put(snapshot.to_dict() or {})
+
+    started, last_shown = time.monotonic(), None
+    watch = db.collection(STATUS_COLLECTION).document(video_id).on_snapshot(on_change)
+    try:
+        while True:
+            remaining = timeout - (time.monotonic() - started)
+            try:
+                doc = changes.get(timeout=max(remaining, 0.01))
+            except queue.Empty:
+                raise DemoTimeout(f"timed out after {timeout:g} s waiting for {video_id}") from None
+            # Agents also write leases and timestamps: show only what a person follows.
+            shown = (doc.get("status"), doc.get("completed_blocks"), doc.get("total_blocks"))
+            if shown != last_shown:
+                print(progress_line(doc, time.monotonic() - started), flush=True)
+                last_shown = shown
+            if doc.get("status") in TERMINAL_STATUSES:
+                return doc
+    finally:
+        watch.unsubscribe()
+
+
+def progress_line(doc: Mapping[str, Any], elapsed: float) -> str:
+    """`[  12.3 s] video_generating     blocks 3/9`."""
+    blocks = f"blocks {doc.get('completed_blocks', 0) or 0}/{doc.get('total_blocks', '?') or '?'}"
+    return f"[{elapsed:7.1f} s] {doc.get('status', '?')!s:<20} {blocks}"
+
+
+def split_gs_uri(uri: str) -> tuple[str, str]:
+    """gs://bucket/path -> (bucket, path)."""
+    if not uri.startswith("gs://") or "/" not in uri[5:]:
+        raise DemoError(f"not a gs:// object URI: {uri!r}")
+    bucket, _, path = uri[5:].partition("/")
+    return bucket, path
+
+
+def download_results(storage_client: Any, doc: Mapping[str, Any], folder: Path) -> list[Path]:
+    """Download every result the document points to into `folder`."""
+    folder.mkdir(parents=True, exist_ok=True)
+    saved = []
+    for field, filename in DOWNLOADS.items():
+        uri = doc.get(field)
+        if not uri:
+            if field not in OPTIONAL_DOWNLOADS:
+                raise DemoError(f"completed document has no {field}")
+            continue
+        bucket, path = split_gs_uri(uri)
+        target = folder / filename
+        storage_client.bucket(bucket).blob(path).download_to_filename(str(target))
+        saved.append(target)
+    return saved
+
+
+def as_epoch(value: Any) -> float | None:
+    """A history timestamp (Firestore datetime, ISO string or epoch number) in seconds."""
+    if isinstance(value, datetime):
+        return (value if value.tzinfo else value.replace(tzinfo=UTC)).timestamp()
+    if isinstance(value, (int, float)):
+        return float(value)
+    if isinstance(value, str):
+        try:
+            return as_epoch(datetime.fromisoformat(value))
+        except ValueError:
+            return None
+    return None
+
+
+def step_durations(history: list[Mapping[str, Any]]) -> list[tuple[str, float]]:
+    """(status, seconds since the previous status) for each history entry after the first."""
+    points = [(str(h.get("status")), as_epoch(h.get("at"))) for h in history]
+    timed = [(status, at) for status, at in points if at is not None]
+    return [(status, at - prev_at) for (_, prev_at), (status, at) in itertools.pairwise(timed)]
+
+
+def print_summary(doc: Mapping[str, Any], folder: Path, files: list[Path]) -> None:
+    """The result folder, its files and how long each step took."""
+    print(f"\nvideo {doc.get('video_id')} completed: {folder.resolve()}")
+    for path in files:
+        print(f"  {path.name:<16} {path.stat().st_size:>10} bytes")
+    if doc.get("duration"):
+        print(f"  duration {float(doc['duration']):.1f} s")
+    durations = step_durations(list(doc.get("history") or []))
+    if durations:
+        print("steps (time to reach each status):")
+        for status, seconds in durations:
+            print(f"  {status:<20} {seconds:8.1f} s")
+        print(f"  {'total':<20} {sum(s for _, s in durations):8.1f} s")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Order, follow, download; the process exit status."""
+    cloud = LocalCloud.recorded(Path.cwd())
+    os.environ.update(cloud.env())
+    from google.cloud import firestore, storage
+
+    answer = order_video(cloud.url_of("agent-script") + "/", request_body(args))
+    video_id = answer["video_id"]
+    print(f"video {video_id} accepted (status: {answer.get('status_url', '-')})", flush=True)
+    doc = follow_status(firestore.Client(project=cloud.project), video_id, args.timeout)
+    if doc.get("status") != "completed":
+        error = doc.get("error") or {}
+        print(f"video {video_id} {doc.get('status')}: [{error.get('step', '?')}] "
+              f"{error.get('code', '?')}: {error.get('message', 'no message')}", file=sys.stderr)
+        return EXIT_FAILED
+    folder = args.out / video_id
+    files = download_results(storage.Client(project=cloud.project), doc, folder)
+    print_summary(doc, folder, files)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """CLI entry point."""
+    args = parse_args(argv)
+    try:
+        return run(args)
+    except DemoTimeout as exc:
+        print(f"demo: {exc}", file=sys.stderr)
+        return EXIT_TIMEOUT
+    except DemoError as exc:
+        print(f"demo: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,69 @@
+"""Fault injection for tests: rules that make matching Veo calls fail in the ways the real API does."""
+from __future__ import annotations
+
+import threading
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from infra.local.simulator.protocol import invalid
+
+KINDS = ("429", "500", "safety", "slow", "malformed")
+REJECTING_KINDS = ("429", "500")  # answered at once, nothing billed
+DEFAULT_SLOW_SECONDS = 5.0
+
+
+@dataclass
+class FaultRule:
+    """Fire `kind` on the next `times` Veo calls whose prompt contains `match` ('' matches all)."""
+
+    kind: str
+    match: str = ""
+    times: int = 1
+    delay_seconds: float = DEFAULT_SLOW_SECONDS
+
+    @classmethod
+    def from_json(cls, raw: Any) -> "FaultRule":
+        """A rule from its JSON form; 400 when it is malformed."""
+        if not isinstance(raw, dict):
+            raise invalid("each fault rule must be an object")
+        kind = str(raw.get("kind", ""))
+        if kind not in KINDS:
+            raise invalid(f"fault kind must be one of {list(KINDS)}, not {kind!r}")
+        try:
+            times = int(raw.get("times", 1))
+            delay = float(raw.get("delay_seconds", DEFAULT_SLOW_SECONDS))
+        except (TypeError, ValueError):
+            raise invalid("times must be an integer and delay_seconds a number") from None
+        return cls(kind=kind, match=str(raw.get("match", "") or ""), times=max(times, 0), delay_seconds=delay)
+
+
+class FaultBook:
+    """The active rules; thread-safe. Each firing uses up one of a rule's `times`."""
+
+    def __init__(self) -> None:
+        self._rules: list[FaultRule] = []
+        self._lock = threading.Lock()
+
+    def add(self, rules: list[FaultRule]) -> None:
+        """Append rules (checked in the order they were added)."""
+        with self._lock:
+            self._rules.extend(rules)
+
+    def clear(self) -> None:
+        """Remove every rule."""
+        with self._lock:
+            self._rules.clear()
+
+    def listing(self) -> list[dict[str, Any]]:
+        """The rules with their remaining counts."""
+        with self._lock:
+            return [asdict(rule) for rule in self._rules]
+
+    def take(self, prompt: str) -> FaultRule | None:
+        """The first live rule matching `prompt`, with one use consumed; None if no rule fires."""
+        with self._lock:
+            for rule in self._rules:
+                if rule.times > 0 and rule.match in prompt:
+                    rule.times -= 1
+                    return FaultRule(rule.kind, rule.match, 1, rule.delay_seconds)
+        return None

@@ -1,0 +1,120 @@
+"""`models/{model}:generateContent`: scripts for script prompts, PNGs for image models, text otherwise."""
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+import json
+import random
+from typing import Any
+
+from PIL import Image, ImageDraw, ImageFont
+
+from infra.local.simulator.protocol import ApiError, invalid, language_code, prompt_fields
+from infra.local.simulator.scripts import build_script
+from shared.render import seed_for
+
+MAX_BLOCKS = 20  # Veo's 148 s limit: 8 s + 20 x 7 s
+FONT = "/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf"
+IMAGE_SIZES = {"9:16": (768, 1344), "16:9": (1344, 768), "1:1": (1024, 1024), "3:4": (864, 1184),
+               "4:3": (1184, 864)}
+
+
+def request_text(body: dict[str, Any]) -> str:
+    """All user text parts of a generateContent request, joined by newlines."""
+    contents = body.get("contents")
+    if not isinstance(contents, list) or not contents:
+        raise invalid("* GenerateContentRequest.contents: contents is not specified")
+    texts = [part.get("text", "") for content in contents if isinstance(content, dict)
+             for part in content.get("parts", []) if isinstance(part, dict)]
+    return "\n".join(t for t in texts if t)
+
+
+def generate_content(model: str, body: dict[str, Any]) -> dict[str, Any]:
+    """The generateContent response for `model` and the request `body`."""
+    if not model.startswith("gemini"):
+        raise ApiError(404, f"models/{model} is not found for API version v1beta, or is not supported "
+                            "for generateContent.")
+    text = request_text(body)
+    config = body.get("generationConfig") or {}
+    if "image" in model or "IMAGE" in (config.get("responseModalities") or []):
+        parts = [{"text": "Here is the image (simulated)."},
+                 {"inlineData": {"mimeType": "image/png", "data": portrait_png_b64(text, config)}}]
+        return _response(model, text, parts, "Here is the image (simulated).")
+    fields = prompt_fields(text)
+    if "theme" in fields:
+        answer = json.dumps(_script_for(fields), ensure_ascii=False)
+    else:
+        answer = _plain_answer(text, config)
+    return _response(model, text, [{"text": answer}], answer)
+
+
+def _script_for(fields: dict[str, str]) -> dict[str, Any]:
+    try:
+        blocks = int(fields.get("blocks", "9").split()[0])
+    except (ValueError, IndexError):
+        raise invalid(f"Blocks must be a whole number, not {fields.get('blocks')!r}") from None
+    if not 1 <= blocks <= MAX_BLOCKS:
+        raise invalid(f"Blocks must be between 1 and {MAX_BLOCKS}, not {blocks}")
+    theme = fields["theme"]
+    style = fields.get("style", "cinematic").split()[0].strip().lower() if fields.get("style") else "cinematic"
+    language = language_code(fields.get("language"))
+    return build_script(theme, style, language, blocks, seed_for(theme, style, language, str(blocks)))
+
+
+def _plain_answer(text: str, config: dict[str, Any]) -> str:
+    """A deterministic reply for prompts that are not script requests."""
+    if str(config.get("responseMimeType", "")).endswith("json"):
+        return json.dumps({"answer": "simulated", "prompt_sha256": hashlib.sha256(text.encode()).hexdigest()})
+    first_line = text.strip().splitlines()[0][:120] if text.strip() else ""
+    return f"Simulated answer to: {first_line}"
+
+
+def _response(model: str, prompt: str, parts: list[dict[str, Any]], answer: str) -> dict[str, Any]:
+    prompt_tokens = max(1, len(prompt) // 4)
+    answer_tokens = max(1, len(answer) // 4)
+    return {
+        "candidates": [{"content": {"role": "model", "parts": parts}, "finishReason": "STOP", "index": 0}],
+        "usageMetadata": {"promptTokenCount": prompt_tokens, "candidatesTokenCount": answer_tokens,
+                          "totalTokenCount": prompt_tokens + answer_tokens},
+        "modelVersion": model,
+        "responseId": hashlib.sha256(f"{model}\n{prompt}".encode()).hexdigest()[:22],
+    }
+
+
+def portrait_png_b64(prompt: str, config: dict[str, Any]) -> str:
+    """A simple Pillow-drawn character portrait for the prompt, as base64 PNG (same prompt, same image)."""
+    ratio = str((config.get("imageConfig") or {}).get("aspectRatio", "9:16"))
+    width, height = IMAGE_SIZES.get(ratio, IMAGE_SIZES["9:16"])
+    rng = random.Random(seed_for("image", prompt, ratio))
+    top, bottom = _color(rng), _color(rng)
+    image = Image.new("RGB", (width, height))
+    draw = ImageDraw.Draw(image)
+    for y in range(height):
+        mix = y / height
+        draw.line([(0, y), (width, y)], fill=tuple(int(a + (b - a) * mix) for a, b in zip(top, bottom)))
+    _draw_character(draw, width, height, rng)
+    font = ImageFont.truetype(FONT, max(18, width // 30))
+    caption = " ".join(prompt.split())[:60]
+    draw.rectangle([(0, height - height // 10), (width, height)], fill=(0, 0, 0))
+    draw.text((width // 20, height - height // 14), caption, fill=(255, 255, 255), font=font)
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def _color(rng: random.Random) -> tuple[int, int, int]:
+    return rng.randrange(40, 230), rng.randrange(40, 230), rng.randrange(40, 230)
+
+
+def _draw_character(draw: ImageDraw.ImageDraw, width: int, height: int, rng: random.Random) -> None:
+    cx, head_y, r = width // 2, int(height * 0.38), width // 6
+    draw.rounded_rectangle([(cx - int(r * 1.6), head_y + r), (cx + int(r * 1.6), int(height * 0.85))],
+                           radius=r // 2, fill=_color(rng))
+    draw.ellipse([(cx - r, head_y - r), (cx + r, head_y + r)], fill=(240, 200, 170))
+    draw.pieslice([(cx - r, head_y - r - r // 8), (cx + r, head_y + r // 2)], 180, 360, fill=_color(rng))
+    for dx in (-r // 2.5, r // 2.5):
+        ex = cx + int(dx)
+        draw.ellipse([(ex - r // 8, head_y - r // 8), (ex + r // 8, head_y + r // 8)], fill=(30, 30, 30))
+    draw.arc([(cx - r // 2, head_y + r // 6), (cx + r // 2, head_y + r // 1.6)], 20, 160, fill=(120, 40, 40),
+             width=max(2, r // 15))

@@ -1,0 +1,140 @@
+"""HTTP routes of the simulator (Flask), in the REST shapes google-genai 2.34 sends and parses.
+
+    POST   /v1beta/models/{model}:generateContent     Gemini text (scripts) and image models
+    POST   /v1beta/models/{model}:predictLongRunning  Veo: returns {"name": operation}
+    GET    /v1beta/models/{model}/operations/{id}     poll an operation
+    GET    /v1beta/files/{id}[:download]              file metadata, or the MP4 bytes
+    GET    /_sim/health                               200 when up
+    GET    /_sim/ledger  DELETE /_sim/ledger          billed Veo calls
+    POST   /_sim/faults  GET, DELETE /_sim/faults     fault rules (see faults.py)
+"""
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, Response, jsonify, request, send_file
+from werkzeug.exceptions import HTTPException
+
+from infra.local.simulator.faults import FaultRule
+from infra.local.simulator.gemini import generate_content
+from infra.local.simulator.protocol import ApiError, invalid
+from infra.local.simulator.veo import VeoSimulator
+from shared import log
+
+_UNREGISTERED = ("Method doesn't allow unregistered callers (callers without established identity). "
+                 "Please use API Key or other form of API consumer identity to call this API.")
+
+
+def create_app(data_dir: str | Path | None = None, *, min_latency_seconds: float = 0.0,
+               workers: int = 1) -> Flask:
+    """The simulator's Flask app; its VeoSimulator is `app.extensions["veo"]`."""
+    root = Path(data_dir) if data_dir else Path(tempfile.mkdtemp(prefix="veo-sim-"))
+    veo = VeoSimulator(root, min_latency_seconds=min_latency_seconds, workers=workers)
+    app = Flask("veo-simulator")
+    app.extensions["veo"] = veo
+    _register_errors(app)
+    _register_api(app, veo)
+    _register_control(app, veo)
+    log.info("simulator ready", data_dir=str(root), min_latency_seconds=min_latency_seconds)
+    return app
+
+
+def _register_errors(app: Flask) -> None:
+    @app.errorhandler(ApiError)
+    def api_error(exc: ApiError) -> tuple[Response, int]:
+        return jsonify(exc.body()), exc.code
+
+    @app.errorhandler(404)
+    def not_found(_exc: Exception) -> tuple[Response, int]:
+        return jsonify(ApiError(404, f"Not found: {request.path}").body()), 404
+
+    @app.errorhandler(Exception)
+    def unexpected(exc: Exception) -> tuple[Response, int]:
+        if isinstance(exc, HTTPException):
+            code = exc.code or 500
+            return jsonify(ApiError(code, exc.description or exc.name).body()), code
+        log.exception("simulator error", exc, path=request.path)
+        return jsonify(ApiError(500, "Internal error encountered.").body()), 500
+
+
+def _json_body() -> dict[str, Any]:
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise invalid("Invalid JSON payload received.")
+    return body
+
+
+def _require_api_key() -> None:
+    if not (request.headers.get("x-goog-api-key") or request.args.get("key")
+            or request.headers.get("Authorization")):
+        raise ApiError(403, _UNREGISTERED, "PERMISSION_DENIED")
+
+
+def _files_base() -> str:
+    # Veo answers https URIs; google-genai only keeps the `files/<id>` part and downloads from base_url.
+    return f"https://{request.host}"
+
+
+def _register_api(app: Flask, veo: VeoSimulator) -> None:
+    @app.post("/v1beta/models/<path:target>")
+    def model_call(target: str) -> Response:
+        _require_api_key()
+        model, _, method = target.rpartition(":")
+        if method == "generateContent":
+            return jsonify(generate_content(model, _json_body()))
+        if method == "predictLongRunning":
+            return jsonify(veo.start(model, _json_body()))
+        raise ApiError(404, f"Method {method!r} is not supported by the simulator.")
+
+    @app.get("/v1beta/models/<model>/operations/<op_id>")
+    def operation(model: str, op_id: str) -> Response:
+        _require_api_key()
+        return jsonify(veo.poll(model, op_id, _files_base()))
+
+    @app.get("/v1beta/files/<target>")
+    def file_call(target: str) -> Response:
+        _require_api_key()
+        fid, _, method = target.partition(":")
+        path = veo.video_path(fid)
+        if method == "download":
+            return send_file(path, mimetype="video/mp4", download_name=f"{fid}.mp4")
+        if method:
+            raise ApiError(404, f"Method {method!r} is not supported on files.")
+        uri = f"{_files_base()}/v1beta/files/{fid}:download?alt=media"
+        return jsonify({"name": f"files/{fid}", "mimeType": "video/mp4", "sizeBytes": str(path.stat().st_size),
+                        "uri": uri, "downloadUri": uri, "state": "ACTIVE", "source": "GENERATED"})
+
+
+def _register_control(app: Flask, veo: VeoSimulator) -> None:
+    @app.get("/_sim/health")
+    def health() -> Response:
+        return jsonify({"status": "ok"})
+
+    @app.get("/_sim/ledger")
+    def ledger() -> Response:
+        return jsonify(veo.ledger())
+
+    @app.delete("/_sim/ledger")
+    def clear_ledger() -> Response:
+        veo.clear_ledger()
+        return jsonify({"cleared": True})
+
+    @app.get("/_sim/faults")
+    def faults() -> Response:
+        return jsonify(veo.faults.listing())
+
+    @app.post("/_sim/faults")
+    def add_faults() -> Response:
+        raw = request.get_json(silent=True)
+        items = raw.get("rules", [raw]) if isinstance(raw, dict) else raw
+        if not isinstance(items, list):
+            raise invalid("POST a list of fault rules, a rule, or {\"rules\": [...]}.")
+        veo.faults.add([FaultRule.from_json(item) for item in items])
+        return jsonify(veo.faults.listing())
+
+    @app.delete("/_sim/faults")
+    def clear_faults() -> Response:
+        veo.faults.clear()
+        return jsonify({"cleared": True})

@@ -1,0 +1,303 @@
+"""Veo 3.1 in the Gemini API protocol: long-running operations that render clips with shared.render.
+
+A first clip is text-to-video (or image-to-video); a request whose `video.uri` names a file this
+simulator made is an extension: +7 s appended, and the result is the whole extended video. Every
+accepted call is recorded in the billing ledger; 429/500 faults are answered before billing.
+"""
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import io
+import re
+import shutil
+import threading
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from PIL import Image, UnidentifiedImageError
+
+from infra.local.simulator.faults import REJECTING_KINDS, FaultBook, FaultRule
+from infra.local.simulator.protocol import ApiError, VeoPrompt, invalid
+from shared import log
+from shared.render import extend_clip, render_clip, seed_for, video_duration
+
+FIRST_CLIP_SECONDS = (4, 6, 8)
+EXTENSION_SECONDS = 7
+EXTENSION_DURATION_PARAMS = (None, 7, 8)  # the docs ask for 8; the result grows by 7 s either way
+MAX_INPUT_SECONDS = 141.0
+MAX_TOTAL_SECONDS = 148.0
+RESPONSE_TYPE = "type.googleapis.com/google.ai.generativelanguage.v1beta.PredictLongRunningResponse"
+SAFETY_REASON = ("Your current safety settings for person generation blocked this video (simulated "
+                 "safety filter).")
+_FILE_ID = re.compile(r"files/([a-z0-9]+)")
+
+
+@dataclass(frozen=True)
+class VeoRequest:
+    """A validated predictLongRunning request."""
+
+    prompt: str
+    seconds_billed: int
+    source_fid: str | None
+    image_png: bytes | None
+
+    @property
+    def extension(self) -> bool:
+        return self.source_fid is not None
+
+
+@dataclass
+class Operation:
+    """One long-running Veo operation."""
+
+    op_id: str
+    model: str
+    ready_at: float
+    fault: FaultRule | None
+    outcome: str | None = None  # rendered | filtered | malformed | failed
+    fid: str | None = None
+    error: str | None = None
+    ledger_entry: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        return f"models/{self.model}/operations/{self.op_id}"
+
+
+class VeoSimulator:
+    """Operations, generated files, the billing ledger and fault rules of the simulated Veo."""
+
+    def __init__(self, data_dir: Path, *, min_latency_seconds: float = 0.0, workers: int = 1) -> None:
+        self.videos_dir = data_dir / "videos"
+        self.inputs_dir = data_dir / "inputs"
+        self.videos_dir.mkdir(parents=True, exist_ok=True)
+        self.inputs_dir.mkdir(parents=True, exist_ok=True)
+        self.min_latency_seconds = min_latency_seconds
+        self.faults = FaultBook()
+        self._operations: dict[str, Operation] = {}
+        self._durations: dict[str, float] = {}
+        self._ledger: list[dict[str, Any]] = []
+        self._lock = threading.Lock()
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="veo-render")
+
+    # -- requests -------------------------------------------------------------------------------
+    def start(self, model: str, body: dict[str, Any]) -> dict[str, Any]:
+        """Validate, apply faults, bill and queue a render; returns the operation resource."""
+        if not model.startswith("veo-"):
+            raise ApiError(404, f"models/{model} is not found for API version v1beta, or is not "
+                                "supported for predictLongRunning.")
+        request = self._validate(body)
+        fault = self.faults.take(request.prompt)
+        if fault and fault.kind in REJECTING_KINDS:
+            raise _rejection(fault.kind)
+        delay = fault.delay_seconds if fault and fault.kind == "slow" else 0.0
+        op = Operation(op_id=uuid.uuid4().hex[:12], model=model, fault=fault,
+                       ready_at=time.monotonic() + self.min_latency_seconds + delay)
+        op.ledger_entry = self._bill(op, request)
+        with self._lock:
+            self._operations[op.op_id] = op
+        if fault and fault.kind in ("safety", "malformed"):
+            self._finish(op, "filtered" if fault.kind == "safety" else "malformed")
+        else:
+            self._pool.submit(self._render, op, request)
+        log.info("veo operation accepted", operation=op.name, extension=request.extension,
+                 seconds_billed=request.seconds_billed, fault=fault.kind if fault else None)
+        return {"name": op.name}
+
+    def poll(self, model: str, op_id: str, files_base: str) -> dict[str, Any]:
+        """The operation resource: not done until rendered and its latency has passed."""
+        with self._lock:
+            op = self._operations.get(op_id)
+        if op is None or op.model != model:
+            raise ApiError(404, f"Operation models/{model}/operations/{op_id} not found.")
+        if op.outcome is None or time.monotonic() < op.ready_at:
+            return {"name": op.name, "done": False}
+        if op.outcome == "failed":
+            return {"name": op.name, "done": True, "error": {"code": 13, "message": op.error or "render failed"}}
+        return {"name": op.name, "done": True,
+                "response": {"@type": RESPONSE_TYPE, "generateVideoResponse": self._video_response(op, files_base)}}
+
+    def video_path(self, fid: str) -> Path:
+        """The MP4 of a generated file; 404 when unknown."""
+        with self._lock:
+            known = fid in self._durations
+        if not known:
+            raise ApiError(404, f"File files/{fid} not found.")
+        return self.videos_dir / f"{fid}.mp4"
+
+    def adopt(self, video: Path, *, duration: float | None = None) -> str:
+        """Store an existing MP4 as if Veo had made it (test seam); returns its file id."""
+        fid = uuid.uuid4().hex[:16]
+        target = self.videos_dir / f"{fid}.mp4"
+        shutil.copyfile(video, target)
+        with self._lock:
+            self._durations[fid] = video_duration(target) if duration is None else duration
+        return fid
+
+    def ledger(self) -> list[dict[str, Any]]:
+        """Every billed call, oldest first."""
+        with self._lock:
+            return [dict(entry) for entry in self._ledger]
+
+    def clear_ledger(self) -> None:
+        """Forget billed calls (tests start from an empty ledger)."""
+        with self._lock:
+            self._ledger.clear()
+
+    def shutdown(self) -> None:
+        """Stop accepting renders and wait for running ones."""
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+    # -- validation -----------------------------------------------------------------------------
+    def _validate(self, body: dict[str, Any]) -> VeoRequest:
+        instances = body.get("instances")
+        if not isinstance(instances, list) or len(instances) != 1 or not isinstance(instances[0], dict):
+            raise invalid("instances must be a list with exactly one instance.")
+        instance, params = instances[0], body.get("parameters") or {}
+        prompt = instance.get("prompt")
+        if not isinstance(prompt, str) or not prompt.strip():
+            raise invalid("A text prompt is required: instances[0].prompt is missing or empty.")
+        _check_common_parameters(instance, params)
+        video, image = instance.get("video"), instance.get("image")
+        if video is not None and image is not None:
+            raise invalid("image and video inputs cannot be combined.")
+        if video is not None:
+            return VeoRequest(prompt, EXTENSION_SECONDS, self._extension_source(video, params), None)
+        seconds = _first_clip_seconds(params.get("durationSeconds"))
+        return VeoRequest(prompt, seconds, None, _image_png(image) if image is not None else None)
+
+    def _extension_source(self, video: Any, params: dict[str, Any]) -> str:
+        if _as_int(params.get("durationSeconds")) not in EXTENSION_DURATION_PARAMS:
+            raise invalid(f"durationSeconds must be 8 when extending a video (each extension adds "
+                          f"{EXTENSION_SECONDS} s), not {params.get('durationSeconds')!r}.")
+        if params.get("resolution") not in (None, "720p"):
+            raise invalid("Video extension is only supported at 720p resolution.")
+        match = _FILE_ID.search(str(video.get("uri", "")) if isinstance(video, dict) else "")
+        with self._lock:
+            duration = self._durations.get(match.group(1)) if match else None
+        if match is None or duration is None:
+            raise invalid("The input video must be a video generated by Veo (video.uri of a previous "
+                          "generation); uploaded or unknown videos cannot be extended.")
+        if duration >= MAX_INPUT_SECONDS or duration + EXTENSION_SECONDS > MAX_TOTAL_SECONDS:
+            raise invalid(f"The input video is {duration:g} s long; extended videos are limited to "
+                          f"{MAX_TOTAL_SECONDS:g} s (input under {MAX_INPUT_SECONDS:g} s).")
+        return match.group(1)
+
+    # -- billing and rendering ------------------------------------------------------------------
+    def _bill(self, op: Operation, request: VeoRequest) -> dict[str, Any]:
+        prompt = VeoPrompt.parse(request.prompt)
+        entry = {
+            "operation": op.name, "model": op.model, "seconds_billed": request.seconds_billed,
+            "prompt_sha256": hashlib.sha256(request.prompt.encode("utf-8")).hexdigest(),
+            "block": prompt.block, "blocks_total": prompt.blocks_total, "scene": prompt.scene,
+            "extension": request.extension, "source_file": request.source_fid,
+            "at": datetime.now(timezone.utc).isoformat(timespec="milliseconds"), "outcome": "pending",
+        }
+        with self._lock:
+            self._ledger.append(entry)
+        return entry
+
+    def _render(self, op: Operation, request: VeoRequest) -> None:
+        prompt = VeoPrompt.parse(request.prompt)
+        fid = uuid.uuid4().hex[:16]
+        out = self.videos_dir / f"{fid}.mp4"
+        seed = seed_for(op.model, request.prompt, request.source_fid or "",
+                        hashlib.sha256(request.image_png or b"").hexdigest())
+        try:
+            with log.bound(operation=op.name):
+                if request.source_fid:
+                    info = extend_clip(self.videos_dir / f"{request.source_fid}.mp4", out,
+                                       scene_text=prompt.caption(), dialogue=prompt.dialogue,
+                                       language=prompt.language, seconds=EXTENSION_SECONDS, seed=seed)
+                else:
+                    info = render_clip(out, scene_text=prompt.caption(), dialogue=prompt.dialogue,
+                                       language=prompt.language, seconds=request.seconds_billed, seed=seed,
+                                       first_frame=self._save_image(op, request.image_png))
+        except Exception as exc:  # noqa: BLE001 - a failed render fails the operation, not the server
+            log.exception("veo render failed", exc, operation=op.name)
+            op.error = f"Video generation failed: {exc}"
+            self._finish(op, "failed")
+            return
+        with self._lock:
+            self._durations[fid] = info.duration
+        op.fid = fid
+        self._finish(op, "rendered")
+        log.info("veo render finished", operation=op.name, file=fid, duration=info.duration)
+
+    def _save_image(self, op: Operation, png: bytes | None) -> Path | None:
+        if png is None:
+            return None
+        path = self.inputs_dir / f"{op.op_id}.png"
+        path.write_bytes(png)
+        return path
+
+    def _finish(self, op: Operation, outcome: str) -> None:
+        with self._lock:
+            op.outcome = outcome
+            op.ledger_entry["outcome"] = outcome
+
+    def _video_response(self, op: Operation, files_base: str) -> dict[str, Any]:
+        if op.outcome == "filtered":
+            return {"raiMediaFilteredCount": 1, "raiMediaFilteredReasons": [SAFETY_REASON]}
+        if op.outcome == "malformed":
+            return {"generatedSamples": [{}]}
+        return {"generatedSamples": [{"video": {"uri": f"{files_base}/v1beta/files/{op.fid}:download?alt=media"}}]}
+
+
+def _check_common_parameters(instance: dict[str, Any], params: dict[str, Any]) -> None:
+    if params.get("aspectRatio") not in (None, "9:16"):
+        raise invalid(f"The simulator renders 9:16 only; aspectRatio {params.get('aspectRatio')!r} "
+                      "is not supported here.")
+    if _as_int(params.get("sampleCount")) not in (None, 1):
+        raise invalid("sampleCount must be 1.")
+    if instance.get("referenceImages"):
+        raise invalid("Reference images are only supported with aspectRatio 16:9 and cannot be "
+                      "combined with image or video input.")
+    if params.get("resolution") not in (None, "720p", "1080p"):
+        raise invalid(f"resolution must be '720p' or '1080p', not {params.get('resolution')!r}.")
+
+
+def _first_clip_seconds(raw: Any) -> int:
+    seconds = _as_int(raw)
+    if seconds is None:
+        return max(FIRST_CLIP_SECONDS)
+    if seconds not in FIRST_CLIP_SECONDS:
+        raise invalid(f"durationSeconds must be one of {list(FIRST_CLIP_SECONDS)}, not {raw!r}.")
+    return seconds
+
+
+def _as_int(raw: Any) -> int | None:
+    if raw is None:
+        return None
+    try:
+        value = float(raw)
+    except (TypeError, ValueError):
+        raise invalid(f"expected a number, not {raw!r}.") from None
+    return int(value) if value.is_integer() else -1
+
+
+def _image_png(image: Any) -> bytes:
+    """The input image re-encoded as PNG; 400 when it is missing or not an image."""
+    data = image.get("bytesBase64Encoded") if isinstance(image, dict) else None
+    if not data:
+        raise invalid("image.bytesBase64Encoded is required for image-to-video (gcsUri is Vertex only).")
+    try:
+        picture = Image.open(io.BytesIO(base64.b64decode(data, validate=False)))
+        buffer = io.BytesIO()
+        picture.convert("RGB").save(buffer, format="PNG")
+    except (binascii.Error, UnidentifiedImageError, OSError, ValueError):
+        raise invalid("Unable to process input image: not a PNG, JPEG or WebP image.") from None
+    return buffer.getvalue()
+
+
+def _rejection(kind: str) -> ApiError:
+    if kind == "429":
+        return ApiError(429, "Resource has been exhausted (e.g. check quota).", "RESOURCE_EXHAUSTED")
+    return ApiError(500, "Internal error encountered.", "INTERNAL")

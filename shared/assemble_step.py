@@ -1,0 +1,98 @@
+"""agent-assembler's step: turn the stored Veo video into the delivered short and hand it to QA."""
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from shared import lease, log, status
+from shared.clients import Clients
+from shared.errors import InvalidInputError
+from shared.finish import Deliverables, produce_deliverables
+from shared.messages import AssemblyRequest, QaRequest
+from shared.pubsub import publish
+from shared.status import Status
+from shared.storage import download_file, gs_uri, read_json, upload_file
+
+ASSEMBLING = frozenset({Status.ASSEMBLING})
+LEASE_SECONDS = 600.0
+_STARTABLE = frozenset({Status.VIDEO_GENERATED, Status.QA_FAILED})
+
+
+def assemble(clients: Clients, message: AssemblyRequest) -> str:
+    """Assemble a job once; duplicates and late messages are acknowledged without work."""
+    owner = lease.new_owner()
+    doc = _claim(clients, message.video_id, owner)
+    if doc is None:
+        return "duplicate"
+    try:
+        outputs = _produce(clients, doc)
+    except BaseException:
+        lease.release(clients.db, message.video_id, ASSEMBLING, owner, retry_in=0)
+        raise
+    try:
+        status.transition(clients.db, message.video_id, Status.ASSEMBLED,
+                          {**outputs, "lease": None,
+                           "next_attempt_at": lease.after(clients.settings.stuck_after_seconds)})
+    except status.IllegalTransition:
+        log.info("duplicate: job assembled by another invocation")
+        return "duplicate"
+    publish(clients.publisher, clients.settings.project, QaRequest(video_id=message.video_id))
+    return "assembled"
+
+
+def _claim(clients: Clients, video_id: str, owner: str) -> dict[str, Any] | None:
+    """Enter `assembling` holding the lease; None when another invocation has it or the job is past it."""
+    doc = status.read(clients.db, video_id)
+    if doc is None:
+        raise InvalidInputError(f"no job {video_id}", code="unknown_job")
+    current = Status(doc["status"])
+    fields = lease.lease_fields(owner, LEASE_SECONDS)
+    try:
+        if current in _STARTABLE:
+            return status.transition(clients.db, video_id, Status.ASSEMBLING, fields,
+                                     allowed_from=_STARTABLE).document
+        if current == Status.ASSEMBLING:
+            return lease.claim(clients.db, video_id, ASSEMBLING, owner, LEASE_SECONDS)
+    except lease.LeaseHeld:
+        log.info("another invocation is assembling this job")
+        return None
+    except status.IllegalTransition:
+        pass
+    log.info("duplicate message: job not waiting for assembly", current=current.value)
+    return None
+
+
+def _produce(clients: Clients, doc: dict[str, Any]) -> dict[str, Any]:
+    """Download inputs, run the media pipeline, upload the deliverables; the fields for the document."""
+    video_id = doc["video_id"]
+    with tempfile.TemporaryDirectory(prefix="assemble-") as tmp:
+        work = Path(tmp)
+        veo_video = download_file(clients.storage, doc["veo_video_uri"], work / "veo.mp4")
+        script = read_json(clients.storage, doc["script_uri"])
+        result = produce_deliverables(veo_video, script, work / "out", music_track=doc.get("music"),
+                                      crf=clients.settings.crf, music_volume=clients.settings.music_volume)
+        return {**_upload(clients, video_id, result), **_summary(result)}
+
+
+def _upload(clients: Clients, video_id: str, result: Deliverables) -> dict[str, str]:
+    bucket = clients.settings.bucket
+    store = clients.storage
+    return {
+        "final_video_url": upload_file(store, gs_uri(bucket, f"final_videos/{video_id}.mp4"),
+                                       result.final_video, "video/mp4"),
+        "thumbnail_url": upload_file(store, gs_uri(bucket, f"thumbnails/{video_id}.jpg"),
+                                     result.thumbnail, "image/jpeg"),
+        "srt_url": upload_file(store, gs_uri(bucket, f"subtitles/{video_id}.srt"), result.srt,
+                               "application/x-subrip"),
+        "vtt_url": upload_file(store, gs_uri(bucket, f"subtitles/{video_id}.vtt"), result.vtt, "text/vtt"),
+    }
+
+
+def _summary(result: Deliverables) -> dict[str, Any]:
+    return {
+        "duration": round(result.duration, 3),
+        "assembly": {"cues": result.cue_count, "words_transcribed": result.words_transcribed,
+                     "loudness_lufs": result.loudness_lufs, "true_peak_dbtp": result.true_peak_dbtp,
+                     "timings": result.timings},
+    }

@@ -1,0 +1,136 @@
+"""Configuration: every environment variable the pipeline reads, read here and nowhere else.
+
+Defaults run the local cloud (`PIPELINE_ENV=local`). With `PIPELINE_ENV=production` the settings
+that have no safe default must be present, and `load_settings()` fails naming the missing one.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Mapping
+
+from shared.errors import ConfigError
+
+LOCAL_PROJECT = "demo-veo-pipeline"
+GEMINI_API = "gemini_api"
+VERTEX = "vertex"
+
+
+@dataclass(frozen=True)
+class LocalPorts:
+    """Loopback ports of the local cloud (each overridable by its environment variable)."""
+
+    firestore: int = 8081
+    pubsub: int = 8085
+    gcs: int = 4443
+    simulator: int = 8090
+    agents_base: int = 8091  # agent i listens on agents_base + i, in shared.topics order
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> "LocalPorts":
+        return cls(
+            firestore=int(env.get("LOCAL_FIRESTORE_PORT", cls.firestore)),
+            pubsub=int(env.get("LOCAL_PUBSUB_PORT", cls.pubsub)),
+            gcs=int(env.get("LOCAL_GCS_PORT", cls.gcs)),
+            simulator=int(env.get("LOCAL_SIMULATOR_PORT", cls.simulator)),
+            agents_base=int(env.get("LOCAL_AGENTS_BASE_PORT", cls.agents_base)),
+        )
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Typed pipeline settings."""
+
+    environment: str = "local"
+    project: str = LOCAL_PROJECT
+    bucket: str = f"{LOCAL_PROJECT}-media"
+    genai_mode: str = GEMINI_API
+    gemini_api_key: str = "local-simulator-key"
+    genai_base_url: str | None = "http://127.0.0.1:8090"
+    vertex_location: str = "us-central1"
+    script_model: str = "gemini-2.5-flash"
+    veo_model: str = "veo-3.1-generate-preview"
+    veo_poll_seconds: float = 10.0
+    invocation_budget_seconds: float = 480.0
+    min_video_seconds: int = 60
+    max_video_seconds: int = 90
+    music_volume: float = 0.20
+    crf: int = 23
+    whisper_model_dir: str | None = None
+    status_base_url: str = "http://127.0.0.1:8091"
+    stuck_after_seconds: float = 600.0
+    max_monitor_retries: int = 3
+    local_ports: LocalPorts = field(default_factory=LocalPorts)
+
+    @property
+    def is_local(self) -> bool:
+        return self.environment == "local"
+
+
+_REQUIRED_IN_PRODUCTION = ("GOOGLE_CLOUD_PROJECT", "PIPELINE_BUCKET", "STATUS_BASE_URL")
+
+
+def _required(env: Mapping[str, str], production: bool, mode: str) -> None:
+    if not production:
+        return
+    needed = list(_REQUIRED_IN_PRODUCTION)
+    if mode == GEMINI_API:
+        needed.append("GEMINI_API_KEY")
+    for name in needed:
+        if not env.get(name):
+            raise ConfigError(f"missing required setting {name} (PIPELINE_ENV=production)")
+
+
+def settings_from_env(env: Mapping[str, str]) -> Settings:
+    """Build settings from a mapping (tests pass their own)."""
+    d = Settings()
+    environment = env.get("PIPELINE_ENV", d.environment)
+    if environment not in ("local", "production"):
+        raise ConfigError(f"PIPELINE_ENV must be 'local' or 'production', not {environment!r}")
+    production = environment == "production"
+    mode = env.get("GENAI_MODE", d.genai_mode)
+    if mode not in (GEMINI_API, VERTEX):
+        raise ConfigError(f"GENAI_MODE must be {GEMINI_API!r} or {VERTEX!r}, not {mode!r}")
+    _required(env, production, mode)
+    project = env.get("GOOGLE_CLOUD_PROJECT", d.project)
+    ports = LocalPorts.from_env(env)
+    local_base = f"http://127.0.0.1:{ports.simulator}"
+    return Settings(
+        environment=environment,
+        project=project,
+        bucket=env.get("PIPELINE_BUCKET", f"{project}-media"),
+        genai_mode=mode,
+        gemini_api_key=env.get("GEMINI_API_KEY", "" if production else d.gemini_api_key),
+        genai_base_url=env.get("GENAI_BASE_URL") or (None if production else local_base),
+        vertex_location=env.get("VERTEX_LOCATION", d.vertex_location),
+        script_model=env.get("SCRIPT_MODEL", d.script_model),
+        veo_model=env.get("VEO_MODEL", d.veo_model),
+        veo_poll_seconds=_float(env, "VEO_POLL_SECONDS", 10.0 if production else 1.0),
+        invocation_budget_seconds=_float(env, "INVOCATION_BUDGET_SECONDS", d.invocation_budget_seconds),
+        min_video_seconds=int(env.get("MIN_VIDEO_SECONDS", d.min_video_seconds)),
+        max_video_seconds=int(env.get("MAX_VIDEO_SECONDS", d.max_video_seconds)),
+        music_volume=_float(env, "MUSIC_VOLUME", d.music_volume),
+        crf=int(env.get("VIDEO_CRF", d.crf)),
+        whisper_model_dir=env.get("WHISPER_MODEL_DIR") or None,
+        status_base_url=env.get("STATUS_BASE_URL", f"http://127.0.0.1:{ports.agents_base}"),
+        stuck_after_seconds=_float(env, "STUCK_AFTER_SECONDS", d.stuck_after_seconds),
+        max_monitor_retries=int(env.get("MAX_MONITOR_RETRIES", d.max_monitor_retries)),
+        local_ports=ports,
+    )
+
+
+def _float(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return float(raw)
+    except ValueError as exc:
+        raise ConfigError(f"{name} must be a number, not {raw!r}") from exc
+
+
+@lru_cache(maxsize=1)
+def load_settings() -> Settings:
+    """Settings of this process, read once from os.environ."""
+    return settings_from_env(os.environ)

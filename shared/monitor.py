@@ -1,0 +1,117 @@
+"""agent-monitor's step (Cloud Scheduler → HTTP): resume jobs whose step stalled, with backoff.
+
+Due jobs are found by an indexed query per resumable status on `next_attempt_at` (composite index
+status + next_attempt_at), so the cost grows with the due jobs, not with history. Each retry is
+decided in a transaction that moves `next_attempt_at` forward: two concurrent monitor runs never
+publish the same retry twice. After `max_monitor_retries` retries of one step the job fails with
+the last reason.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import flask
+from google.cloud import firestore
+from google.cloud.firestore_v1.base_query import FieldFilter
+
+from shared import lease, log, status
+from shared.clients import Clients
+from shared.responses import error_response, json_response
+from shared.messages import AssemblyRequest, QaRequest, StepMessage, VideoRequest
+from shared.pubsub import publish
+from shared.status import Status
+
+RESUME: dict[Status, type[StepMessage]] = {
+    Status.SCRIPT_READY: VideoRequest,
+    Status.VIDEO_GENERATING: VideoRequest,
+    Status.VIDEO_GENERATED: AssemblyRequest,
+    Status.ASSEMBLING: AssemblyRequest,
+    Status.ASSEMBLED: QaRequest,
+    Status.QA_PASSED: QaRequest,
+}
+BACKOFF_SECONDS = (60, 180, 600)
+BATCH = 100
+
+
+def due_jobs(db: firestore.Client, current: Status, now: dt.datetime) -> list[str]:
+    """Ids of jobs in `current` whose next attempt is due."""
+    query = (db.collection(status.COLLECTION)
+             .where(filter=FieldFilter("status", "==", current.value))
+             .where(filter=FieldFilter("next_attempt_at", "<=", now))
+             .order_by("next_attempt_at").limit(BATCH))
+    return [snap.id for snap in query.stream()]
+
+
+def _retry_plan(doc: dict[str, Any], current: Status, now: dt.datetime, max_retries: int) -> dict[str, Any]:
+    """The fields recording one more retry of the current step (or that the budget is spent)."""
+    record = doc.get("monitor") or {}
+    attempts = record.get("attempts", 0) if record.get("status") == current.value else 0
+    reason = f"no progress in {current.value} since {doc.get('updated_at')}"
+    reasons = [*(record.get("reasons") or []), {"at": now, "status": current.value, "reason": reason}][-20:]
+    delay = BACKOFF_SECONDS[min(attempts, len(BACKOFF_SECONDS) - 1)]
+    return {"monitor": {"status": current.value, "attempts": attempts + 1, "last_retry_at": now,
+                        "reasons": reasons, "exhausted": attempts >= max_retries},
+            "next_attempt_at": now + dt.timedelta(seconds=delay)}
+
+
+class _NotDue(Exception):
+    pass
+
+
+def _claim_retry(clients: Clients, video_id: str, current: Status, now: dt.datetime) -> dict[str, Any] | None:
+    """Record the retry in a transaction; None when the job moved on or another run took it."""
+    def plan(doc: dict[str, Any]) -> dict[str, Any]:
+        due = doc.get("next_attempt_at")
+        if due is None or due > now or lease.is_live(doc.get("lease")):
+            raise _NotDue(video_id)
+        return _retry_plan(doc, current, now, clients.settings.max_monitor_retries)
+
+    try:
+        return status.update_in_status(clients.db, video_id, frozenset({current}), plan)
+    except (_NotDue, status.IllegalTransition):
+        return None
+
+
+def _retry(clients: Clients, video_id: str, current: Status, now: dt.datetime) -> str:
+    doc = _claim_retry(clients, video_id, current, now)
+    if doc is None:
+        return "skipped"
+    record = doc["monitor"]
+    with log.bound(video_id=video_id):
+        if record["exhausted"]:
+            reason = f"stuck in {current.value} after {record['attempts'] - 1} retries"
+            error = {"code": "retries_exhausted", "message": reason, "step": current.value}
+            try:
+                status.transition(clients.db, video_id, Status.FAILED, {"error": error, "lease": None})
+            except status.IllegalTransition:
+                return "skipped"
+            return "failed"
+        message = RESUME[current](video_id=video_id, origin="monitor", attempt=record["attempts"])
+        publish(clients.publisher, clients.settings.project, message)
+        log.warning("monitor re-published a stalled step", status=current.value, attempt=record["attempts"])
+        return "republished"
+
+
+def run_monitor(clients: Clients, now: dt.datetime | None = None) -> dict[str, Any]:
+    """One scheduled pass over every resumable status; counts of what was done."""
+    now = now or status.utcnow()
+    counts: dict[str, int] = {"republished": 0, "failed": 0, "skipped": 0}
+    jobs: list[dict[str, str]] = []
+    for current in RESUME:
+        for video_id in due_jobs(clients.db, current, now):
+            outcome = _retry(clients, video_id, current, now)
+            counts[outcome] += 1
+            jobs.append({"video_id": video_id, "status": current.value, "outcome": outcome})
+    return {**counts, "jobs": jobs, "at": now.isoformat()}
+
+
+def handle_request(clients: Clients, request: flask.Request) -> flask.Response:
+    """HTTP entry for Cloud Scheduler: POST (or GET) runs one pass."""
+    log.bind(agent="agent-monitor", step="monitor")
+    if request.method not in ("POST", "GET"):
+        return error_response(405, "method_not_allowed", "use POST to run the monitor")
+    with log.step_timer("monitor") as timing:
+        result = run_monitor(clients)
+        timing.update({k: result[k] for k in ("republished", "failed", "skipped")})
+    return json_response(result, 200)

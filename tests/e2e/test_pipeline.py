@@ -1,0 +1,112 @@
+"""The whole pipeline through HTTP: a theme POSTed to the front door becomes a checked, delivered short."""
+from __future__ import annotations
+
+import difflib
+import re
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from shared.storage import read_json
+from tests.support import ffprobe
+
+pytestmark = pytest.mark.timeout(1200)
+THEME = "A lighthouse keeper who befriends a storm"
+
+
+@pytest.fixture(scope="module")
+def delivered(pipeline, clients, tmp_path_factory):
+    """One job run end to end by Pub/Sub pushes, and its downloaded deliverables."""
+    pipeline.use_push()
+    response = pipeline.create_video({"theme": THEME, "style": "cinematic", "language": "en"})
+    assert response.status_code == 202, response.text
+    video_id = response.json()["video_id"]
+    doc = pipeline.wait_for(video_id, {"completed", "failed", "qa_failed"}, timeout=1100)
+    assert doc["status"] == "completed", doc.get("error")
+    out = tmp_path_factory.mktemp("delivered")
+    files = {name: pipeline.download(doc[field], out / name) for name, field in [
+        ("final.mp4", "final_video_url"), ("thumbnail.jpg", "thumbnail_url"), ("subtitles.srt", "srt_url"),
+        ("veo.mp4", "veo_video_uri")]}
+    return {"doc": doc, "files": files, "script": read_json(clients.storage, doc["script_uri"]),
+            "report": read_json(clients.storage, doc["qa_report_url"])}
+
+
+def _words(text: str) -> list[str]:
+    return re.findall(r"[\w']+", text.lower())
+
+
+def _srt_text(srt: str) -> str:
+    lines = [line for line in srt.splitlines() if line.strip() and "-->" not in line and not line.isdigit()]
+    return " ".join(lines)
+
+
+def _pcm(path: Path, start: float, seconds: float) -> np.ndarray:
+    raw = subprocess.run(["ffmpeg", "-v", "error", "-ss", str(start), "-t", str(seconds), "-i", str(path),
+                          "-vn", "-ac", "1", "-ar", "16000", "-f", "s16le", "-"],
+                         check=True, capture_output=True).stdout
+    return np.frombuffer(raw, dtype=np.int16).astype(np.float64) / 32768
+
+
+def _spectral_flatness(samples: np.ndarray) -> float:
+    """Mean spectral flatness: near 1 for noise, near 0 for tonal sound such as music."""
+    frames = samples[: len(samples) // 2048 * 2048].reshape(-1, 2048) * np.hanning(2048)
+    power = np.abs(np.fft.rfft(frames, axis=1)) ** 2 + 1e-12
+    return float(np.mean(np.exp(np.mean(np.log(power), axis=1)) / np.mean(power, axis=1)))
+
+
+def _rms_db(samples: np.ndarray) -> float:
+    return 20 * np.log10(np.sqrt(np.mean(samples**2)) + 1e-12)
+
+
+def test_final_video_is_a_vertical_h264_aac_short(delivered):
+    info = ffprobe(delivered["files"]["final.mp4"])
+    video = next(s for s in info["streams"] if s["codec_type"] == "video")
+    audio = next(s for s in info["streams"] if s["codec_type"] == "audio")
+    assert (video["codec_name"], audio["codec_name"]) == ("h264", "aac")
+    assert (video["width"], video["height"]) == (1080, 1920)
+    assert video["avg_frame_rate"] == "24/1"
+    assert 60 <= float(info["format"]["duration"]) <= 90
+    assert abs(float(info["format"]["duration"]) - delivered["doc"]["duration"]) < 0.1
+
+
+def test_subtitles_say_the_scripts_dialogue(delivered):
+    spoken = _words(" ".join(b["dialogue"] for b in delivered["script"]["blocks"]))
+    subtitled = _words(_srt_text(delivered["files"]["subtitles.srt"].read_text()))
+    ratio = difflib.SequenceMatcher(a=spoken, b=subtitled, autojunk=False).ratio()
+    assert ratio >= 0.9, (ratio, spoken, subtitled)
+
+
+def test_thumbnail_is_540x960(delivered):
+    stream = ffprobe(delivered["files"]["thumbnail.jpg"])["streams"][0]
+    assert (stream["width"], stream["height"]) == (540, 960)
+
+
+def test_qa_report_passes(delivered):
+    report = delivered["report"]
+    assert report["passed"] is True, report["blocking_failures"]
+    assert delivered["doc"]["qa"]["passed"] is True
+
+
+def test_audio_has_speech_and_music(delivered):
+    from shared.transcribe import transcribe
+
+    final = delivered["files"]["final.mp4"]
+    words = " ".join(w.text for w in transcribe(final, "en").words)
+    spoken = _words(" ".join(b["dialogue"] for b in delivered["script"]["blocks"]))
+    heard = difflib.SequenceMatcher(a=spoken, b=_words(words), autojunk=False).ratio()
+    assert heard >= 0.8, words
+    # The last second of each block has no speech: there the source has only Veo's noise-like
+    # ambience, while the delivered mix must carry tonal music on top of it.
+    veo = delivered["files"]["veo.mp4"]
+    final_flatness = np.mean([_spectral_flatness(_pcm(final, 8 + 7 * k - 1.2, 1.0)) for k in range(1, 8)])
+    veo_flatness = np.mean([_spectral_flatness(_pcm(veo, 8 + 7 * k - 1.2, 1.0)) for k in range(1, 8)])
+    assert final_flatness < 0.5 * veo_flatness, (final_flatness, veo_flatness)
+    assert _rms_db(_pcm(final, 8 + 7 * 3 - 1.2, 1.0)) > -45
+
+
+def test_status_history_records_every_step(delivered):
+    history = [h["status"] for h in delivered["doc"]["history"]]
+    assert history[0] == "script_ready" and history[-1] == "completed"
+    assert {"video_generated", "assembled", "qa_passed"} <= set(history)

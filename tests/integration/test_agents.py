@@ -1,0 +1,191 @@
+"""Each agent through functions-framework on the real local cloud, one delivered message at a time.
+
+The subscriptions are in pull mode here, so a test sees exactly what each agent publishes and
+decides when (and how often) to deliver it.
+"""
+from __future__ import annotations
+
+import pytest
+
+from shared import status
+from shared.messages import AssemblyRequest, QaRequest, VideoRequest
+from shared.storage import read_json
+from shared.topics import ASSEMBLY_REQUESTS, EVENT_ROUTES, QA_REQUESTS, VIDEO_REQUESTS
+from tests.support import ffprobe
+
+pytestmark = pytest.mark.timeout(900)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def pull_mode(pipeline):
+    pipeline.use_pull()
+    yield
+    for route in EVENT_ROUTES:
+        pipeline.drain(route)
+
+
+@pytest.fixture(scope="module")
+def created(pipeline):
+    """A job created through the script agent's HTTP trigger."""
+    response = pipeline.create_video({"theme": "A lighthouse keeper who befriends a storm",
+                                      "style": "cinematic", "language": "en"})
+    assert response.status_code == 202, response.text
+    return response.json()
+
+
+def _run_video_step(pipeline, video_id: str) -> int:
+    """Deliver the video request, then every continuation the agent publishes; invocations used."""
+    invocations = 0
+    message = VideoRequest(video_id=video_id)
+    while message is not None:
+        response = pipeline.deliver(VIDEO_REQUESTS, message)
+        assert response.status_code < 300, response.text
+        invocations += 1
+        follow_ups = pipeline.published_for(VIDEO_REQUESTS, video_id)
+        assert all(m.origin == "continue" for m in follow_ups)
+        message = follow_ups[-1] if follow_ups else None
+        assert invocations < 20
+    return invocations
+
+
+def test_script_agent_creates_the_job(pipeline, clients, created):
+    video_id = created["video_id"]
+    assert created["status_url"].endswith(f"/videos/{video_id}")
+    doc = pipeline.doc(video_id)
+    assert doc["status"] == "script_ready"
+    assert doc["total_blocks"] == 9 and doc["completed_blocks"] == 0
+    script = read_json(clients.storage, doc["script_uri"])
+    assert len(script["blocks"]) == 9 and script["language"] == "en"
+    assert all(block["dialogue"].strip() for block in script["blocks"])
+    assert [m.kind for m in pipeline.published_for(VIDEO_REQUESTS, video_id)] == ["video_request"]
+
+
+def test_status_route_returns_the_public_document(pipeline, created):
+    import requests
+
+    response = requests.get(created["status_url"], timeout=10)
+    assert response.status_code == 200
+    body = response.json()
+    assert body["video_id"] == created["video_id"] and body["status"] == "script_ready"
+    assert "blocks" not in body and "lease" not in body
+
+
+def test_video_agent_generates_each_block_once_and_resumes(pipeline, simulator, clients, created, tmp_path):
+    video_id = created["video_id"]
+    simulator.clear_ledger()
+    invocations = _run_video_step(pipeline, video_id)
+    doc = pipeline.doc(video_id)
+    assert doc["status"] == "video_generated", doc.get("error")
+    assert doc["completed_blocks"] == 9
+    assert invocations >= 2, "the 20 s invocation budget should have forced at least one continuation"
+    veo = ffprobe(pipeline.download(doc["veo_video_uri"], tmp_path / "veo.mp4"))
+    video = next(s for s in veo["streams"] if s["codec_type"] == "video")
+    assert (video["width"], video["height"]) == (720, 1280)
+    assert abs(float(veo["format"]["duration"]) - 64) < 0.5
+    billed = simulator.ledger()
+    assert sorted(e["block"] for e in billed) == list(range(1, 10)), "each block billed exactly once"
+    assert sum(e["seconds_billed"] for e in billed) == doc["usage"]["veo_seconds"] == 64
+    assert [m.kind for m in pipeline.published_for(ASSEMBLY_REQUESTS, video_id)] == ["assembly_request"]
+
+
+def test_duplicate_video_request_is_acknowledged_without_calling_veo(pipeline, simulator, created):
+    video_id = created["video_id"]
+    before = len(simulator.ledger())
+    for _ in range(2):
+        assert pipeline.deliver(VIDEO_REQUESTS, VideoRequest(video_id=video_id)).status_code < 300
+    assert len(simulator.ledger()) == before
+    assert pipeline.doc(video_id)["status"] == "video_generated"
+    assert pipeline.published_for(ASSEMBLY_REQUESTS, video_id) == []
+
+
+def test_assembler_delivers_the_files(pipeline, created, tmp_path):
+    video_id = created["video_id"]
+    response = pipeline.deliver(ASSEMBLY_REQUESTS, AssemblyRequest(video_id=video_id))
+    assert response.status_code < 300, response.text
+    doc = pipeline.doc(video_id)
+    assert doc["status"] == "assembled", doc.get("error")
+    final = ffprobe(pipeline.download(doc["final_video_url"], tmp_path / "final.mp4"))
+    video = next(s for s in final["streams"] if s["codec_type"] == "video")
+    assert (video["width"], video["height"]) == (1080, 1920)
+    assert abs(float(final["format"]["duration"]) - doc["duration"]) < 0.1
+    srt = pipeline.download(doc["srt_url"], tmp_path / "subs.srt").read_text()
+    assert "-->" in srt
+    thumb = ffprobe(pipeline.download(doc["thumbnail_url"], tmp_path / "thumb.jpg"))
+    assert (thumb["streams"][0]["width"], thumb["streams"][0]["height"]) == (540, 960)
+    assert [m.kind for m in pipeline.published_for(QA_REQUESTS, video_id)] == ["qa_request"]
+    # a duplicate is acknowledged and changes nothing
+    assert pipeline.deliver(ASSEMBLY_REQUESTS, AssemblyRequest(video_id=video_id)).status_code < 300
+    assert pipeline.doc(video_id)["updated_at"] == doc["updated_at"]
+
+
+def test_qa_agent_completes_the_job(pipeline, clients, created):
+    video_id = created["video_id"]
+    response = pipeline.deliver(QA_REQUESTS, QaRequest(video_id=video_id))
+    assert response.status_code < 300, response.text
+    doc = pipeline.doc(video_id)
+    assert doc["status"] == "completed", doc.get("error")
+    report = read_json(clients.storage, doc["qa_report_url"])
+    assert report["passed"] is True
+    assert {c["name"] for c in report["checks"]} >= {"resolution", "duration_seconds", "faststart"}
+    assert [h["status"] for h in doc["history"]] == [
+        "script_ready", "video_generating", "video_generated", "assembling", "assembled", "qa_passed", "completed"]
+
+
+@pytest.mark.parametrize("body, code", [
+    ({"style": "anime"}, "invalid_theme"),
+    ({"theme": "ok theme", "style": "noir"}, "invalid_style"),
+    ({"theme": "ok theme", "language": "de"}, "invalid_language"),
+    ({"theme": "ok theme", "music": "no_such_track"}, "invalid_music"),
+    ({"theme": "ok theme", "character_id": "ghost"}, "character_not_found"),
+    ({"theme": "ok theme", "extra": 1}, "unknown_field"),
+    ("just a string", "invalid_body"),
+])
+def test_bad_input_gets_a_4xx_with_code_and_message(pipeline, body, code):
+    response = pipeline.create_video(body)
+    assert 400 <= response.status_code < 500
+    error = response.json()["error"]
+    assert error["code"] == code and error["message"]
+
+
+def test_malformed_http_requests(pipeline):
+    import requests
+
+    base = pipeline.cloud.url_of("agent-script")
+    not_json = requests.post(f"{base}/videos", data="{theme", headers={"Content-Type": "application/json"})
+    assert (not_json.status_code, not_json.json()["error"]["code"]) == (400, "invalid_json")
+    wrong_type = requests.post(f"{base}/videos", data="theme=x", headers={"Content-Type": "text/plain"})
+    assert wrong_type.status_code == 415
+    too_big = requests.post(f"{base}/videos", json={"theme": "x" * 20000})
+    assert too_big.status_code == 413
+    assert requests.get(f"{base}/videos/v-nonexistent-123").status_code == 404
+    assert requests.delete(f"{base}/videos").status_code == 405
+
+
+def test_malformed_message_is_refused_for_the_dead_letter_path(pipeline):
+    response = pipeline.deliver_raw(ASSEMBLY_REQUESTS, b'{"schema_version": 1, "kind": "assembly_request"}')
+    assert response.status_code >= 500
+
+
+def test_monitor_republishes_a_stalled_step_once_then_fails_it(pipeline, clients):
+    import datetime as dt
+
+    import requests
+
+    video_id = "vtest-stalled-0001"
+    status.doc_ref(clients.db, video_id).set({
+        "video_id": video_id, "status": "video_generated", "history": [],
+        "updated_at": status.utcnow(), "next_attempt_at": status.utcnow() - dt.timedelta(seconds=1)})
+    monitor = pipeline.cloud.url_of("agent-monitor")
+    first = requests.post(monitor, timeout=60).json()
+    assert {"video_id": video_id, "status": "video_generated", "outcome": "republished"} in first["jobs"]
+    again = requests.post(monitor, timeout=60).json()
+    assert video_id not in [j["video_id"] for j in again["jobs"]], "a retry must not be published twice"
+    [message] = pipeline.published_for(ASSEMBLY_REQUESTS, video_id)
+    assert (message.origin, message.attempt) == ("monitor", 1)
+    for _ in range(3):
+        status.doc_ref(clients.db, video_id).update({"next_attempt_at": status.utcnow() - dt.timedelta(seconds=1)})
+        requests.post(monitor, timeout=60)
+    doc = pipeline.doc(video_id)
+    assert doc["status"] == "failed" and doc["error"]["code"] == "retries_exhausted"
+    assert doc["monitor"]["attempts"] == 4 and len(doc["monitor"]["reasons"]) == 4
+    pipeline.published_for(ASSEMBLY_REQUESTS, video_id)

@@ -1,0 +1,179 @@
+"""Every gcloud command deploy-veo31.sh would run is parsed by the real gcloud, offline.
+
+Each command of several dry-run plans (first deployment and re-run, Gemini API and Vertex, with
+CDN and budget) runs through /usr/bin/gcloud with an isolated config, a fake access token and
+every API endpoint pointed at a local stub that answers HTTP 400 with a marker. A command whose
+arguments gcloud accepts reaches the stub (its error names the marker); a typo'd flag or an
+invalid choice stops in argument parsing (exit 2) and never reaches it. Nothing contacts Google:
+HTTPS_PROXY points at a closed port for anything that is not overridden.
+"""
+from __future__ import annotations
+
+import http.server
+import json
+import os
+import shutil
+import subprocess
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+from infra.deploy.dryrun import copy_deploy_tree, dry_run
+
+GCLOUD = shutil.which("gcloud") or "/usr/bin/gcloud"
+STUB_MARKER = "OFFLINE-STUB-REACHED"
+# Every API the deployment talks to, as gcloud names them in api_endpoint_overrides.
+APIS = ("artifactregistry", "billingbudgets", "cloudbilling", "cloudbuild", "cloudfunctions",
+        "cloudresourcemanager", "cloudscheduler", "compute", "eventarc", "firestore", "iam", "logging",
+        "monitoring", "pubsub", "run", "secretmanager", "serviceusage", "storage")
+PROJECT = "veo-offline-test"
+BASE_ARGS = ["--project", PROJECT, "--region", "us-central1", "--enable-cdn", "--budget-amount", "250",
+             "--billing-account", "012345-6789AB-CDEF01"]
+PLANS = {
+    "first-deploy": (BASE_ARGS + ["--env", "dev"], "missing"),
+    "re-run": (BASE_ARGS + ["--env", "dev"], "present"),
+    "vertex-https-cdn": (BASE_ARGS + ["--env", "prod", "--genai-mode", "vertex", "--cdn-domain",
+                                      "media.example.com", "--script-invoker", "group:ops@example.com",
+                                      "--notification-channels",
+                                      f"projects/{PROJECT}/notificationChannels/123"], "missing"),
+}
+
+pytestmark = pytest.mark.skipif(not Path(GCLOUD).exists(), reason="gcloud is not installed")
+
+
+class _StubHandler(http.server.BaseHTTPRequestHandler):
+    """Answers every request with a Google-style 400 error carrying the marker."""
+
+    def _reply(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        if length:
+            self.rfile.read(length)
+        body = json.dumps({"error": {"code": 400, "message": STUB_MARKER, "status": "INVALID_ARGUMENT"}}).encode()
+        self.send_response(400)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _reply
+
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - signature of the base class
+        pass
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What gcloud did with one command."""
+
+    command: list[str]
+    returncode: int
+    stderr: str
+
+    @property
+    def reached_api(self) -> bool:
+        """True when gcloud accepted the arguments and called the (stub) API."""
+        return self.returncode == 0 or STUB_MARKER in self.stderr
+
+
+@pytest.fixture(scope="module")
+def stub_url() -> Iterator[str]:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _StubHandler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/"
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture(scope="module")
+def gcloud_env(tmp_path_factory: pytest.TempPathFactory, stub_url: str) -> dict[str, str]:
+    home = tmp_path_factory.mktemp("gcloud")
+    token = home / "token"
+    token.write_text("offline-fake-token")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("CLOUDSDK_", "GOOGLE_", "HTTP", "NO_PROXY"))}
+    env.update({
+        "CLOUDSDK_CONFIG": str(home / "config"),
+        "CLOUDSDK_CORE_PROJECT": PROJECT,
+        "CLOUDSDK_AUTH_ACCESS_TOKEN_FILE": str(token),
+        "CLOUDSDK_CORE_DISABLE_PROMPTS": "1",
+        "CLOUDSDK_CORE_CHECK_GCE_METADATA": "false",
+        "CLOUDSDK_CORE_DISABLE_USAGE_REPORTING": "true",
+        "CLOUDSDK_COMPONENT_MANAGER_DISABLE_UPDATE_CHECK": "true",
+        "CLOUDSDK_SURVEY_DISABLE_PROMPTS": "true",
+        "GCE_METADATA_HOST": "127.0.0.1:9", "GCE_METADATA_IP": "127.0.0.1:9", "NO_GCE_CHECK": "True",
+        "HTTPS_PROXY": "http://127.0.0.1:9", "HTTP_PROXY": "http://127.0.0.1:9",
+        "NO_PROXY": "127.0.0.1,localhost",
+    })
+    for api in APIS:
+        env[f"CLOUDSDK_API_ENDPOINT_OVERRIDES_{api.upper()}"] = stub_url
+    return env
+
+
+def run_gcloud(command: list[str], env: dict[str, str]) -> Outcome:
+    """Run one planned command with the real gcloud (stdin closed: secrets are read from it)."""
+    assert command[0] == "gcloud", command
+    proc = subprocess.run([GCLOUD, *command[1:]], env=env, capture_output=True, text=True, timeout=90,
+                          stdin=subprocess.DEVNULL)
+    return Outcome(command, proc.returncode, proc.stderr)
+
+
+def run_all(commands: list[list[str]], env: dict[str, str]) -> list[Outcome]:
+    """Run the commands in parallel (gcloud spends ~1 s starting up)."""
+    with ThreadPoolExecutor(max_workers=max(2, (os.cpu_count() or 2) * 2)) as pool:
+        return list(pool.map(lambda c: run_gcloud(c, env), commands))
+
+
+@pytest.fixture(scope="module")
+def planned_commands(tmp_path_factory: pytest.TempPathFactory) -> list[list[str]]:
+    """Unique commands of every plan (work dirs kept: commands read staged sources and files)."""
+    root = tmp_path_factory.mktemp("deploy-tree")
+    copy_deploy_tree(root)
+    unique: dict[tuple[str, ...], list[str]] = {}
+    for name, (args, assume) in PLANS.items():
+        work = tmp_path_factory.mktemp(f"work-{name}")
+        result = dry_run([*args, "--work-dir", str(work)], root=root,
+                         env={"DEPLOY_DRY_RUN_ASSUME": assume, "DEPLOY_PROJECT_NUMBER": "123456789012"})
+        assert result.returncode == 0, result.stderr
+        for command in result.commands:
+            unique.setdefault(tuple(command), command)
+    return list(unique.values())
+
+
+def test_every_planned_command_is_accepted_by_gcloud(planned_commands: list[list[str]],
+                                                     gcloud_env: dict[str, str]) -> None:
+    outcomes = run_all(planned_commands, gcloud_env)
+    rejected = [o for o in outcomes if not o.reached_api]
+    report = "\n\n".join(f"$ {' '.join(o.command)}\nexit {o.returncode}\n{o.stderr.strip()[-800:]}"
+                         for o in rejected)
+    assert not rejected, f"{len(rejected)} of {len(outcomes)} commands rejected by gcloud:\n{report}"
+
+
+def test_plans_cover_every_kind_of_resource(planned_commands: list[list[str]]) -> None:
+    groups = {" ".join(c[1:3]) for c in planned_commands}
+    for expected in ("functions deploy", "pubsub topics", "pubsub subscriptions", "scheduler jobs",
+                     "firestore indexes", "secrets create", "logging metrics", "monitoring dashboards",
+                     "alpha monitoring", "billing budgets", "compute backend-buckets", "storage buckets",
+                     "services enable", "iam service-accounts"):
+        assert expected in groups, f"no '{expected}' command in the plans"
+
+
+@pytest.mark.parametrize("mutation", ["typo_flag", "invalid_choice"])
+def test_negative_control_bad_arguments_are_detected(planned_commands: list[list[str]],
+                                                     gcloud_env: dict[str, str], mutation: str) -> None:
+    """The check is not vacuous: a typo'd flag or a bad value makes gcloud refuse the command."""
+    deploy = next(c for c in planned_commands if c[1:3] == ["functions", "deploy"])
+    if mutation == "typo_flag":
+        broken = [arg.replace("--max-instances=", "--max-instance=") for arg in deploy]
+    else:
+        broken = [("--ingress-settings=internal-onli" if arg.startswith("--ingress-settings=") else arg)
+                  for arg in deploy]
+    assert broken != deploy
+    good, bad = run_all([deploy, broken], gcloud_env)
+    assert good.reached_api, good.stderr
+    assert not bad.reached_api
+    assert bad.returncode == 2
+    assert "unrecognized arguments" in bad.stderr or "Invalid choice" in bad.stderr or "invalid choice" in bad.stderr

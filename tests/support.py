@@ -1,0 +1,133 @@
+"""Test helpers around the real local cloud: deliver Pub/Sub pushes, switch push/pull, wait on jobs."""
+from __future__ import annotations
+
+import base64
+import json
+import subprocess
+import time
+import uuid
+from pathlib import Path
+from typing import Any, Iterable
+
+import requests
+from google.cloud import pubsub_v1
+
+from shared import messages, status
+from shared.clients import Clients
+from shared.storage import download_file
+from shared.topics import EVENT_ROUTES, EventRoute, route_for_topic
+
+HTTP_TIMEOUT = 600
+
+
+class SimulatorControl:
+    """The simulator's test endpoints."""
+
+    def __init__(self, base_url: str) -> None:
+        self.base_url = base_url.rstrip("/")
+
+    def ledger(self) -> list[dict[str, Any]]:
+        response = requests.get(f"{self.base_url}/_sim/ledger", timeout=10)
+        response.raise_for_status()
+        body = response.json()
+        return body["entries"] if isinstance(body, dict) else body
+
+    def clear_ledger(self) -> None:
+        requests.delete(f"{self.base_url}/_sim/ledger", timeout=10).raise_for_status()
+
+    def set_faults(self, rules: list[dict[str, Any]]) -> None:
+        requests.post(f"{self.base_url}/_sim/faults", json=rules, timeout=10).raise_for_status()
+
+    def clear_faults(self) -> None:
+        requests.delete(f"{self.base_url}/_sim/faults", timeout=10).raise_for_status()
+
+
+def push_body(project: str, route: EventRoute, data: bytes) -> dict[str, Any]:
+    """The body the Pub/Sub emulator POSTs to a push endpoint."""
+    return {
+        "subscription": f"projects/{project}/subscriptions/{route.subscription}",
+        "message": {"data": base64.b64encode(data).decode(), "attributes": {},
+                    "messageId": uuid.uuid4().hex, "publishTime": "2026-11-23T00:00:00Z"},
+    }
+
+
+class Pipeline:
+    """Drives agents one message at a time (pull mode) or lets Pub/Sub push (push mode)."""
+
+    def __init__(self, cloud: Any, clients: Clients) -> None:
+        self.cloud = cloud
+        self.clients = clients
+        self.project = clients.settings.project
+        self.subscriber = pubsub_v1.SubscriberClient()
+
+    # -- subscriptions -------------------------------------------------------------------------
+    def _sub_path(self, route: EventRoute) -> str:
+        return self.subscriber.subscription_path(self.project, route.subscription)
+
+    def use_pull(self) -> None:
+        """Stop pushes: published messages wait in the subscriptions for the test to read."""
+        for route in EVENT_ROUTES:
+            self.subscriber.modify_push_config(subscription=self._sub_path(route),
+                                               push_config=pubsub_v1.types.PushConfig())
+
+    def use_push(self) -> None:
+        """Restore the production wiring: every subscription pushes to its agent."""
+        for route in EVENT_ROUTES:
+            self.drain(route)
+            config = pubsub_v1.types.PushConfig(push_endpoint=self.cloud.push_endpoint(route))
+            self.subscriber.modify_push_config(subscription=self._sub_path(route), push_config=config)
+
+    def drain(self, route: EventRoute) -> list[messages.StepMessage]:
+        """Pull and acknowledge every waiting message of a subscription (pull mode only)."""
+        found: list[messages.StepMessage] = []
+        while True:
+            response = self.subscriber.pull(subscription=self._sub_path(route), max_messages=50,
+                                            return_immediately=True, timeout=10)
+            if not response.received_messages:
+                return found
+            self.subscriber.acknowledge(subscription=self._sub_path(route),
+                                        ack_ids=[m.ack_id for m in response.received_messages])
+            found.extend(messages.decode(m.message.data) for m in response.received_messages)
+
+    def published_for(self, topic: str, video_id: str) -> list[messages.StepMessage]:
+        return [m for m in self.drain(route_for_topic(topic)) if m.video_id == video_id]
+
+    # -- HTTP ----------------------------------------------------------------------------------
+    def deliver_raw(self, topic: str, data: bytes) -> requests.Response:
+        """POST a push delivery of raw message bytes to the topic's agent, as the emulator would."""
+        route = route_for_topic(topic)
+        url = self.cloud.push_endpoint(route)
+        return requests.post(url, json=push_body(self.project, route, data), timeout=HTTP_TIMEOUT)
+
+    def deliver(self, topic: str, message: messages.StepMessage) -> requests.Response:
+        return self.deliver_raw(topic, messages.encode(message))
+
+    def create_video(self, body: Any, path: str = "/videos") -> requests.Response:
+        return requests.post(self.cloud.url_of("agent-script") + path, json=body, timeout=HTTP_TIMEOUT)
+
+    # -- jobs ----------------------------------------------------------------------------------
+    def doc(self, video_id: str) -> dict[str, Any]:
+        found = status.read(self.clients.db, video_id)
+        assert found is not None, f"no status document for {video_id}"
+        return found
+
+    def wait_for(self, video_id: str, statuses: Iterable[str], timeout: float = 900) -> dict[str, Any]:
+        """Wait until the job reaches one of `statuses` (or a terminal one); its document."""
+        wanted = set(statuses) | {"failed", "completed"}
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            doc = status.read(self.clients.db, video_id)
+            if doc and doc["status"] in wanted:
+                return doc
+            time.sleep(0.5)
+        raise AssertionError(f"{video_id} did not reach {sorted(wanted)} in {timeout} s: {doc and doc['status']}")
+
+    def download(self, uri: str, local: Path) -> Path:
+        return download_file(self.clients.storage, uri, local)
+
+
+def ffprobe(path: Path) -> dict[str, Any]:
+    """ffprobe's JSON for a file's streams and format."""
+    out = subprocess.run(["ffprobe", "-v", "error", "-print_format", "json", "-show_streams", "-show_format",
+                          str(path)], check=True, capture_output=True, text=True).stdout
+    return json.loads(out)

@@ -1,0 +1,154 @@
+"""Benchmark the assembler's finish against a bare encode and the naive two-encode recipe.
+
+    .venv/bin/python tools/bench_assembler.py [--seconds 75] [--keep DIR] [--presets]
+
+Builds one synthetic 720x1280 24 fps clip with espeak speech in every 7 s block, then measures:
+  * produce_deliverables (transcribe + subtitles + music + loudness + one encode + thumbnail),
+  * a bare libx264 encode with the same output settings (upscale only: the floor for any finish),
+  * the naive recipe: burn subtitles (libx264 defaults), then re-encode to compress with music + loudnorm,
+  * peak RSS of this process and its children (ru_maxrss of self + children: an upper bound).
+The last line is machine-readable:
+  assembler_vs_bare_encode=<ratio> assembler_vs_naive=<ratio> peak_rss_mb=<n>
+"""
+from __future__ import annotations
+
+import argparse
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from shared.finish import encode_args, produce_deliverables  # noqa: E402
+from shared.media import escape_filter_value, probe, run_ffmpeg  # noqa: E402
+from shared.music import choose_track  # noqa: E402
+from shared.subtitles import block_window  # noqa: E402
+
+LINES = [
+    "The ocean wakes up before the city does.",
+    "Fishermen pull their nets under a silver sky.",
+    "A girl runs along the pier with a red kite.",
+    "The market opens, full of colour and noise.",
+    "Old friends share bread and stories by the water.",
+    "At noon the light turns the harbour into gold.",
+    "A storm gathers slowly beyond the lighthouse.",
+    "Rain falls, and everyone laughs under the awnings.",
+    "The clouds break apart into a wide evening glow.",
+    "And the ocean goes back to sleep, waiting for tomorrow.",
+]
+
+
+def make_input(folder: Path, seconds: float) -> tuple[Path, dict]:
+    """A synthetic Veo-like clip (moving pattern + grain, espeak line per block) and its script."""
+    blocks, inputs, chains = [], [], []
+    for k, line in enumerate(LINES):
+        start, _ = block_window(k)
+        if start + 4 > seconds:
+            break
+        wav = folder / f"line{k}.wav"
+        subprocess.run(["espeak-ng", "-v", "en", "-s", "160", "-w", str(wav), line], check=True)
+        inputs += ["-i", str(wav)]
+        chains.append(f"[{len(chains) + 1}:a]adelay={int((start + 0.8) * 1000)}:all=1[s{k}]")
+        blocks.append({"index": k, "visual": "harbour", "dialogue": line, "sound_effects": "waves"})
+    labels = "".join(f"[s{k}]" for k in range(len(chains)))
+    graph = (";".join(chains) + f";{labels}amix=inputs={len(chains)}:normalize=0,apad,aresample=48000[a];"
+             "[0:v]noise=alls=6:allf=t,format=yuv420p[v]")
+    clip = folder / "veo.mp4"
+    run_ffmpeg(["-f", "lavfi", "-i", f"testsrc2=s=720x1280:r=24:d={seconds}", *inputs,
+                "-filter_complex", graph, "-map", "[v]", "-map", "[a]", "-t", str(seconds),
+                "-c:v", "libx264", "-preset", "ultrafast", "-crf", "18", "-c:a", "aac", "-b:a", "192k",
+                str(clip)], what="bench_input")
+    script = {"title": "Harbour day", "theme": "a day at the harbour", "style": "cinematic",
+              "language": "en", "blocks": blocks}
+    return clip, script
+
+
+def timed(fn) -> float:
+    """Wall seconds of fn()."""
+    started = time.monotonic()
+    fn()
+    return time.monotonic() - started
+
+
+def bare_encode(clip: Path, out: Path, crf: int, preset: str | None = None) -> None:
+    """Upscale + encode with the finish's output settings and nothing else."""
+    args = encode_args(crf) if preset is None else encode_args(crf, preset)
+    run_ffmpeg(["-i", str(clip), "-vf", "fps=24,scale=1080:1920:flags=lanczos,setsar=1,format=yuv420p",
+                *args, str(out)], what="bare_encode")
+
+
+def naive_recipe(clip: Path, srt: Path, music: Path, work: Path, crf: int) -> None:
+    """What a first version does: burn subtitles in one encode, then re-encode to mix music and compress."""
+    burned = work / "naive_burned.mp4"
+    style = "FontName=DejaVu Sans,Bold=1,FontSize=16,Outline=2,MarginV=60"
+    subs = f"subtitles=filename={escape_filter_value(str(srt))}:force_style='{style}'"
+    run_ffmpeg(["-i", str(clip), "-vf", f"scale=1080:1920:flags=lanczos,{subs}", "-c:v", "libx264",
+                "-crf", "18", "-c:a", "copy", str(burned)], what="naive_burn")
+    run_ffmpeg(["-i", str(burned), "-stream_loop", "-1", "-i", str(music), "-filter_complex",
+                "[1:a]volume=0.2[m];[0:a][m]amix=inputs=2:duration=first,loudnorm=I=-14:TP=-1[a]",
+                "-map", "0:v", "-map", "[a]", "-c:v", "libx264", "-crf", str(crf), "-pix_fmt", "yuv420p",
+                "-c:a", "aac", "-b:a", "128k", "-ar", "48000", "-movflags", "+faststart",
+                str(work / "naive_final.mp4")], what="naive_compress")
+
+
+def peak_rss_mb() -> int:
+    """ru_maxrss of this process plus the largest child so far, in MiB (Linux reports KiB)."""
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return int(round((own + children) / 1024))
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the benchmark and print the figures; the last line is the summary."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=75.0)
+    parser.add_argument("--crf", type=int, default=23)
+    parser.add_argument("--keep", type=Path, help="keep the outputs in this folder")
+    parser.add_argument("--presets", action="store_true", help="also time bare encodes at other x264 presets")
+    args = parser.parse_args(argv)
+    folder = args.keep or Path(tempfile.mkdtemp(prefix="bench-assembler-"))
+    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        return run(folder, args)
+    finally:
+        if not args.keep:
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def run(folder: Path, args: argparse.Namespace) -> int:
+    """The measurements, in an order that keeps the assembler's RSS figure its own."""
+    clip, script = make_input(folder, args.seconds)
+    print(f"input: {clip.name} {probe(clip).duration:.1f} s 720x1280, {len(script['blocks'])} spoken blocks")
+    result = None
+
+    def assemble() -> None:
+        nonlocal result
+        result = produce_deliverables(clip, script, folder / "work", music_track=None, crf=args.crf)
+
+    assembler_s = timed(assemble)
+    rss_mb = peak_rss_mb()
+    assert result is not None
+    print(f"assembler: {assembler_s:.2f} s  steps={result.timings}")
+    print(f"  output {result.duration:.2f} s, {result.loudness_lufs} LUFS, {result.true_peak_dbtp} dBTP, "
+          f"{result.cue_count} cues, {result.words_transcribed} words heard")
+    bare_s = timed(lambda: bare_encode(clip, folder / "bare.mp4", args.crf))
+    print(f"bare libx264 encode (same output settings): {bare_s:.2f} s")
+    music = choose_track(None, script["style"]).path
+    naive_s = timed(lambda: naive_recipe(clip, result.srt, music, folder, args.crf))
+    print(f"naive recipe (burn, then re-encode): {naive_s:.2f} s")
+    if args.presets:
+        for preset in ("superfast", "veryfast", "faster", "fast"):
+            secs = timed(lambda: bare_encode(clip, folder / f"bare_{preset}.mp4", args.crf, preset))
+            size = (folder / f"bare_{preset}.mp4").stat().st_size / 1e6
+            print(f"  bare encode preset={preset}: {secs:.2f} s, {size:.1f} MB")
+    print(f"assembler_vs_bare_encode={assembler_s / bare_s:.3f} assembler_vs_naive={assembler_s / naive_s:.3f} "
+          f"peak_rss_mb={rss_mb}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
