@@ -11,10 +11,12 @@ import datetime as dt
 import json
 import re
 import uuid
-from typing import Any
+from typing import Any, Callable
 
 import flask
 from google.api_core import exceptions as gexc
+from werkzeug.exceptions import MethodNotAllowed, NotFound
+from werkzeug.routing import Map, Rule
 
 from shared import lease, log, music, status
 from shared.clients import Clients
@@ -85,7 +87,7 @@ def get_video(clients: Clients, video_id: str) -> flask.Response:
     return json_response({k: doc[k] for k in PUBLIC_FIELDS if k in doc}, 200)
 
 
-def _read_json_body(request: flask.Request) -> Any:
+def read_json_body(request: flask.Request) -> Any:
     if request.content_length and request.content_length > MAX_BODY_BYTES:
         raise InvalidInputError(f"body larger than {MAX_BODY_BYTES} bytes", code="body_too_large")
     if not request.is_json:
@@ -101,22 +103,46 @@ def _read_json_body(request: flask.Request) -> Any:
 
 _HTTP_STATUS = {"body_too_large": 413, "unsupported_media_type": 415, "character_not_found": 404}
 
+Handler = Callable[[Clients, flask.Request, dict[str, str]], flask.Response]
+
+
+def _create_video_route(clients: Clients, request: flask.Request, _: dict[str, str]) -> flask.Response:
+    return json_response(create_video(clients, read_json_body(request)), 202)
+
+
+def _get_video_route(clients: Clients, _: flask.Request, args: dict[str, str]) -> flask.Response:
+    return get_video(clients, args["video_id"])
+
+
+# One rule and one handler per route; features add theirs here.
+URLS = Map([
+    Rule("/", endpoint="create_video", methods=["POST"]),
+    Rule("/videos", endpoint="create_video", methods=["POST"]),
+    Rule("/videos/<video_id>", endpoint="get_video", methods=["GET"]),
+], strict_slashes=False)
+HANDLERS: dict[str, Handler] = {
+    "create_video": _create_video_route,
+    "get_video": _get_video_route,
+}
+
+
+def _dispatch(clients: Clients, request: flask.Request) -> flask.Response:
+    try:
+        endpoint, args = URLS.bind_to_environ(request.environ).match()
+    except MethodNotAllowed as exc:
+        allowed = ", ".join(sorted(exc.valid_methods or []))
+        return error_response(405, "method_not_allowed", f"{request.method} not allowed here; use {allowed}")
+    except NotFound:
+        return error_response(404, "not_found", f"no route {request.method} {request.path}")
+    return HANDLERS[endpoint](clients, request, args)
+
 
 def handle_request(clients: Clients, request: flask.Request) -> flask.Response:
     """Route one HTTP request and turn every failure into a JSON error."""
-    path = request.path.rstrip("/")
     log.bind(agent="agent-script", **log.trace_field(request.headers.get("X-Cloud-Trace-Context"),
                                                      clients.settings.project))
     try:
-        if path in ("", "/videos"):
-            if request.method != "POST":
-                return error_response(405, "method_not_allowed", "use POST to create a video")
-            return json_response(create_video(clients, _read_json_body(request)), 202)
-        if path.startswith("/videos/") and path.count("/") == 2:
-            if request.method != "GET":
-                return error_response(405, "method_not_allowed", "use GET to read a video")
-            return get_video(clients, path.rsplit("/", 1)[1])
-        return error_response(404, "not_found", f"no route {request.method} {request.path}")
+        return _dispatch(clients, request)
     except InvalidInputError as exc:
         return error_response(_HTTP_STATUS.get(exc.code, 400), exc.code, exc.message,
                               **({"field": exc.field} if exc.field else {}))
@@ -124,7 +150,7 @@ def handle_request(clients: Clients, request: flask.Request) -> flask.Response:
         log.warning("front door: upstream unavailable", reason=exc.message)
         return error_response(503, "upstream_unavailable", "a backing service is busy; retry shortly")
     except GenerationError as exc:
-        log.error("front door: script generation failed", reason=exc.message)
+        log.error("front door: generation failed", reason=exc.message)
         return error_response(502, exc.code, exc.message)
     except (PipelineError, gexc.GoogleAPICallError) as exc:
         log.exception("front door: request failed", exc)
