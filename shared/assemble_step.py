@@ -9,6 +9,7 @@ from shared import lease, log, status
 from shared.clients import Clients
 from shared.errors import InvalidInputError
 from shared.finish import Deliverables, produce_deliverables
+from shared.segments import join_segments
 from shared.messages import AssemblyRequest, QaRequest
 from shared.pubsub import publish
 from shared.status import Status
@@ -68,11 +69,22 @@ def _produce(clients: Clients, doc: dict[str, Any]) -> dict[str, Any]:
     video_id = doc["video_id"]
     with tempfile.TemporaryDirectory(prefix="assemble-") as tmp:
         work = Path(tmp)
-        veo_video = download_file(clients.storage, doc["veo_video_uri"], work / "veo.mp4")
+        veo_video = _veo_video(clients, doc, work)
         script = read_json(clients.storage, doc["script_uri"])
         result = produce_deliverables(veo_video, script, work / "out", music_track=doc.get("music"),
                                       crf=clients.settings.crf, music_volume=clients.settings.music_volume)
         return {**_upload(clients, video_id, result), **_summary(result)}
+
+
+def _veo_video(clients: Clients, doc: dict[str, Any], work: Path) -> Path:
+    """The job's Veo video: one file, or its segments joined losslessly (packet copy) into one."""
+    segments = doc.get("veo_segment_uris") or [doc["veo_video_uri"]]
+    if len(segments) == 1:
+        return download_file(clients.storage, segments[0], work / "veo.mp4")
+    parts = [download_file(clients.storage, uri, work / f"segment-{i}.mp4") for i, uri in enumerate(segments)]
+    method = join_segments(parts, work / "veo.mp4")
+    log.info("veo segments joined", segments=len(parts), method=method)
+    return work / "veo.mp4"
 
 
 def _upload(clients: Clients, video_id: str, result: Deliverables) -> dict[str, str]:

@@ -51,6 +51,12 @@ class Settings:
     vertex_location: str = "us-central1"
     script_model: str = "gemini-2.5-flash"
     veo_model: str = "veo-3.1-generate-preview"
+    veo_fallback_model: str | None = None  # takes over when the primary stays exhausted (429/5xx)
+    image_model: str = "gemini-2.5-flash-image"  # characters' portraits and opening frames
+    vertex_output_prefix: str | None = None  # gs:// prefix Veo writes to in Vertex mode (default: the bucket)
+    veo_retry_attempts: int = 4  # submission attempts per model on 429/5xx
+    veo_retry_max_wait_seconds: float = 8.0
+    veo_orphan_seconds: float = 900.0  # a `submitting` block with no output after this was never accepted
     veo_poll_seconds: float = 10.0
     invocation_budget_seconds: float = 480.0
     min_video_seconds: int = 60
@@ -66,6 +72,25 @@ class Settings:
     @property
     def is_local(self) -> bool:
         return self.environment == "local"
+
+
+# Model ids differ by API: the Gemini API serves `-preview` ids, Vertex AI `-001` ids.
+VEO_MODELS: dict[str, dict[str, str]] = {
+    GEMINI_API: {"standard": "veo-3.1-generate-preview", "fast": "veo-3.1-fast-generate-preview",
+                 "lite": "veo-3.1-lite-generate-preview"},
+    VERTEX: {"standard": "veo-3.1-generate-001", "fast": "veo-3.1-fast-generate-001",
+             "lite": "veo-3.1-lite-generate-001"},
+}
+# Dated price table (USD), used for the cost ledger on the status document.
+PRICES_AS_OF = "2026-11"
+VEO_PRICE_PER_SECOND: dict[str, float] = {"standard": 0.40, "fast": 0.15, "lite": 0.05}
+GEMINI_PRICE_PER_MILLION_TOKENS: dict[str, float] = {"input": 0.30, "output": 2.50}
+IMAGE_PRICE_PER_IMAGE = 0.039
+
+
+def default_veo_model(mode: str) -> str:
+    """The standard Veo 3.1 model id of an API mode."""
+    return VEO_MODELS[mode]["standard"]
 
 
 _REQUIRED_IN_PRODUCTION = ("GOOGLE_CLOUD_PROJECT", "PIPELINE_BUCKET", "STATUS_BASE_URL")
@@ -105,7 +130,13 @@ def settings_from_env(env: Mapping[str, str]) -> Settings:
         genai_base_url=env.get("GENAI_BASE_URL") or (None if production else local_base),
         vertex_location=env.get("VERTEX_LOCATION", d.vertex_location),
         script_model=env.get("SCRIPT_MODEL", d.script_model),
-        veo_model=env.get("VEO_MODEL", d.veo_model),
+        veo_model=env.get("VEO_MODEL") or default_veo_model(mode),
+        veo_fallback_model=env.get("VEO_FALLBACK_MODEL") or None,
+        image_model=env.get("IMAGE_MODEL", d.image_model),
+        vertex_output_prefix=env.get("VERTEX_OUTPUT_PREFIX") or None,
+        veo_retry_attempts=int(env.get("VEO_RETRY_ATTEMPTS", d.veo_retry_attempts)),
+        veo_retry_max_wait_seconds=_float(env, "VEO_RETRY_MAX_WAIT_SECONDS", d.veo_retry_max_wait_seconds),
+        veo_orphan_seconds=_float(env, "VEO_ORPHAN_SECONDS", d.veo_orphan_seconds),
         veo_poll_seconds=_float(env, "VEO_POLL_SECONDS", 10.0 if production else 1.0),
         invocation_budget_seconds=_float(env, "INVOCATION_BUDGET_SECONDS", d.invocation_budget_seconds),
         min_video_seconds=int(env.get("MIN_VIDEO_SECONDS", d.min_video_seconds)),

@@ -28,6 +28,7 @@ from shared.transcribe import Transcript, transcribe
 OUT_WIDTH, OUT_HEIGHT, OUT_FPS = 1080, 1920, 24
 TARGET_LUFS = -14.0
 LIMITER_CEILING_DBFS = -2.0  # sample-peak ceiling; leaves room for inter-sample peaks (true peak <= -1 dBTP)
+INTER_SAMPLE_MARGIN_DB = 0.5  # true peak can exceed the (cheaper to measure) sample peak by about this
 X264_PRESET = "veryfast"
 AUDIO_BITRATE = "128k"
 ASS_NAME = "captions.ass"
@@ -87,8 +88,9 @@ def _voice_input(info: MediaInfo, src: Path) -> list[str]:
 
 
 def measure_mix(src: Path, info: MediaInfo, bed: Path, gain_db: float | None = None) -> Loudness:
-    """Loudness of the ducked voice + music mix (after gain + limiter if given), audio-only pass."""
-    graph = mix_graph(voice="[0:a]", bed="[1:a]", gain_db=gain_db) + f";[mix]{ebur128_filter()}[m]"
+    """Loudness and sample peak of the ducked voice + music mix (after gain + limiter if given)."""
+    measure = ebur128_filter(true_peak=False)
+    graph = mix_graph(voice="[0:a]", bed="[1:a]", gain_db=gain_db) + f";[mix]{measure}[m]"
     stderr = run_ffmpeg([*_voice_input(info, src), "-i", str(bed), "-filter_complex", graph, "-map", "[m]",
                          "-vn", "-f", "null", "-"], what="measure_mix")
     return parse_ebur128(stderr)
@@ -109,7 +111,7 @@ def settle_gain(src: Path, info: MediaInfo, bed: Path, target: float = TARGET_LU
     """
     raw = measure_mix(src, info, bed)
     gain = loudness_gain(raw, target)
-    if raw.true_peak_dbtp + gain <= LIMITER_CEILING_DBFS:
+    if raw.true_peak_dbtp + gain + INTER_SAMPLE_MARGIN_DB <= LIMITER_CEILING_DBFS:
         return gain
     limited = measure_mix(src, info, bed, gain)
     return min(30.0, gain + (target - limited.integrated_lufs))
@@ -185,6 +187,12 @@ def _music_path(music_track: str | None, style: str) -> tuple[Path, str]:
     return track.path, track.id
 
 
+def _transcribe(src: Path, info: MediaInfo, language: str, model_dir: Path | None) -> Transcript:
+    if not info.has_audio:
+        return Transcript(words=[], speech_spans=[], language=language)
+    return transcribe(src, language, model_dir=model_dir)
+
+
 def produce_deliverables(veo_video: Path, script: dict, work_dir: Path, *, music_track: str | None,
                          crf: int = 23, music_volume: float = 0.2,
                          model_dir: Path | None = None) -> Deliverables:
@@ -204,7 +212,7 @@ def produce_deliverables(veo_video: Path, script: dict, work_dir: Path, *, music
 
     with ThreadPoolExecutor(max_workers=3, thread_name_prefix="finish") as pool:
         heard = pool.submit(_timed, timings, "transcribe",
-                            lambda: transcribe(Path(veo_video), language, model_dir=model_dir))
+                            lambda: _transcribe(Path(veo_video), info, language, model_dir))
         mix = pool.submit(music_and_gain)
         thumbnail = pool.submit(_timed, timings, "thumbnail", lambda: write_thumbnail(Path(veo_video), thumb))
         transcript = heard.result()

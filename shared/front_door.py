@@ -18,7 +18,7 @@ from google.api_core import exceptions as gexc
 from werkzeug.exceptions import MethodNotAllowed, NotFound
 from werkzeug.routing import Map, Rule
 
-from shared import lease, log, music, status
+from shared import characters, lease, log, music, status
 from shared.clients import Clients
 from shared.errors import GenerationError, InvalidInputError, PipelineError, TransientError
 from shared.messages import VIDEO_ID_PATTERN, VideoRequest
@@ -119,10 +119,18 @@ URLS = Map([
     Rule("/", endpoint="create_video", methods=["POST"]),
     Rule("/videos", endpoint="create_video", methods=["POST"]),
     Rule("/videos/<video_id>", endpoint="get_video", methods=["GET"]),
+    Rule("/characters", endpoint="create_character", methods=["POST"]),
+    Rule("/characters", endpoint="list_characters", methods=["GET"]),
+    Rule("/characters/<character_id>", endpoint="get_character", methods=["GET"]),
+    Rule("/characters/<character_id>", endpoint="delete_character", methods=["DELETE"]),
 ], strict_slashes=False)
 HANDLERS: dict[str, Handler] = {
     "create_video": _create_video_route,
     "get_video": _get_video_route,
+    "create_character": characters.create_route,
+    "list_characters": characters.list_route,
+    "get_character": characters.get_route,
+    "delete_character": characters.delete_route,
 }
 
 

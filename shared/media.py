@@ -144,7 +144,7 @@ def extract_audio(src: Path, dst: Path, *, sample_rate: int = 16000) -> Path:
 
 _EBUR128_SUMMARY = re.compile(
     r"Integrated loudness:\s*I:\s*(?P<i>-?[\d.]+|-inf)\s*LUFS.*?LRA:\s*(?P<lra>-?[\d.]+)\s*LU"
-    r".*?True peak:\s*Peak:\s*(?P<tp>-?[\d.]+|-inf)\s*dBFS", re.S)
+    r".*?(?:True|Sample) peak:\s*Peak:\s*(?P<tp>-?[\d.]+|-inf)\s*dBFS", re.S)
 
 
 def parse_ebur128(stderr: str) -> Loudness:
@@ -160,9 +160,9 @@ def _db(text: str) -> float:
     return float("-inf") if text == "-inf" else float(text)
 
 
-def ebur128_filter() -> str:
-    """The ebur128 measurement filter (true peak on, no per-frame logging)."""
-    return "ebur128=peak=true:framelog=verbose"
+def ebur128_filter(*, true_peak: bool = True) -> str:
+    """The ebur128 measurement filter, no per-frame logging; sample peak is cheaper than true peak."""
+    return f"ebur128=peak={'true' if true_peak else 'sample'}:framelog=verbose"
 
 
 def measure_loudness(path: Path) -> Loudness:

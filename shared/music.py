@@ -170,7 +170,8 @@ def synthesise(progression: list[list[float]], *, bpm: float, bars: int, seed: i
 
 
 _RECIPES: dict[str, dict] = {
-    "calm-horizon": dict(name="Calm Horizon", category="ambient", default_for=["cinematic", "realistic", "fantasy"],
+    "calm-horizon": dict(name="Calm Horizon", category="ambient",
+                         default_for=["cinematic", "realistic", "fantasy"],
                          progression=[[-9, -5, -2], [-4, 0, 3], [-7, -3, 0], [-2, 2, 5]],
                          bpm=70, bars=10, seed=11, kick_gain=0.0, hat_gain=0.0),
     "neon-pulse": dict(name="Neon Pulse", category="electronic", default_for=["cyberpunk", "anime"],

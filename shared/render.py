@@ -89,7 +89,7 @@ def extend_clip(prev_path: str | Path, out_path: str | Path, *, scene_text: str,
         seg_info = render_clip(segment, scene_text=scene_text, dialogue=dialogue, language=language,
                                seconds=seconds, seed=seed)
         joined = work / "joined.mp4"
-        _concat_copy([(prev.resolve(), offset), (segment, video_duration(segment))], joined, work)
+        concat_copy([(prev.resolve(), offset), (segment, video_duration(segment))], joined, work)
         _publish(joined, out)
     return RenderInfo(duration=video_duration(out), speech_start=_shifted(seg_info.speech_start, offset),
                       speech_end=_shifted(seg_info.speech_end, offset))
@@ -251,7 +251,7 @@ def _audio_graph(seed: int, seconds: float, speech: _Speech | None, speech_input
             f"[amb][sp]amix=inputs=2:duration=first:normalize=0,{fit}[a]")
 
 
-def _concat_copy(parts: list[tuple[Path, float]], out: Path, work: Path) -> None:
+def concat_copy(parts: list[tuple[Path, float]], out: Path, work: Path) -> None:
     """Join clips with the concat demuxer, copying every packet (nothing is re-encoded)."""
     listing = ["ffconcat version 1.0"]
     for path, duration in parts:

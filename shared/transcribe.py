@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from shared import log
+from shared.config import load_settings
 from shared.errors import ConfigError
 
 MODEL_SHA256 = "d01c3014881c9c6f3133c182f3d2887eb6ca1c789a7538c5c007196857a0a6a9"
@@ -92,8 +93,9 @@ def _copy_atomically(src: Path, dst: Path) -> None:
 
 
 def ensure_model_dir(model_dir: Path | None = None) -> Path:
-    """Return a folder holding model.bin + config/tokenizer/vocabulary, building it on first use."""
-    folder = Path(model_dir) if model_dir else default_model_dir()
+    """A folder holding model.bin + config/tokenizer/vocabulary (argument, WHISPER_MODEL_DIR, or the cache)."""
+    configured = model_dir or load_settings().whisper_model_dir
+    folder = Path(configured) if configured else default_model_dir()
     folder.mkdir(parents=True, exist_ok=True)
     model_bin, marker = folder / "model.bin", folder / _VERIFIED_MARKER
     if not (model_bin.is_file() and marker.is_file()):
@@ -130,26 +132,53 @@ def load_audio(path: Path) -> Any:
     return decode_audio(str(path), sampling_rate=SAMPLE_RATE)
 
 
+_VAD = dict(min_silence_duration_ms=500, speech_pad_ms=200, min_speech_duration_ms=150)
+
+
 def speech_spans(audio: Any) -> list[tuple[float, float]]:
     """Silero VAD speech spans in seconds."""
     from faster_whisper.vad import VadOptions, get_speech_timestamps
 
-    options = VadOptions(min_silence_duration_ms=500, speech_pad_ms=200, min_speech_duration_ms=150)
-    stamps = get_speech_timestamps(audio, options, sampling_rate=SAMPLE_RATE)
+    stamps = get_speech_timestamps(audio, VadOptions(**_VAD), sampling_rate=SAMPLE_RATE)
     return [(s["start"] / SAMPLE_RATE, s["end"] / SAMPLE_RATE) for s in stamps]
 
 
-def transcribe(path: Path, language: str, *, model_dir: Path | None = None, beam_size: int = 1) -> Transcript:
-    """Words and timings of the speech in an audio/video file, in the given language."""
+def clamp_to_spans(words: list[Word], spans: list[tuple[float, float]]) -> list[Word]:
+    """Pull word timings that leaked into silence back inside the nearest VAD speech span."""
+    if not spans:
+        return words
+    out = []
+    for word in words:
+        middle = (word.start + word.end) / 2
+        lo, hi = min(spans, key=lambda s: 0.0 if s[0] <= middle <= s[1] else min(abs(s[0] - middle),
+                                                                                    abs(s[1] - middle)))
+        start = min(max(word.start, lo), hi - 0.05)
+        end = max(min(word.end, hi), start + 0.05)
+        out.append(Word(word.text, round(start, 3), round(end, 3), word.probability))
+    return out
+
+
+def transcribe(path: Path, language: str, *, model_dir: Path | None = None, beam_size: int = 1,
+               concatenate_speech: bool = True) -> Transcript:
+    """Words and timings of the speech in an audio/video file, in the given language.
+
+    Only the VAD's speech spans are decoded. By default they are concatenated (faster-whisper's
+    vad_filter, same Silero model and options) so a 75 s video costs 2-3 windows of 30 s instead of
+    one window per span (3x faster measured); word timings are mapped back and clamped into the spans.
+    `concatenate_speech=False` passes the spans as clip_timestamps instead (one window per span).
+    """
     audio = load_audio(path)
     spans = speech_spans(audio)
     if not spans:
         return Transcript(words=[], speech_spans=[], language=language)
     model = get_model(model_dir)
-    clips = [t for span in spans for t in span]
-    segments, _info = model.transcribe(
-        audio, language=language, beam_size=beam_size, temperature=0.0, word_timestamps=True,
-        condition_on_previous_text=False, clip_timestamps=clips, vad_filter=False)
+    options: dict[str, Any] = dict(language=language, beam_size=beam_size, temperature=0.0,
+                                   word_timestamps=True, condition_on_previous_text=False)
+    if concatenate_speech:
+        options.update(vad_filter=True, vad_parameters=dict(_VAD))
+    else:
+        options.update(vad_filter=False, clip_timestamps=[t for span in spans for t in span])
+    segments, _info = model.transcribe(audio, **options)
     words = [Word(w.word.strip(), float(w.start), float(w.end), float(w.probability))
              for seg in segments for w in (seg.words or []) if w.word.strip()]
-    return Transcript(words=words, speech_spans=spans, language=language)
+    return Transcript(words=clamp_to_spans(words, spans), speech_spans=spans, language=language)

@@ -131,3 +131,53 @@ def ffprobe(path: Path) -> dict[str, Any]:
     out = subprocess.run(["ffprobe", "-v", "error", "-print_format", "json", "-show_streams", "-show_format",
                           str(path)], check=True, capture_output=True, text=True).stdout
     return json.loads(out)
+
+
+# -- Veo jobs made directly (issue 3): a short script and its status document, no Gemini call --------
+def make_job(clients: Clients, blocks: int = 2, *, style: str = "cinematic", language: str = "en",
+             **fields: Any) -> str:
+    """Store a `blocks`-block script and a `script_ready` job for it; returns the video id.
+
+    Every scene names the video id, so a fault rule can target one block of one job
+    (`match=scene_of(video_id, k)`).
+    """
+    from shared.storage import gs_uri, upload_json
+
+    video_id = f"vtest-{uuid.uuid4().hex[:16]}"
+    script = {"video_id": video_id, "title": "test", "theme": "a quiet harbour", "style": style,
+              "language": language, "blocks": [
+                  {"index": i, "visual": scene_of(video_id, i), "dialogue": f"This is part number {i + 1}.",
+                   "sound_effects": "waves"} for i in range(blocks)]}
+    uri = upload_json(clients.storage, gs_uri(clients.settings.bucket, f"scripts/{video_id}.json"), script)
+    status.create(clients.db, video_id, {"script_uri": uri, "style": style, "language": language,
+                                         "total_blocks": blocks, "completed_blocks": 0, "blocks": {},
+                                         "usage": {}, **fields})
+    return video_id
+
+
+def scene_of(video_id: str, index: int) -> str:
+    """The visual description of block `index` in a job made by make_job."""
+    return f"harbour {video_id} shot {index}"
+
+
+def drive_video_step(pipeline: "Pipeline", video_id: str, max_invocations: int = 20) -> list[int]:
+    """Deliver the video request, then every continuation the agent publishes; HTTP codes of each delivery.
+
+    A 5xx (transient error) is redelivered as Pub/Sub would.
+    """
+    from shared.messages import VideoRequest
+    from shared.topics import VIDEO_REQUESTS
+
+    codes: list[int] = []
+    message: Any = VideoRequest(video_id=video_id)
+    while message is not None and len(codes) < max_invocations:
+        response = pipeline.deliver(VIDEO_REQUESTS, message)
+        codes.append(response.status_code)
+        follow_ups = pipeline.published_for(VIDEO_REQUESTS, video_id)
+        message = follow_ups[-1] if follow_ups else (message if response.status_code >= 500 else None)
+    return codes
+
+
+def billed_seconds(ledger: list[dict[str, Any]], video_id: str) -> int:
+    """Seconds the simulator billed for one job made by make_job (its scenes name the video id)."""
+    return sum(e["seconds_billed"] for e in ledger if video_id in (e.get("scene") or ""))

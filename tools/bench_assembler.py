@@ -43,7 +43,7 @@ LINES = [
 
 
 def make_input(folder: Path, seconds: float) -> tuple[Path, dict]:
-    """A synthetic Veo-like clip (moving pattern + grain, espeak line per block) and its script."""
+    """A synthetic Veo-like clip (moving test pattern, espeak line per block) and its script."""
     blocks, inputs, chains = [], [], []
     for k, line in enumerate(LINES):
         start, _ = block_window(k)
@@ -56,7 +56,7 @@ def make_input(folder: Path, seconds: float) -> tuple[Path, dict]:
         blocks.append({"index": k, "visual": "harbour", "dialogue": line, "sound_effects": "waves"})
     labels = "".join(f"[s{k}]" for k in range(len(chains)))
     graph = (";".join(chains) + f";{labels}amix=inputs={len(chains)}:normalize=0,apad,aresample=48000[a];"
-             "[0:v]noise=alls=6:allf=t,format=yuv420p[v]")
+             "[0:v]format=yuv420p[v]")
     clip = folder / "veo.mp4"
     run_ffmpeg(["-f", "lavfi", "-i", f"testsrc2=s=720x1280:r=24:d={seconds}", *inputs,
                 "-filter_complex", graph, "-map", "[v]", "-map", "[a]", "-t", str(seconds),

@@ -160,3 +160,13 @@ def test_hostile_text_burns_without_error(tmp_path: Path) -> None:
     diff = np.abs(np.asarray(Image.open(burned), dtype=np.int16) - np.asarray(Image.open(plain), dtype=np.int16))
     band = diff[int(1920 * 0.55):int(1920 * 0.8)].mean()  # the captions sit above the bottom 25 %
     assert band > diff[: int(1920 * 0.4)].mean() + 2
+
+
+def test_video_without_audio_stream_gets_music(tmp_path: Path) -> None:
+    clip = tmp_path / "mute.mp4"
+    run_ffmpeg(["-f", "lavfi", "-i", "testsrc2=s=720x1280:r=30:d=3", "-c:v", "libx264", "-preset", "ultrafast",
+                "-pix_fmt", "yuv420p", str(clip)], what="fixture")
+    result = produce_deliverables(clip, _script([], "fr", style="anime"), tmp_path / "work", music_track=None)
+    info = probe(result.final_video)
+    assert info.audio_codec == "aac" and info.fps == pytest.approx(24.0)
+    assert result.cue_count == 0 and result.music_track == "neon-pulse"

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+import subprocess
 
 import pytest
 
@@ -159,3 +160,10 @@ def test_font_coverage_names_characters_no_font_has() -> None:
 def test_font_coverage_accepts_latin_hebrew_arabic() -> None:
     cues = [Cue(0.0, 1.0, (HOSTILE,))]
     assert check_font_coverage(cues, "DejaVu Sans") == cues
+
+
+def test_emoji_no_font_has_are_dropped_not_burned_as_boxes() -> None:
+    cues = [Cue(0.0, 1.0, ("Good morning \U0001F680\u200d!",))]
+    if subprocess.run(["fc-list", ":charset=1f680"], capture_output=True, text=True).stdout.strip():
+        pytest.skip("an installed font has this emoji")
+    assert check_font_coverage(cues, "DejaVu Sans")[0].lines == ("Good morning \u200d!",)

@@ -7,19 +7,21 @@ from typing import Any
 
 from infra.local.simulator.protocol import invalid
 
-KINDS = ("429", "500", "safety", "slow", "malformed")
-REJECTING_KINDS = ("429", "500")  # answered at once, nothing billed
+KINDS = ("429", "500", "400", "safety", "slow", "malformed")
+REJECTING_KINDS = ("429", "500", "400")  # answered at once, nothing billed
 DEFAULT_SLOW_SECONDS = 5.0
 
 
 @dataclass
 class FaultRule:
-    """Fire `kind` on the next `times` Veo calls whose prompt contains `match` ('' matches all)."""
+    """Fire `kind` on the next `times` Veo calls whose prompt contains `match` ('' matches all)
+    and, when `model` is set, that ask for that model."""
 
     kind: str
     match: str = ""
     times: int = 1
     delay_seconds: float = DEFAULT_SLOW_SECONDS
+    model: str = ""
 
     @classmethod
     def from_json(cls, raw: Any) -> "FaultRule":
@@ -34,7 +36,8 @@ class FaultRule:
             delay = float(raw.get("delay_seconds", DEFAULT_SLOW_SECONDS))
         except (TypeError, ValueError):
             raise invalid("times must be an integer and delay_seconds a number") from None
-        return cls(kind=kind, match=str(raw.get("match", "") or ""), times=max(times, 0), delay_seconds=delay)
+        return cls(kind=kind, match=str(raw.get("match", "") or ""), times=max(times, 0), delay_seconds=delay,
+                   model=str(raw.get("model", "") or ""))
 
 
 class FaultBook:
@@ -59,11 +62,11 @@ class FaultBook:
         with self._lock:
             return [asdict(rule) for rule in self._rules]
 
-    def take(self, prompt: str) -> FaultRule | None:
-        """The first live rule matching `prompt`, with one use consumed; None if no rule fires."""
+    def take(self, prompt: str, model: str = "") -> FaultRule | None:
+        """The first live rule matching `prompt` (and `model`), with one use consumed; None if none fires."""
         with self._lock:
             for rule in self._rules:
-                if rule.times > 0 and rule.match in prompt:
+                if rule.times > 0 and rule.match in prompt and (not rule.model or rule.model == model):
                     rule.times -= 1
-                    return FaultRule(rule.kind, rule.match, 1, rule.delay_seconds)
+                    return FaultRule(rule.kind, rule.match, 1, rule.delay_seconds, rule.model)
         return None

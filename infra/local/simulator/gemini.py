@@ -30,6 +30,21 @@ def request_text(body: dict[str, Any]) -> str:
     return "\n".join(t for t in texts if t)
 
 
+def request_images(body: dict[str, Any]) -> list[bytes]:
+    """The inline images of a generateContent request, decoded."""
+    found = []
+    for content in body.get("contents") or []:
+        for part in (content.get("parts", []) if isinstance(content, dict) else []):
+            data = (part.get("inlineData") or {}).get("data") if isinstance(part, dict) else None
+            if data:
+                try:
+                    # google-genai sends bytes as URL-safe base64; other clients use the standard alphabet
+                    found.append(base64.b64decode(data.replace("-", "+").replace("_", "/")))
+                except ValueError:
+                    raise invalid("inlineData.data is not base64") from None
+    return found
+
+
 def generate_content(model: str, body: dict[str, Any]) -> dict[str, Any]:
     """The generateContent response for `model` and the request `body`."""
     if not model.startswith("gemini"):
@@ -38,8 +53,10 @@ def generate_content(model: str, body: dict[str, Any]) -> dict[str, Any]:
     text = request_text(body)
     config = body.get("generationConfig") or {}
     if "image" in model or "IMAGE" in (config.get("responseModalities") or []):
+        inputs = request_images(body)
+        picture = composed_png_b64(text, config, inputs[0]) if inputs else portrait_png_b64(text, config)
         parts = [{"text": "Here is the image (simulated)."},
-                 {"inlineData": {"mimeType": "image/png", "data": portrait_png_b64(text, config)}}]
+                 {"inlineData": {"mimeType": "image/png", "data": picture}}]
         return _response(model, text, parts, "Here is the image (simulated).")
     fields = prompt_fields(text)
     if "theme" in fields:
@@ -100,6 +117,29 @@ def portrait_png_b64(prompt: str, config: dict[str, Any]) -> str:
     draw.text((width // 20, height - height // 14), caption, fill=(255, 255, 255), font=font)
     buffer = io.BytesIO()
     image.save(buffer, format="PNG")
+    return base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def composed_png_b64(prompt: str, config: dict[str, Any], reference: bytes) -> str:
+    """The reference image (a character) placed into a seeded scene for the prompt, as base64 PNG."""
+    ratio = str((config.get("imageConfig") or {}).get("aspectRatio", "9:16"))
+    width, height = IMAGE_SIZES.get(ratio, IMAGE_SIZES["9:16"])
+    rng = random.Random(seed_for("scene", prompt, ratio))
+    scene = Image.new("RGB", (width, height), _color(rng))
+    draw = ImageDraw.Draw(scene)
+    horizon = int(height * rng.uniform(0.45, 0.65))
+    draw.rectangle([(0, horizon), (width, height)], fill=_color(rng))
+    for _ in range(6):
+        x, y, r = rng.randrange(width), rng.randrange(horizon), rng.randrange(20, width // 5)
+        draw.ellipse([(x - r, y - r), (x + r, y + r)], fill=_color(rng))
+    try:
+        character = Image.open(io.BytesIO(reference)).convert("RGB")
+    except OSError:
+        raise invalid("Unable to process input image.") from None
+    character.thumbnail((int(width * 0.8), int(height * 0.7)))
+    scene.paste(character, ((width - character.width) // 2, height - character.height - height // 20))
+    buffer = io.BytesIO()
+    scene.save(buffer, format="PNG")
     return base64.b64encode(buffer.getvalue()).decode("ascii")
 
 

@@ -4,6 +4,8 @@
     POST   /v1beta/models/{model}:predictLongRunning  Veo: returns {"name": operation}
     GET    /v1beta/models/{model}/operations/{id}     poll an operation
     GET    /v1beta/files/{id}[:download]              file metadata, or the MP4 bytes
+    POST   /v1beta1/projects/{p}/locations/{l}/publishers/google/models/{model}:{method}
+           Vertex AI: generateContent, predictLongRunning (output to storageUri), fetchPredictOperation
     GET    /_sim/health                               200 when up
     GET    /_sim/ledger  DELETE /_sim/ledger          billed Veo calls
     POST   /_sim/faults  GET, DELETE /_sim/faults     fault rules (see faults.py)
@@ -86,6 +88,22 @@ def _register_api(app: Flask, veo: VeoSimulator) -> None:
             return jsonify(generate_content(model, _json_body()))
         if method == "predictLongRunning":
             return jsonify(veo.start(model, _json_body()))
+        raise ApiError(404, f"Method {method!r} is not supported by the simulator.")
+
+    @app.post("/v1beta1/projects/<project>/locations/<location>/publishers/google/models/<path:target>")
+    def vertex_model_call(project: str, location: str, target: str) -> Response:
+        _require_api_key()
+        model, _, method = target.rpartition(":")
+        if method == "generateContent":
+            return jsonify(generate_content(model, _json_body()))
+        if method == "predictLongRunning":
+            parent = f"projects/{project}/locations/{location}/publishers/google/"
+            return jsonify(veo.start(model, _json_body(), parent=parent))
+        if method == "fetchPredictOperation":
+            name = _json_body().get("operationName")
+            if not isinstance(name, str) or not name:
+                raise invalid("operationName is required.")
+            return jsonify(veo.fetch(model, name))
         raise ApiError(404, f"Method {method!r} is not supported by the simulator.")
 
     @app.get("/v1beta/models/<model>/operations/<op_id>")

@@ -1,8 +1,11 @@
-"""Veo 3.1 in the Gemini API protocol: long-running operations that render clips with shared.render.
+"""Veo 3.1 in both protocols: long-running operations that render clips with shared.render.
 
-A first clip is text-to-video (or image-to-video); a request whose `video.uri` names a file this
-simulator made is an extension: +7 s appended, and the result is the whole extended video. Every
-accepted call is recorded in the billing ledger; 429/500 faults are answered before billing.
+Gemini API: the input video is `video.uri` (a file this simulator made), results are files to
+download. Vertex AI: the input video is `video.gcsUri`, results are written as GCS objects under the
+request's `storageUri` (into the storage emulator named by STORAGE_EMULATOR_HOST), and chains are
+limited to 37 s. A first clip is text-to-video (or image-to-video); an extension appends +7 s and the
+result is the whole extended video. Every accepted call is recorded in the billing ledger;
+429/500/400 faults are answered before billing.
 """
 from __future__ import annotations
 
@@ -33,6 +36,11 @@ EXTENSION_SECONDS = 7
 EXTENSION_DURATION_PARAMS = (None, 7, 8)  # the docs ask for 8; the result grows by 7 s either way
 MAX_INPUT_SECONDS = 141.0
 MAX_TOTAL_SECONDS = 148.0
+VERTEX = "vertex"
+GEMINI_API = "gemini_api"
+# (input must be shorter than, extended total at most) per protocol
+CHAIN_LIMITS = {GEMINI_API: (MAX_INPUT_SECONDS, MAX_TOTAL_SECONDS), VERTEX: (30.01, 37.0)}
+VERTEX_RESPONSE_TYPE = "type.googleapis.com/cloud.ai.large_models.vision.GenerateVideoResponse"
 RESPONSE_TYPE = "type.googleapis.com/google.ai.generativelanguage.v1beta.PredictLongRunningResponse"
 SAFETY_REASON = ("Your current safety settings for person generation blocked this video (simulated "
                  "safety filter).")
@@ -47,6 +55,8 @@ class VeoRequest:
     seconds_billed: int
     source_fid: str | None
     image_png: bytes | None
+    protocol: str = GEMINI_API
+    storage_uri: str | None = None
 
     @property
     def extension(self) -> bool:
@@ -65,10 +75,12 @@ class Operation:
     fid: str | None = None
     error: str | None = None
     ledger_entry: dict[str, Any] = field(default_factory=dict)
+    parent: str = ""  # Vertex AI: projects/{p}/locations/{l}/publishers/google/
+    gcs_uri: str | None = None  # Vertex AI: where the result was written
 
     @property
     def name(self) -> str:
-        return f"models/{self.model}/operations/{self.op_id}"
+        return f"{self.parent}models/{self.model}/operations/{self.op_id}"
 
 
 class VeoSimulator:
@@ -84,21 +96,26 @@ class VeoSimulator:
         self._operations: dict[str, Operation] = {}
         self._durations: dict[str, float] = {}
         self._ledger: list[dict[str, Any]] = []
+        self._gcs_files: dict[str, str] = {}  # gs:// URI written → file id
+        self._storage: Any = None
         self._lock = threading.Lock()
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="veo-render")
 
     # -- requests -------------------------------------------------------------------------------
-    def start(self, model: str, body: dict[str, Any]) -> dict[str, Any]:
-        """Validate, apply faults, bill and queue a render; returns the operation resource."""
+    def start(self, model: str, body: dict[str, Any], parent: str = "") -> dict[str, Any]:
+        """Validate, apply faults, bill and queue a render; returns the operation resource.
+
+        `parent` is the Vertex AI resource prefix (`projects/…/publishers/google/`); empty for the Gemini API.
+        """
         if not model.startswith("veo-"):
             raise ApiError(404, f"models/{model} is not found for API version v1beta, or is not "
                                 "supported for predictLongRunning.")
-        request = self._validate(body)
-        fault = self.faults.take(request.prompt)
+        request = self._validate(body, VERTEX if parent else GEMINI_API)
+        fault = self.faults.take(request.prompt, model)
         if fault and fault.kind in REJECTING_KINDS:
             raise _rejection(fault.kind)
         delay = fault.delay_seconds if fault and fault.kind == "slow" else 0.0
-        op = Operation(op_id=uuid.uuid4().hex[:12], model=model, fault=fault,
+        op = Operation(op_id=uuid.uuid4().hex[:12], model=model, fault=fault, parent=parent,
                        ready_at=time.monotonic() + self.min_latency_seconds + delay)
         op.ledger_entry = self._bill(op, request)
         with self._lock:
@@ -123,6 +140,26 @@ class VeoSimulator:
             return {"name": op.name, "done": True, "error": {"code": 13, "message": op.error or "render failed"}}
         return {"name": op.name, "done": True,
                 "response": {"@type": RESPONSE_TYPE, "generateVideoResponse": self._video_response(op, files_base)}}
+
+    def fetch(self, model: str, operation_name: str) -> dict[str, Any]:
+        """Vertex AI's fetchPredictOperation: the operation with `videos[].gcsUri` when done."""
+        op_id = operation_name.rpartition("/operations/")[2]
+        with self._lock:
+            op = self._operations.get(op_id)
+        if op is None or op.model != model or op.name != operation_name:
+            raise ApiError(404, f"Operation {operation_name} not found.")
+        if op.outcome is None or time.monotonic() < op.ready_at:
+            return {"name": op.name, "done": False}
+        if op.outcome == "failed":
+            return {"name": op.name, "done": True, "error": {"code": 13, "message": op.error or "render failed"}}
+        response: dict[str, Any] = {"@type": VERTEX_RESPONSE_TYPE}
+        if op.outcome == "filtered":
+            response.update(raiMediaFilteredCount=1, raiMediaFilteredReasons=[SAFETY_REASON])
+        elif op.outcome == "malformed":
+            response.update(videos=[{"mimeType": "video/mp4"}])
+        else:
+            response.update(videos=[{"gcsUri": op.gcs_uri, "mimeType": "video/mp4"}], raiMediaFilteredCount=0)
+        return {"name": op.name, "done": True, "response": response}
 
     def video_path(self, fid: str) -> Path:
         """The MP4 of a generated file; 404 when unknown."""
@@ -156,7 +193,7 @@ class VeoSimulator:
         self._pool.shutdown(wait=True, cancel_futures=True)
 
     # -- validation -----------------------------------------------------------------------------
-    def _validate(self, body: dict[str, Any]) -> VeoRequest:
+    def _validate(self, body: dict[str, Any], protocol: str) -> VeoRequest:
         instances = body.get("instances")
         if not isinstance(instances, list) or len(instances) != 1 or not isinstance(instances[0], dict):
             raise invalid("instances must be a list with exactly one instance.")
@@ -168,27 +205,41 @@ class VeoSimulator:
         video, image = instance.get("video"), instance.get("image")
         if video is not None and image is not None:
             raise invalid("image and video inputs cannot be combined.")
+        storage_uri = _storage_uri(params, protocol)
         if video is not None:
-            return VeoRequest(prompt, EXTENSION_SECONDS, self._extension_source(video, params), None)
+            source = self._extension_source(video, params, protocol)
+            return VeoRequest(prompt, EXTENSION_SECONDS, source, None, protocol, storage_uri)
         seconds = _first_clip_seconds(params.get("durationSeconds"))
-        return VeoRequest(prompt, seconds, None, _image_png(image) if image is not None else None)
+        return VeoRequest(prompt, seconds, None, _image_png(image) if image is not None else None, protocol,
+                          storage_uri)
 
-    def _extension_source(self, video: Any, params: dict[str, Any]) -> str:
+    def _known_source(self, video: Any, protocol: str) -> tuple[str | None, float | None]:
+        """The file id and duration of an input video this simulator made (else None, None)."""
+        if not isinstance(video, dict):
+            return None, None
+        with self._lock:
+            if protocol == VERTEX:
+                fid = self._gcs_files.get(str(video.get("gcsUri", "")))
+            else:
+                match = _FILE_ID.search(str(video.get("uri", "")))
+                fid = match.group(1) if match else None
+            return fid, self._durations.get(fid) if fid else None
+
+    def _extension_source(self, video: Any, params: dict[str, Any], protocol: str) -> str:
         if _as_int(params.get("durationSeconds")) not in EXTENSION_DURATION_PARAMS:
             raise invalid(f"durationSeconds must be 8 when extending a video (each extension adds "
                           f"{EXTENSION_SECONDS} s), not {params.get('durationSeconds')!r}.")
         if params.get("resolution") not in (None, "720p"):
             raise invalid("Video extension is only supported at 720p resolution.")
-        match = _FILE_ID.search(str(video.get("uri", "")) if isinstance(video, dict) else "")
-        with self._lock:
-            duration = self._durations.get(match.group(1)) if match else None
-        if match is None or duration is None:
-            raise invalid("The input video must be a video generated by Veo (video.uri of a previous "
-                          "generation); uploaded or unknown videos cannot be extended.")
-        if duration >= MAX_INPUT_SECONDS or duration + EXTENSION_SECONDS > MAX_TOTAL_SECONDS:
+        fid, duration = self._known_source(video, protocol)
+        if fid is None or duration is None:
+            raise invalid("The input video must be a video generated by Veo (video.uri / video.gcsUri of a "
+                          "previous generation); uploaded or unknown videos cannot be extended.")
+        max_input, max_total = CHAIN_LIMITS[protocol]
+        if duration >= max_input or duration + EXTENSION_SECONDS > max_total:
             raise invalid(f"The input video is {duration:g} s long; extended videos are limited to "
-                          f"{MAX_TOTAL_SECONDS:g} s (input under {MAX_INPUT_SECONDS:g} s).")
-        return match.group(1)
+                          f"{max_total:g} s (input under {max_input:g} s).")
+        return fid
 
     # -- billing and rendering ------------------------------------------------------------------
     def _bill(self, op: Operation, request: VeoRequest) -> dict[str, Any]:
@@ -198,6 +249,8 @@ class VeoSimulator:
             "prompt_sha256": hashlib.sha256(request.prompt.encode("utf-8")).hexdigest(),
             "block": prompt.block, "blocks_total": prompt.blocks_total, "scene": prompt.scene,
             "extension": request.extension, "source_file": request.source_fid,
+            "protocol": request.protocol, "storage_uri": request.storage_uri,
+            "image_input": request.image_png is not None,
             "at": datetime.now(timezone.utc).isoformat(timespec="milliseconds"), "outcome": "pending",
         }
         with self._lock:
@@ -228,8 +281,30 @@ class VeoSimulator:
         with self._lock:
             self._durations[fid] = info.duration
         op.fid = fid
+        if request.storage_uri:
+            try:
+                op.gcs_uri = self._write_to_gcs(out, request.storage_uri, op.op_id, fid)
+            except Exception as exc:  # noqa: BLE001 - an unwritable destination fails the operation
+                log.exception("veo output upload failed", exc, operation=op.name)
+                op.error = f"Failed to write the output to {request.storage_uri}: {exc}"
+                self._finish(op, "failed")
+                return
         self._finish(op, "rendered")
         log.info("veo render finished", operation=op.name, file=fid, duration=info.duration)
+
+    def _write_to_gcs(self, video: Path, storage_uri: str, op_id: str, fid: str) -> str:
+        """Upload a result under `storage_uri` like Vertex AI does: {storageUri}/{operation}/sample_0.mp4."""
+        from google.cloud import storage  # only Vertex AI mode needs the storage emulator
+
+        if self._storage is None:
+            self._storage = storage.Client()
+        bucket, _, prefix = storage_uri[5:].partition("/")
+        path = f"{prefix.rstrip('/')}/{op_id}/sample_0.mp4".lstrip("/")
+        self._storage.bucket(bucket).blob(path).upload_from_filename(str(video), content_type="video/mp4")
+        uri = f"gs://{bucket}/{path}"
+        with self._lock:
+            self._gcs_files[uri] = fid
+        return uri
 
     def _save_image(self, op: Operation, png: bytes | None) -> Path | None:
         if png is None:
@@ -264,6 +339,17 @@ def _check_common_parameters(instance: dict[str, Any], params: dict[str, Any]) -
         raise invalid(f"resolution must be '720p' or '1080p', not {params.get('resolution')!r}.")
 
 
+def _storage_uri(params: dict[str, Any], protocol: str) -> str | None:
+    uri = params.get("storageUri")
+    if protocol == GEMINI_API:
+        if uri is not None:
+            raise invalid("storageUri is not supported by the Gemini API.")
+        return None
+    if not isinstance(uri, str) or not uri.startswith("gs://") or len(uri) < 6:
+        raise invalid("parameters.storageUri (a gs:// prefix) is required by this simulator in Vertex AI mode.")
+    return uri
+
+
 def _first_clip_seconds(raw: Any) -> int:
     seconds = _as_int(raw)
     if seconds is None:
@@ -289,7 +375,8 @@ def _image_png(image: Any) -> bytes:
     if not data:
         raise invalid("image.bytesBase64Encoded is required for image-to-video (gcsUri is Vertex only).")
     try:
-        picture = Image.open(io.BytesIO(base64.b64decode(data, validate=False)))
+        standard = str(data).replace("-", "+").replace("_", "/")  # google-genai sends URL-safe base64
+        picture = Image.open(io.BytesIO(base64.b64decode(standard, validate=False)))
         buffer = io.BytesIO()
         picture.convert("RGB").save(buffer, format="PNG")
     except (binascii.Error, UnidentifiedImageError, OSError, ValueError):
@@ -298,6 +385,8 @@ def _image_png(image: Any) -> bytes:
 
 
 def _rejection(kind: str) -> ApiError:
+    if kind == "400":
+        return invalid("The prompt could not be processed (simulated INVALID_ARGUMENT).")
     if kind == "429":
         return ApiError(429, "Resource has been exhausted (e.g. check quota).", "RESOURCE_EXHAUSTED")
     return ApiError(500, "Internal error encountered.", "INTERNAL")

@@ -1,0 +1,175 @@
+"""Characters (Nano Banana): a named, described character with a reference portrait drawn by the image model.
+
+    POST   /characters        {name, description, style}  → 201 character (portrait in GCS)
+    GET    /characters                                     → 200 {"characters": [own characters]}
+    GET    /characters/{id}                                → 200 character (own only, else 404)
+    DELETE /characters/{id}                                → 204 (portrait and document removed)
+
+Storage: gs://BUCKET/characters/{id}.png and Firestore `characters/{id}`
+{owner, name, description, style, image_uri, created_at}. The owner is the `X-User-Id` header
+("anonymous" without it) until authentication (issue 7) replaces it with the verified identity.
+"""
+from __future__ import annotations
+
+import re
+import uuid
+from typing import Any
+
+import flask
+from google import genai
+from google.api_core import exceptions as gexc
+from google.cloud import firestore
+from google.cloud.firestore_v1.base_query import FieldFilter
+from google.genai import errors as genai_errors
+from google.genai import types
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from shared import log, status
+from shared.clients import Clients
+from shared.errors import GenerationError, InvalidInputError, TransientError
+from shared.prompts import STYLES, portrait_prompt
+from shared.responses import json_response
+from shared.storage import gs_uri, split_uri, upload_bytes
+
+COLLECTION = "characters"
+OWNER_HEADER = "X-User-Id"
+ANONYMOUS = "anonymous"
+PUBLIC_FIELDS = ("character_id", "owner", "name", "description", "style", "image_uri", "created_at")
+_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+MAX_LISTED = 100
+
+
+class CharacterBody(BaseModel):
+    """What the front end POSTs to create a character."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    name: str = Field(min_length=1, max_length=60)
+    description: str = Field(min_length=3, max_length=400)
+    style: str = "cinematic"
+
+    @field_validator("style")
+    @classmethod
+    def _known_style(cls, value: str) -> str:
+        if value not in STYLES:
+            raise ValueError(f"style must be one of {', '.join(STYLES)}")
+        return value
+
+
+def owner_of(request: flask.Request) -> str:
+    """The caller's id: the X-User-Id header until issue 7's authentication replaces it."""
+    owner = (request.headers.get(OWNER_HEADER) or "").strip()
+    return owner if owner and _ID.match(owner) else ANONYMOUS
+
+
+def _parse(body: Any) -> CharacterBody:
+    if not isinstance(body, dict):
+        raise InvalidInputError("the body must be a JSON object", code="invalid_body")
+    try:
+        return CharacterBody.model_validate(body)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = str(first["loc"][0]) if first["loc"] else "body"
+        code = "unknown_field" if first["type"] == "extra_forbidden" else f"invalid_{field}"
+        raise InvalidInputError(f"{field}: {first['msg'].removeprefix('Value error, ')}", code=code,
+                                field=field) from exc
+
+
+def generate_image(client: genai.Client, model: str, prompt: str, images: list[bytes] | None = None,
+                   aspect_ratio: str = "9:16") -> bytes:
+    """One PNG from the image model (Nano Banana), optionally conditioned on input images."""
+    contents: list[Any] = [types.Part.from_bytes(data=png, mime_type="image/png") for png in images or []]
+    contents.append(prompt)
+    config = types.GenerateContentConfig(response_modalities=["IMAGE"],
+                                         image_config=types.ImageConfig(aspect_ratio=aspect_ratio))
+    try:
+        response = client.models.generate_content(model=model, contents=contents, config=config)
+    except genai_errors.APIError as exc:
+        if isinstance(exc, genai_errors.ServerError) or exc.code == 429:
+            raise TransientError(f"image model unavailable: {exc}") from exc
+        raise GenerationError(f"image model refused the request: {exc}", code="image_generation_failed") from exc
+    for candidate in response.candidates or []:
+        for part in (candidate.content and candidate.content.parts) or []:
+            if part.inline_data and part.inline_data.data:
+                return part.inline_data.data
+    raise GenerationError("the image model returned no image", code="image_generation_failed")
+
+
+def _public(character_id: str, doc: dict[str, Any]) -> dict[str, Any]:
+    return {"character_id": character_id, **{k: doc[k] for k in PUBLIC_FIELDS if k in doc}}
+
+
+def create_character(clients: Clients, owner: str, body: Any) -> dict[str, Any]:
+    """Validate, draw the portrait, store it and the document; the public character."""
+    request = _parse(body)
+    settings = clients.settings
+    character_id = f"c{uuid.uuid4().hex[:16]}"
+    png = generate_image(clients.genai, settings.image_model,
+                         portrait_prompt(request.name, request.description, request.style))
+    image_uri = upload_bytes(clients.storage, gs_uri(settings.bucket, f"characters/{character_id}.png"),
+                             png, "image/png")
+    doc = {**request.model_dump(), "owner": owner, "image_uri": image_uri, "created_at": status.utcnow()}
+    clients.db.collection(COLLECTION).document(character_id).create(doc)
+    log.info("character created", character_id=character_id, owner=owner)
+    return _public(character_id, doc)
+
+
+def load_character(db: firestore.Client, character_id: str) -> dict[str, Any] | None:
+    """A character document by id (any owner), or None."""
+    snap = db.collection(COLLECTION).document(character_id).get()
+    return snap.to_dict() if snap.exists else None
+
+
+def _own(clients: Clients, owner: str, character_id: str) -> dict[str, Any]:
+    doc = load_character(clients.db, character_id) if _ID.match(character_id) else None
+    if doc is None or doc.get("owner") != owner:
+        raise InvalidInputError(f"no character {character_id!r}", code="character_not_found")
+    return doc
+
+
+def list_characters(clients: Clients, owner: str) -> list[dict[str, Any]]:
+    """The caller's characters, newest first."""
+    query = (clients.db.collection(COLLECTION).where(filter=FieldFilter("owner", "==", owner))
+             .limit(MAX_LISTED))
+    found = [_public(snap.id, snap.to_dict()) for snap in query.stream()]
+    return sorted(found, key=lambda c: c["created_at"], reverse=True)
+
+
+def delete_character(clients: Clients, owner: str, character_id: str) -> None:
+    """Remove one of the caller's characters and its portrait."""
+    doc = _own(clients, owner, character_id)
+    bucket, path = split_uri(doc["image_uri"])
+    try:
+        clients.storage.bucket(bucket).blob(path).delete()
+    except gexc.NotFound:
+        pass
+    clients.db.collection(COLLECTION).document(character_id).delete()
+    log.info("character deleted", character_id=character_id, owner=owner)
+
+
+def _body(request: flask.Request) -> Any:
+    from shared.front_door import read_json_body  # the front door's body limits apply here too
+
+    return read_json_body(request)
+
+
+def create_route(clients: Clients, request: flask.Request, _: dict[str, str]) -> flask.Response:
+    """POST /characters."""
+    return json_response(create_character(clients, owner_of(request), _body(request)), 201)
+
+
+def list_route(clients: Clients, request: flask.Request, _: dict[str, str]) -> flask.Response:
+    """GET /characters."""
+    return json_response({"characters": list_characters(clients, owner_of(request))}, 200)
+
+
+def get_route(clients: Clients, request: flask.Request, args: dict[str, str]) -> flask.Response:
+    """GET /characters/{id} (a 404 for someone else's character: its existence is not revealed)."""
+    character_id = args["character_id"]
+    return json_response(_public(character_id, _own(clients, owner_of(request), character_id)), 200)
+
+
+def delete_route(clients: Clients, request: flask.Request, args: dict[str, str]) -> flask.Response:
+    """DELETE /characters/{id}."""
+    delete_character(clients, owner_of(request), args["character_id"])
+    return flask.Response(status=204)

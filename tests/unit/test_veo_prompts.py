@@ -1,0 +1,63 @@
+"""Veo block prompts for every style x language: character, voice, continuity, segments, the rephrase."""
+import pytest
+
+from shared.prompts import (CHARACTER_LABELS, LANGUAGES, STYLES, VOICES, block_prompt, opening_frame_prompt,
+                            portrait_prompt, safer_visual, script_prompt)
+
+CHARACTER = {"name": "Mila", "description": "a red fox in a blue scarf"}
+
+
+def _script(style, language, blocks=4):
+    return {"style": style, "language": language, "title": "t", "theme": "tides", "blocks": [
+        {"index": i, "visual": f"visual {i} with a bloody knife", "dialogue": f"line {i}", "sound_effects": f"sfx {i}"}
+        for i in range(blocks)]}
+
+
+@pytest.mark.parametrize("style", sorted(STYLES))
+@pytest.mark.parametrize("language", sorted(LANGUAGES))
+def test_block_prompt_has_every_part(style, language):
+    voice = "female_adult_warm"
+    prompt = block_prompt(_script(style, language), 2, voice=voice, character=CHARACTER)
+    lines = prompt.splitlines()
+    assert lines[0] == f"Style: {style} — {STYLES[style]}"
+    assert "Character: Mila — a red fox in a blue scarf" in lines
+    assert "Scene: visual 2 with a bloody knife" in lines
+    assert 'Dialogue: "line 2"' in lines
+    assert any(LANGUAGES[language] in line and "narrator speaks" in line for line in lines)
+    assert "Sound: sfx 2" in lines
+    assert any(line.startswith("Voice: ") and VOICES[voice] in line for line in lines)
+    assert any(line.startswith("Continuity:") and "visual 1" in line for line in lines)
+    assert lines[-1].startswith("Format: vertical 9:16")
+
+
+@pytest.mark.parametrize("style", sorted(STYLES))
+@pytest.mark.parametrize("language", sorted(LANGUAGES))
+def test_rephrase_drops_flagged_words_but_keeps_the_dialogue(style, language):
+    script = _script(style, language)
+    prompt = block_prompt(script, 1, safer=True)
+    assert "bloody" not in prompt and "knife" not in prompt and "sfx 1" not in prompt
+    assert 'Dialogue: "line 1"' in prompt and "family-friendly" in prompt
+    assert prompt != block_prompt(script, 1)
+
+
+def test_segment_start_continuity_names_the_opening_image():
+    prompt = block_prompt(_script("anime", "en"), 3, segment_start=True)
+    assert "opening image is the last frame of the previous shot" in prompt
+
+
+def test_script_prompt_names_the_character_in_the_script_language():
+    assert "PERSONNAGE PRINCIPAL : Mila — a red fox" in script_prompt("x y z", "anime", "fr", 9, CHARACTER)
+    assert "PERSONAJE PRINCIPAL: Mila" in script_prompt("x y z", "anime", "es", 9, CHARACTER)
+    assert "Main character: Mila" in script_prompt("x y z", "anime", "en", 9, CHARACTER)
+    assert set(CHARACTER_LABELS) == set(LANGUAGES)
+
+
+def test_image_prompts_describe_character_and_scene():
+    script = _script("fantasy", "en")
+    assert "Mila" in portrait_prompt("Mila", "a red fox", "fantasy")
+    opening = opening_frame_prompt(script, CHARACTER)
+    assert "Mila" in opening and "visual 0" in opening and "9:16" in opening
+
+
+def test_safer_visual_never_empty():
+    assert safer_visual("blood knife") == "a calm, gentle scene"
