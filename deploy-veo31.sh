@@ -237,6 +237,10 @@ ensure_cdn() {
   else
     run gcloud compute backend-buckets create "$name-backend" --project="$PROJECT" --gcs-bucket-name="$BUCKET" \
       --enable-cdn --cache-mode=CACHE_ALL_STATIC
+  fi
+  # A backend with a signing key serves signed requests only: never leave it without one.
+  if [[ -z "$(capture_existing "${ENV_NAME}-key-1" gcloud compute backend-buckets describe "$name-backend" \
+      --project="$PROJECT" --format='value(cdnPolicy.signedUrlKeyNames)')" ]]; then
     add_cdn_signing_key "$name"
   fi
   run_retrying gcloud storage buckets add-iam-policy-binding "gs://$BUCKET" --project="$PROJECT" \
@@ -248,7 +252,8 @@ add_cdn_signing_key() {
   local name="$1" key_file secret="${ENV_NAME}-cdn-signing-key"
   key_file="$WORK_DIR/cdn-signing-key"
   # Generated locally even in a dry run (it is never printed nor uploaded then).
-  (umask 077 && "$PYTHON" -c 'import base64, secrets; print(base64.urlsafe_b64encode(secrets.token_bytes(16)).decode(), end="")' >"$key_file")
+  local make_key='import base64, secrets; print(base64.urlsafe_b64encode(secrets.token_bytes(16)).decode(), end="")'
+  (umask 077 && "$PYTHON" -c "$make_key" >"$key_file")
   if ! exists gcloud secrets describe "$secret" --project="$PROJECT"; then
     run gcloud secrets create "$secret" --project="$PROJECT" --replication-policy=automatic --labels="$LABELS"
   fi

@@ -11,6 +11,8 @@ from shared.errors import InvalidInputError
 from shared.finish import Deliverables, produce_deliverables
 from shared.segments import join_segments
 from shared.messages import AssemblyRequest, QaRequest
+from shared.presets import Preset, preset_from_doc
+from shared.renditions import write_rendition
 from shared.pubsub import publish
 from shared.status import Status
 from shared.storage import download_file, gs_uri, read_json, upload_file
@@ -38,7 +40,7 @@ def assemble(clients: Clients, message: AssemblyRequest) -> str:
     except status.IllegalTransition:
         log.info("duplicate: job assembled by another invocation")
         return "duplicate"
-    publish(clients.publisher, clients.settings.project, QaRequest(video_id=message.video_id))
+    publish(clients.publisher, clients.settings, QaRequest(video_id=message.video_id))
     return "assembled"
 
 
@@ -71,9 +73,32 @@ def _produce(clients: Clients, doc: dict[str, Any]) -> dict[str, Any]:
         work = Path(tmp)
         veo_video = _veo_video(clients, doc, work)
         script = read_json(clients.storage, doc["script_uri"])
+        preset = preset_from_doc(doc)
         result = produce_deliverables(veo_video, script, work / "out", music_track=doc.get("music"),
-                                      crf=clients.settings.crf, music_volume=clients.settings.music_volume)
-        return {**_upload(clients, video_id, result), **_summary(result)}
+                                      crf=preset.crf, music_volume=clients.settings.music_volume,
+                                      target_lufs=loudness_target(doc, preset),
+                                      max_bitrate_kbps=preset.max_bitrate_kbps)
+        return {**_upload(clients, video_id, result, preset), **_renditions(clients, video_id, result, preset),
+                **_summary(result)}
+
+
+def loudness_target(doc: dict[str, Any], preset: Preset) -> float:
+    """The mix's loudness target: the preset's, or the corrected one of a remedial re-assembly."""
+    corrected = (doc.get("remedial") or {}).get("loudness_target_lufs")
+    return float(corrected) if corrected is not None else preset.loudness_lufs
+
+
+def _renditions(clients: Clients, video_id: str, result: Deliverables, preset: Preset) -> dict[str, Any]:
+    """Encode and upload the preset's extra renditions; their URLs by name."""
+    if not preset.renditions:
+        return {}
+    urls = {}
+    for rendition in preset.renditions:
+        local = write_rendition(result.final_video, rendition, result.final_video.with_name(f"{rendition.name}.mp4"))
+        urls[rendition.name] = upload_file(clients.storage, gs_uri(clients.settings.bucket,
+                                                                   f"renditions/{video_id}/{rendition.name}.mp4"),
+                                           local, "video/mp4")
+    return {"rendition_urls": urls}
 
 
 def _veo_video(clients: Clients, doc: dict[str, Any], work: Path) -> Path:
@@ -87,18 +112,22 @@ def _veo_video(clients: Clients, doc: dict[str, Any], work: Path) -> Path:
     return work / "veo.mp4"
 
 
-def _upload(clients: Clients, video_id: str, result: Deliverables) -> dict[str, str]:
+def _upload(clients: Clients, video_id: str, result: Deliverables, preset: Preset) -> dict[str, str]:
+    """Upload the final video, thumbnail and the subtitle formats the preset delivers; their URLs."""
     bucket = clients.settings.bucket
     store = clients.storage
-    return {
+    urls = {
         "final_video_url": upload_file(store, gs_uri(bucket, f"final_videos/{video_id}.mp4"),
                                        result.final_video, "video/mp4"),
         "thumbnail_url": upload_file(store, gs_uri(bucket, f"thumbnails/{video_id}.jpg"),
                                      result.thumbnail, "image/jpeg"),
-        "srt_url": upload_file(store, gs_uri(bucket, f"subtitles/{video_id}.srt"), result.srt,
-                               "application/x-subrip"),
-        "vtt_url": upload_file(store, gs_uri(bucket, f"subtitles/{video_id}.vtt"), result.vtt, "text/vtt"),
     }
+    if "srt" in preset.subtitle_formats:
+        urls["srt_url"] = upload_file(store, gs_uri(bucket, f"subtitles/{video_id}.srt"), result.srt,
+                                      "application/x-subrip")
+    if "vtt" in preset.subtitle_formats:
+        urls["vtt_url"] = upload_file(store, gs_uri(bucket, f"subtitles/{video_id}.vtt"), result.vtt, "text/vtt")
+    return urls
 
 
 def _summary(result: Deliverables) -> dict[str, Any]:

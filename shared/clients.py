@@ -39,7 +39,7 @@ def make_clients(settings: Settings) -> Clients:
     """Build every client for `settings` (emulator endpoints come from the standard *_EMULATOR_HOST variables)."""
     return Clients(
         settings=settings,
-        db=firestore.Client(project=settings.project),
+        db=firestore.Client(project=settings.project, database=settings.firestore_database),
         publisher=pubsub_v1.PublisherClient(),
         storage=storage.Client(project=settings.project),
         genai=make_genai(settings),

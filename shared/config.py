@@ -67,6 +67,8 @@ class Settings:
     status_base_url: str = "http://127.0.0.1:8091"
     stuck_after_seconds: float = 600.0
     max_monitor_retries: int = 3
+    topic_prefix: str = ""  # environment prefix of Pub/Sub topic names (e.g. "dev-"), set by deploy-veo31.sh
+    firestore_database: str = "(default)"
     local_ports: LocalPorts = field(default_factory=LocalPorts)
 
     @property
@@ -86,6 +88,11 @@ PRICES_AS_OF = "2026-11"
 VEO_PRICE_PER_SECOND: dict[str, float] = {"standard": 0.40, "fast": 0.15, "lite": 0.05}
 GEMINI_PRICE_PER_MILLION_TOKENS: dict[str, float] = {"input": 0.30, "output": 2.50}
 IMAGE_PRICE_PER_IMAGE = 0.039
+# Cloud Run functions (2nd gen), tier-1 region, per second of instance time while a request is served.
+COMPUTE_PRICE_PER_VCPU_SECOND = 0.000024
+COMPUTE_PRICE_PER_GIB_SECOND = 0.0000025
+PRICES_SOURCE = ("published list prices seen 2026-11: Gemini API Veo 3.1 per generated second, Gemini 2.5 "
+                 "Flash per 1M tokens, gemini-2.5-flash-image per image, Cloud Run functions per vCPU-s/GiB-s")
 
 
 def default_veo_model(mode: str) -> str:
@@ -147,6 +154,8 @@ def settings_from_env(env: Mapping[str, str]) -> Settings:
         status_base_url=env.get("STATUS_BASE_URL", f"http://127.0.0.1:{ports.agents_base}"),
         stuck_after_seconds=_float(env, "STUCK_AFTER_SECONDS", d.stuck_after_seconds),
         max_monitor_retries=int(env.get("MAX_MONITOR_RETRIES", d.max_monitor_retries)),
+        topic_prefix=env.get("PIPELINE_TOPIC_PREFIX", d.topic_prefix),
+        firestore_database=env.get("FIRESTORE_DATABASE", d.firestore_database),
         local_ports=ports,
     )
 

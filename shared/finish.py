@@ -131,16 +131,17 @@ def video_chain(info: MediaInfo, ass_path: Path | None) -> str:
     return chain + ",format=yuv420p[vout]"
 
 
-def encode_args(crf: int, preset: str = X264_PRESET) -> list[str]:
-    """Output settings: H.264 High yuv420p CRF, 24 fps CFR, AAC-LC 48 kHz, moov first."""
-    return ["-c:v", "libx264", "-preset", preset, "-crf", str(crf), "-profile:v", "high",
+def encode_args(crf: int, preset: str = X264_PRESET, max_bitrate_kbps: int | None = None) -> list[str]:
+    """Output settings: H.264 High yuv420p CRF (optionally capped), 24 fps CFR, AAC-LC 48 kHz, moov first."""
+    cap = ["-maxrate", f"{max_bitrate_kbps}k", "-bufsize", f"{2 * max_bitrate_kbps}k"] if max_bitrate_kbps else []
+    return ["-c:v", "libx264", "-preset", preset, "-crf", str(crf), *cap, "-profile:v", "high",
             "-pix_fmt", "yuv420p", "-r", str(OUT_FPS), "-fps_mode", "cfr", "-g", str(OUT_FPS * 2),
             "-c:a", "aac", "-b:a", AUDIO_BITRATE, "-ar", "48000", "-ac", "2",
             "-movflags", "+faststart"]
 
 
 def render_final(src: Path, info: MediaInfo, bed: Path, ass_path: Path | None, gain_db: float,
-                 out: Path, *, crf: int) -> None:
+                 out: Path, *, crf: int, max_bitrate_kbps: int | None = None) -> None:
     """The single decode + encode: picture and sound finished in one ffmpeg graph."""
     voice = "[0:a]" if info.has_audio else "[2:a]"
     inputs = ["-i", str(src), "-i", str(bed)]
@@ -149,7 +150,8 @@ def render_final(src: Path, info: MediaInfo, bed: Path, ass_path: Path | None, g
     graph = video_chain(info, ass_path) + ";" + mix_graph(voice=voice, bed="[1:a]", gain_db=gain_db,
                                                           out="aout")
     run_ffmpeg([*inputs, "-filter_complex", graph, "-map", "[vout]", "-map", "[aout]",
-                *encode_args(crf), "-t", f"{info.duration:.3f}", str(out)], what="final_encode")
+                *encode_args(crf, max_bitrate_kbps=max_bitrate_kbps), "-t", f"{info.duration:.3f}", str(out)],
+               what="final_encode")
 
 
 # --- subtitles -----------------------------------------------------------------------------------
@@ -194,8 +196,8 @@ def _transcribe(src: Path, info: MediaInfo, language: str, model_dir: Path | Non
 
 
 def produce_deliverables(veo_video: Path, script: dict, work_dir: Path, *, music_track: str | None,
-                         crf: int = 23, music_volume: float = 0.2,
-                         model_dir: Path | None = None) -> Deliverables:
+                         crf: int = 23, music_volume: float = 0.2, model_dir: Path | None = None,
+                         target_lufs: float = TARGET_LUFS, max_bitrate_kbps: int | None = None) -> Deliverables:
     """Finish a Veo video: subtitles, music, loudness, 1080x1920 encode, thumbnail — all in work_dir."""
     started, timings = time.monotonic(), {}
     require_tools()
@@ -208,7 +210,7 @@ def produce_deliverables(veo_video: Path, script: dict, work_dir: Path, *, music
 
     def music_and_gain() -> float:
         _timed(timings, "music_bed", lambda: prepare_bed(music_path, info.duration, bed, volume=music_volume))
-        return _timed(timings, "loudness_measure", lambda: settle_gain(Path(veo_video), info, bed))
+        return _timed(timings, "loudness_measure", lambda: settle_gain(Path(veo_video), info, bed, target_lufs))
 
     with ThreadPoolExecutor(max_workers=3, thread_name_prefix="finish") as pool:
         heard = pool.submit(_timed, timings, "transcribe",
@@ -220,7 +222,8 @@ def produce_deliverables(veo_video: Path, script: dict, work_dir: Path, *, music
         gain = mix.result()
         thumbnail.result()
     final = work_dir / "final.mp4"
-    _timed(timings, "encode", lambda: render_final(Path(veo_video), info, bed, ass, gain, final, crf=crf))
+    _timed(timings, "encode", lambda: render_final(Path(veo_video), info, bed, ass, gain, final, crf=crf,
+                                                       max_bitrate_kbps=max_bitrate_kbps))
     out_info, loud = _timed(timings, "verify", lambda: (probe(final), measure_loudness(final)))
     timings["total"] = round(time.monotonic() - started, 3)
     log.info("deliverables ready", event="finish_done", duration=out_info.duration, cues=len(cues),

@@ -2,6 +2,11 @@
 
     POST /videos  (or POST /)   {theme, style?, language?, character_id?, music?} → 202 {video_id, status_url}
     GET  /videos/{video_id}                                                        → 200 status document
+    POST /estimate              the same body as POST /videos → 200 every preset's cost, time, guarantees
+
+A video request may name a `preset` (default brand_campaign), a `max_cost_usd` budget and
+`allow_downgrade`: over budget it is refused (422 over_budget, with the estimates) or, when allowed,
+runs on the most capable preset that fits and its status says so (`downgrade`).
 
 Every error answers `{"error": {"code", "message"}}` with a 4xx/5xx status.
 """
@@ -10,6 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
+import time
 import uuid
 from typing import Any, Callable
 
@@ -18,7 +24,7 @@ from google.api_core import exceptions as gexc
 from werkzeug.exceptions import MethodNotAllowed, NotFound
 from werkzeug.routing import Map, Rule
 
-from shared import characters, lease, log, music, status
+from shared import characters, estimates, lease, log, music, status
 from shared.clients import Clients
 from shared.errors import GenerationError, InvalidInputError, PipelineError, TransientError
 from shared.messages import VIDEO_ID_PATTERN, VideoRequest
@@ -31,7 +37,8 @@ MAX_BODY_BYTES = 16 * 1024
 PUBLIC_FIELDS = ("video_id", "status", "theme", "style", "language", "music", "character_id", "title",
                  "total_blocks", "completed_blocks", "planned_seconds", "duration", "final_video_url",
                  "thumbnail_url", "srt_url", "vtt_url", "qa_report_url", "qa", "error", "history",
-                 "created_at", "updated_at", "usage")
+                 "created_at", "updated_at", "usage", "preset", "estimate", "receipt", "downgrade",
+                 "remedial", "qa_report_md_url", "rendition_urls")
 
 
 def new_video_id() -> str:
@@ -58,23 +65,52 @@ def create_video(clients: Clients, body: Any) -> dict[str, Any]:
     request = parse_request(body)
     character = _check_references(clients, request)
     settings = clients.settings
+    quote = estimates.quote(request, settings.genai_mode)
     video_id = new_video_id()
-    with log.step_timer("script", video_id=video_id) as step:
-        generated = generate_script(clients.genai, settings, request, character)
+    with log.step_timer("script", video_id=video_id, preset=quote.preset.name) as step:
+        started = time.monotonic()
+        generated = generate_script(clients.genai, settings, request, character, blocks=quote.estimate["blocks"])
+        script_seconds = round(time.monotonic() - started, 3)
         script = {**generated.script, "video_id": video_id}
         script_uri = upload_json(clients.storage, gs_uri(settings.bucket, f"scripts/{video_id}.json"), script)
         blocks = len(script["blocks"])
         status.create(clients.db, video_id, {
-            **request.model_dump(), "title": script["title"], "script_uri": script_uri,
+            **request.model_dump(), **_preset_fields(quote, settings.genai_mode),
+            "title": script["title"], "script_uri": script_uri,
             "total_blocks": blocks, "completed_blocks": 0, "planned_seconds": video_seconds(blocks),
             "blocks": {}, "next_attempt_at": lease.after(settings.stuck_after_seconds),
             "usage": {"gemini_prompt_tokens": generated.prompt_tokens,
-                      "gemini_output_tokens": generated.output_tokens, "script_attempts": generated.attempts},
+                      "gemini_output_tokens": generated.output_tokens, "script_attempts": generated.attempts,
+                      "script_seconds": script_seconds},
         })
         step["blocks"] = blocks
-    publish(clients.publisher, settings.project, VideoRequest(video_id=video_id))
+    publish(clients.publisher, settings, VideoRequest(video_id=video_id))
     return {"video_id": video_id, "status": status.Status.SCRIPT_READY.value,
-            "status_url": f"{settings.status_base_url.rstrip('/')}/videos/{video_id}"}
+            "status_url": f"{settings.status_base_url.rstrip('/')}/videos/{video_id}",
+            "preset": quote.preset.name, "estimated_cost_usd": estimates.total_of(quote.estimate),
+            **({"downgrade": _preset_fields(quote, settings.genai_mode)["downgrade"]} if quote.downgraded_from else {})}
+
+
+def _preset_fields(quote: estimates.Quote, mode: str) -> dict[str, Any]:
+    """What the status document records of the preset: name, spec, Veo model, estimate, any downgrade."""
+    fields: dict[str, Any] = {"preset": quote.preset.name, "preset_spec": quote.preset.to_doc(),
+                              "veo_model": quote.preset.veo_model(mode), "estimate": quote.estimate}
+    if quote.downgraded_from:
+        fields["downgrade"] = {"from": quote.downgraded_from, "to": quote.preset.name, "reason": quote.note}
+    return fields
+
+
+def estimate_request(clients: Clients, body: Any) -> dict[str, Any]:
+    """Every preset's estimate for a video request, and which preset it would run with; nothing is created."""
+    request = parse_request(body)
+    mode = clients.settings.genai_mode
+    found = estimates.estimates_for(request, mode)
+    budget = request.max_cost_usd
+    chosen, why = estimates.choose_within_budget(found, request.preset, budget, request.allow_downgrade)
+    for name, estimate in found.items():
+        estimate["fits_budget"] = budget is None or estimates.total_of(estimate) <= budget
+    return {"requested_preset": request.preset, "would_run": chosen, "note": why, "max_cost_usd": budget,
+            "presets": found, "prices": estimates.price_table()}
 
 
 def get_video(clients: Clients, video_id: str) -> flask.Response:
@@ -107,7 +143,14 @@ Handler = Callable[[Clients, flask.Request, dict[str, str]], flask.Response]
 
 
 def _create_video_route(clients: Clients, request: flask.Request, _: dict[str, str]) -> flask.Response:
-    return json_response(create_video(clients, read_json_body(request)), 202)
+    try:
+        return json_response(create_video(clients, read_json_body(request)), 202)
+    except estimates.OverBudget as exc:
+        return error_response(422, exc.code, exc.message, field=exc.field, estimates=exc.estimates)
+
+
+def _estimate_route(clients: Clients, request: flask.Request, _: dict[str, str]) -> flask.Response:
+    return json_response(estimate_request(clients, read_json_body(request)), 200)
 
 
 def _get_video_route(clients: Clients, _: flask.Request, args: dict[str, str]) -> flask.Response:
@@ -119,6 +162,7 @@ URLS = Map([
     Rule("/", endpoint="create_video", methods=["POST"]),
     Rule("/videos", endpoint="create_video", methods=["POST"]),
     Rule("/videos/<video_id>", endpoint="get_video", methods=["GET"]),
+    Rule("/estimate", endpoint="estimate", methods=["POST"]),
     Rule("/characters", endpoint="create_character", methods=["POST"]),
     Rule("/characters", endpoint="list_characters", methods=["GET"]),
     Rule("/characters/<character_id>", endpoint="get_character", methods=["GET"]),
@@ -127,6 +171,7 @@ URLS = Map([
 HANDLERS: dict[str, Handler] = {
     "create_video": _create_video_route,
     "get_video": _get_video_route,
+    "estimate": _estimate_route,
     "create_character": characters.create_route,
     "list_characters": characters.list_route,
     "get_character": characters.get_route,

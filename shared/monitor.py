@@ -5,6 +5,9 @@ status + next_attempt_at), so the cost grows with the due jobs, not with history
 decided in a transaction that moves `next_attempt_at` forward: two concurrent monitor runs never
 publish the same retry twice. After `max_monitor_retries` retries of one step the job fails with
 the last reason.
+
+Jobs in `qa_failed` get a bounded remedial step instead (shared.remedial): a re-assembly with a
+corrected loudness target, at most MAX_REMEDIAL_ATTEMPTS times, else `failed` with the QA reason.
 """
 from __future__ import annotations
 
@@ -19,6 +22,8 @@ from shared import lease, log, status
 from shared.clients import Clients
 from shared.responses import error_response, json_response
 from shared.messages import AssemblyRequest, QaRequest, StepMessage, VideoRequest
+from shared.presets import preset_from_doc
+from shared.remedial import plan_remedy
 from shared.pubsub import publish
 from shared.status import Status
 
@@ -88,21 +93,68 @@ def _retry(clients: Clients, video_id: str, current: Status, now: dt.datetime) -
                 return "skipped"
             return "failed"
         message = RESUME[current](video_id=video_id, origin="monitor", attempt=record["attempts"])
-        publish(clients.publisher, clients.settings.project, message)
+        publish(clients.publisher, clients.settings, message)
         log.warning("monitor re-published a stalled step", status=current.value, attempt=record["attempts"])
         return "republished"
 
 
+def _claim_remedy(clients: Clients, video_id: str, now: dt.datetime) -> dict[str, Any] | None:
+    """Record the remedial decision for a job in qa_failed in a transaction; None when not due."""
+    def plan(doc: dict[str, Any]) -> dict[str, Any]:
+        due = doc.get("next_attempt_at")
+        if due is None or due > now:
+            raise _NotDue(video_id)
+        remedy = plan_remedy(doc, preset_from_doc(doc))
+        record = dict(doc.get("remedial") or {})
+        steps = [*(record.get("steps") or []), {"at": now, "failures": (doc.get("qa") or {}).get("blocking_failures"),
+                                               "action": remedy.reason}][-10:]
+        if remedy.reassemble:
+            record.update(attempts=int(record.get("attempts", 0)) + 1,
+                          loudness_target_lufs=remedy.loudness_target_lufs)
+        record.update(steps=steps, give_up=not remedy.reassemble, last_reason=remedy.reason)
+        return {"remedial": record,
+                "next_attempt_at": now + dt.timedelta(seconds=clients.settings.stuck_after_seconds)}
+
+    try:
+        return status.update_in_status(clients.db, video_id, frozenset({Status.QA_FAILED}), plan)
+    except (_NotDue, status.IllegalTransition):
+        return None
+
+
+def _remediate(clients: Clients, video_id: str, now: dt.datetime) -> str:
+    """Re-assemble a job that failed QA with a corrected mix, or fail it with the QA reason."""
+    doc = _claim_remedy(clients, video_id, now)
+    if doc is None:
+        return "skipped"
+    record = doc["remedial"]
+    with log.bound(video_id=video_id):
+        if record["give_up"]:
+            error = {"code": "qa_failed", "message": record["last_reason"], "step": "qa"}
+            try:
+                status.transition(clients.db, video_id, Status.FAILED, {"error": error, "lease": None})
+            except status.IllegalTransition:
+                return "skipped"
+            return "failed"
+        publish(clients.publisher, clients.settings,
+                AssemblyRequest(video_id=video_id, origin="monitor", attempt=record["attempts"]))
+        log.warning("monitor started a remedial re-assembly", reason=record["last_reason"])
+        return "remediated"
+
+
 def run_monitor(clients: Clients, now: dt.datetime | None = None) -> dict[str, Any]:
-    """One scheduled pass over every resumable status; counts of what was done."""
+    """One scheduled pass over every resumable status and over failed QA; counts of what was done."""
     now = now or status.utcnow()
-    counts: dict[str, int] = {"republished": 0, "failed": 0, "skipped": 0}
+    counts: dict[str, int] = {"republished": 0, "failed": 0, "skipped": 0, "remediated": 0}
     jobs: list[dict[str, str]] = []
     for current in RESUME:
         for video_id in due_jobs(clients.db, current, now):
             outcome = _retry(clients, video_id, current, now)
             counts[outcome] += 1
             jobs.append({"video_id": video_id, "status": current.value, "outcome": outcome})
+    for video_id in due_jobs(clients.db, Status.QA_FAILED, now):
+        outcome = _remediate(clients, video_id, now)
+        counts[outcome] += 1
+        jobs.append({"video_id": video_id, "status": Status.QA_FAILED.value, "outcome": outcome})
     return {**counts, "jobs": jobs, "at": now.isoformat()}
 
 

@@ -11,7 +11,7 @@ loudness target, the subtitle rules, any extra rendition, and which QA checks bl
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from shared.config import VEO_MODELS
@@ -148,7 +148,3 @@ def preset_from_doc(doc: dict[str, Any]) -> Preset:
     known = set(Preset.__dataclass_fields__)
     return Preset(**{k: v for k, v in spec.items() if k in known})
 
-
-def with_loudness_target(preset: Preset, target: float) -> Preset:
-    """The same preset aiming the mix at another loudness (the remedial re-assembly's correction)."""
-    return replace(preset, loudness_lufs=target)

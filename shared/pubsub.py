@@ -5,6 +5,7 @@ from google.api_core import exceptions as gexc
 from google.cloud import pubsub_v1
 
 from shared import log
+from shared.config import Settings
 from shared.errors import TransientError
 from shared.messages import AssemblyRequest, QaRequest, StepMessage, VideoRequest, encode
 from shared.topics import ASSEMBLY_REQUESTS, QA_REQUESTS, VIDEO_REQUESTS
@@ -17,9 +18,10 @@ TOPIC_OF: dict[type, str] = {
 PUBLISH_TIMEOUT_SECONDS = 30.0
 
 
-def publish(publisher: pubsub_v1.PublisherClient, project: str, message: StepMessage) -> str:
+def publish(publisher: pubsub_v1.PublisherClient, settings: Settings, message: StepMessage) -> str:
     """Publish a step message to its topic; returns the message id. Failures are transient."""
-    topic = TOPIC_OF[type(message)]
+    topic = settings.topic_prefix + TOPIC_OF[type(message)]
+    project = settings.project
     path = publisher.topic_path(project, topic)
     try:
         message_id = publisher.publish(path, encode(message), kind=message.kind,

@@ -1,4 +1,9 @@
-"""agent-qa's step: check the delivered file, store the report, and complete (or hold) the job."""
+"""agent-qa's step: check the delivered file against its preset, store the report, complete or hold the job.
+
+A passing report completes the job and writes its receipt. A blocking failure sets `qa_failed` and
+makes the job due for the monitor at once, which decides on a bounded remedial step
+(shared.monitor); nothing is delivered silently.
+"""
 from __future__ import annotations
 
 import tempfile
@@ -8,15 +13,15 @@ from typing import Any
 from shared import log, status
 from shared.clients import Clients
 from shared.errors import InvalidInputError
+from shared.estimates import build_receipt
 from shared.messages import QaRequest
-from shared.qa import QaSpec, check_file
+from shared.presets import preset_from_doc
+from shared.qa import SubtitleEvidence, check_file
+from shared.qa_report import render_markdown
 from shared.status import Status
-from shared.storage import download_file, gs_uri, upload_json
+from shared.storage import download_file, gs_uri, read_json, upload_bytes, upload_json
 
-
-def spec_for(clients: Clients) -> QaSpec:
-    settings = clients.settings
-    return QaSpec(min_seconds=settings.min_video_seconds, max_seconds=settings.max_video_seconds)
+Span = tuple[float, float]
 
 
 def check_delivery(clients: Clients, message: QaRequest) -> str:
@@ -32,33 +37,79 @@ def check_delivery(clients: Clients, message: QaRequest) -> str:
         log.info("duplicate message: job not waiting for QA", current=current.value)
         return "duplicate"
     report = _run_checks(clients, doc)
-    report_uri = upload_json(clients.storage, gs_uri(clients.settings.bucket, f"qa_reports/{video_id}.json"),
-                             report)
-    summary = {"passed": report["passed"], "blocking_failures": report["blocking_failures"],
-               "warnings": report["warnings"]}
-    fields: dict[str, Any] = {"qa": summary, "qa_report_url": report_uri}
+    fields = {"qa": summarise(report), **_store_report(clients, video_id, report)}
     try:
         if not report["passed"]:
             reason = "QA failed: " + ", ".join(report["blocking_failures"])
-            status.transition(clients.db, video_id, Status.QA_FAILED,
-                              {**fields, "error": {"code": "qa_failed", "message": reason, "step": "qa"}})
+            status.transition(clients.db, video_id, Status.QA_FAILED, {
+                **fields, "next_attempt_at": status.utcnow(),  # the monitor's next pass takes it
+                "error": {"code": "qa_failed", "message": reason, "step": "qa"}})
             return "qa_failed"
-        status.transition(clients.db, video_id, Status.QA_PASSED, fields)
+        status.transition(clients.db, video_id, Status.QA_PASSED, {**fields, "error": None})
     except status.IllegalTransition:
         return "duplicate"
     return _complete(clients, video_id)
 
 
+def summarise(report: dict[str, Any]) -> dict[str, Any]:
+    """What the status document shows of a report: verdict, failures and each failed check's numbers."""
+    failed = {c["name"]: {"measured": c["measured"], "threshold": c["threshold"], "blocking": c["blocking"]}
+              for c in report["checks"] if not c["passed"]}
+    return {"passed": report["passed"], "blocking_failures": report["blocking_failures"],
+            "warnings": report["warnings"], "failed_checks": failed, "checks_run": len(report["checks"]),
+            "preset": report.get("preset")}
+
+
+def _store_report(clients: Clients, video_id: str, report: dict[str, Any]) -> dict[str, str]:
+    """Upload the JSON report and its Markdown rendering; their URLs."""
+    bucket = clients.settings.bucket
+    json_uri = upload_json(clients.storage, gs_uri(bucket, f"qa_reports/{video_id}.json"), report)
+    md_uri = upload_bytes(clients.storage, gs_uri(bucket, f"qa_reports/{video_id}.md"),
+                          render_markdown(report).encode(), "text/markdown; charset=utf-8")
+    return {"qa_report_url": json_uri, "qa_report_md_url": md_uri}
+
+
 def _run_checks(clients: Clients, doc: dict[str, Any]) -> dict[str, Any]:
+    preset = preset_from_doc(doc)
     with tempfile.TemporaryDirectory(prefix="qa-") as tmp:
-        local = download_file(clients.storage, doc["final_video_url"], Path(tmp) / "final.mp4")
-        report = check_file(local, spec_for(clients))
+        work = Path(tmp)
+        local = download_file(clients.storage, doc["final_video_url"], work / "final.mp4")
+        evidence = subtitle_evidence(clients, doc, work)
+        with log.step_timer("qa_checks", video_id=doc["video_id"], preset=preset.name):
+            report = check_file(local, preset, evidence)
     return {"video_id": doc["video_id"], "file": doc["final_video_url"], **report}
+
+
+def subtitle_evidence(clients: Clients, doc: dict[str, Any], work: Path) -> SubtitleEvidence | None:
+    """The delivered SRT, the script's dialogue, and the speech spans of the Veo audio (before music)."""
+    if not doc.get("srt_url"):
+        return None
+    srt = download_file(clients.storage, doc["srt_url"], work / "subtitles.srt").read_text(encoding="utf-8")
+    script = read_json(clients.storage, doc["script_uri"])
+    dialogue = " ".join(str(b.get("dialogue") or "") for b in script.get("blocks") or [])
+    sources = doc.get("veo_segment_uris") or [doc["veo_video_uri"]]
+    paths = [download_file(clients.storage, uri, work / f"veo-{i}.mp4") for i, uri in enumerate(sources)]
+    return SubtitleEvidence(srt, dialogue, speech_spans_of(paths))
+
+
+def speech_spans_of(paths: list[Path]) -> list[Span]:
+    """Silero VAD speech spans of consecutive source files, on one timeline."""
+    from shared.media import probe
+    from shared.transcribe import load_audio, speech_spans
+
+    spans: list[Span] = []
+    offset = 0.0
+    for path in paths:
+        spans += [(offset + s, offset + e) for s, e in speech_spans(load_audio(path))]
+        offset += probe(path).duration
+    return spans
 
 
 def _complete(clients: Clients, video_id: str) -> str:
     try:
-        status.transition(clients.db, video_id, Status.COMPLETED, {"next_attempt_at": None})
+        status.transition(clients.db, video_id, Status.COMPLETED,
+                          lambda doc: {"next_attempt_at": None, "receipt": build_receipt(doc, status.utcnow())})
     except status.IllegalTransition:
         return "duplicate"
     return "completed"
+

@@ -10,11 +10,12 @@ from typing import Any, Optional
 from google import genai
 from google.genai import errors as genai_errors
 from google.genai import types
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from shared import log
 from shared.config import Settings
 from shared.errors import GenerationError, InvalidInputError, TransientError
+from shared.presets import DEFAULT_PRESET, PRESETS, Preset
 from shared.prompts import LANGUAGES, MAX_DIALOGUE_WORDS, SCRIPT_SYSTEM_INSTRUCTION, STYLES, script_prompt
 
 FIRST_CLIP_SECONDS = 8
@@ -26,6 +27,14 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 def video_seconds(blocks: int) -> int:
     """Length of a Veo chain: an 8 s first clip, then +7 s per extension."""
     return FIRST_CLIP_SECONDS + EXTENSION_SECONDS * (blocks - 1)
+
+
+def blocks_for(preset: Preset, target_seconds: int | None = None) -> int:
+    """Block count of a preset's video: the shortest in its window, or the one nearest the target."""
+    low, high = block_range(preset.min_seconds, preset.max_seconds)
+    if target_seconds is None:
+        return low
+    return min(range(low, high + 1), key=lambda n: (abs(video_seconds(n) - target_seconds), n))
 
 
 def block_range(min_seconds: int, max_seconds: int) -> tuple[int, int]:
@@ -47,6 +56,26 @@ class VideoRequestBody(BaseModel):
     language: str = "en"
     character_id: Optional[str] = Field(default=None, pattern=r"^[A-Za-z0-9_-]{1,64}$")
     music: Optional[str] = Field(default=None, pattern=r"^[a-z0-9_-]{1,64}$")
+    preset: str = DEFAULT_PRESET
+    target_seconds: Optional[int] = Field(default=None, ge=8, le=148)  # within the preset's window
+    max_cost_usd: Optional[float] = Field(default=None, gt=0, le=10000)
+    allow_downgrade: bool = False
+
+    @field_validator("preset")
+    @classmethod
+    def _known_preset(cls, value: str) -> str:
+        if value not in PRESETS:
+            raise ValueError(f"preset must be one of {', '.join(PRESETS)}")
+        return value
+
+    @model_validator(mode="after")
+    def _target_within_preset(self) -> "VideoRequestBody":
+        preset = PRESETS[self.preset]
+        if self.target_seconds is not None and not (
+                preset.min_seconds <= self.target_seconds <= preset.max_seconds):
+            raise ValueError(f"target_seconds must lie within {preset.name}'s "
+                             f"{preset.min_seconds}-{preset.max_seconds} s")
+        return self
 
     @field_validator("theme")
     @classmethod
@@ -80,10 +109,15 @@ def parse_request(body: Any) -> VideoRequestBody:
         return VideoRequestBody.model_validate(body)
     except ValidationError as exc:
         first = exc.errors()[0]
-        field = str(first["loc"][0]) if first["loc"] else "body"
+        field = str(first["loc"][0]) if first["loc"] else _model_field(first["msg"])
         code = "unknown_field" if first["type"] == "extra_forbidden" else f"invalid_{field}"
         message = first["msg"].removeprefix("Value error, ")
         raise InvalidInputError(f"{field}: {message}", code=code, field=field) from exc
+
+
+def _model_field(message: str) -> str:
+    """The field a whole-model validation error is about (named first in its message)."""
+    return next((name for name in VideoRequestBody.model_fields if name in message), "body")
 
 
 class Block(BaseModel):
@@ -152,9 +186,9 @@ def _ask_gemini(client: genai.Client, model: str, prompt: str) -> types.Generate
 
 
 def generate_script(client: genai.Client, settings: Settings, request: VideoRequestBody,
-                    character: dict[str, str] | None = None) -> GeneratedScript:
-    """Ask Gemini for a script; one retry carrying the validation error if the first is malformed."""
-    blocks = block_range(settings.min_video_seconds, settings.max_video_seconds)[0]
+                    character: dict[str, str] | None = None, *, blocks: int | None = None) -> GeneratedScript:
+    """Ask Gemini for a script (`blocks` blocks, default: the request's preset); one retry on a malformed one."""
+    blocks = blocks or blocks_for(PRESETS[request.preset], request.target_seconds)
     correction: str | None = None
     prompt_tokens = output_tokens = 0
     for attempt in (1, 2):

@@ -21,7 +21,7 @@ from shared.transcribe import Word
 
 FIRST_BLOCK_SECONDS = 8.0
 EXTENSION_SECONDS = 7.0
-MAX_LINE_CHARS = 42
+MAX_LINE_CHARS = 30  # well under the ~42 broadcast limit: a 9:16 frame fits ~30 at a phone-readable size
 MAX_LINES = 2
 MIN_CUE_SECONDS = 1.0
 MAX_CUE_SECONDS = 6.0

@@ -103,7 +103,7 @@ def generate_video(clients: Clients, message: VideoRequest) -> str:
         raise
     if not finished:
         lease.release(clients.db, video_id, GENERATING, owner, retry_in=settings.stuck_after_seconds)
-        publish(clients.publisher, settings.project,
+        publish(clients.publisher, settings,
                 VideoRequest(video_id=video_id, origin="continue", attempt=message.attempt + 1))
         return "continued"
     return _deliver(run)
@@ -397,5 +397,5 @@ def _deliver(run: _Run) -> str:
     except status.IllegalTransition:
         log.info("duplicate: video already delivered by another invocation")
         return "duplicate"
-    publish(clients.publisher, clients.settings.project, AssemblyRequest(video_id=run.video_id))
+    publish(clients.publisher, clients.settings, AssemblyRequest(video_id=run.video_id))
     return "video_generated"

@@ -7,7 +7,7 @@ import subprocess
 import pytest
 
 from shared.errors import PermanentError
-from shared.subtitles import (MAX_CUE_SECONDS, MIN_CUE_SECONDS, Cue, TimedWord, align_block, align_script,
+from shared.subtitles import (MAX_CUE_SECONDS, MAX_LINE_CHARS, MIN_CUE_SECONDS, Cue, TimedWord, align_block, align_script,
                               block_window, build_ass, build_cues, caption_style, check_font_coverage,
                               escape_ass_text, normalise, parse_srt, to_srt, to_vtt, wrap_lines)
 from shared.transcribe import Word
@@ -28,7 +28,7 @@ def test_cues_respect_line_and_char_limits() -> None:
     assert cues
     for cue in cues:
         assert 1 <= len(cue.lines) <= 2
-        assert all(len(line) <= 42 for line in cue.lines), cue.lines
+        assert all(len(line) <= MAX_LINE_CHARS for line in cue.lines), cue.lines
 
 
 def test_cue_durations_between_one_and_six_seconds_and_never_overlap() -> None:
