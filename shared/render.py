@@ -231,7 +231,7 @@ def _drawtext() -> str:
     # textfile= + expansion=none: the text never passes through filter syntax or %{} expansion.
     return (f"drawtext=fontfile={FONT_FILE}:textfile=scene.txt:expansion=none:fontsize=40"
             f":fontcolor=white:line_spacing=10:box=1:boxcolor=black@0.45:boxborderw=18"
-            f":x=(w-text_w)/2:y=h*0.60")
+            f":x=(w-text_w)/2:y=h*0.10")  # upper band: the lower third is where subtitles go
 
 
 def _audio_graph(seed: int, seconds: float, speech: _Speech | None, speech_input: int) -> str:
