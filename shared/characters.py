@@ -22,7 +22,7 @@ from google.cloud import firestore
 from google.cloud.firestore_v1.base_query import FieldFilter
 from google.genai import errors as genai_errors
 from google.genai import types
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from shared import log, status
 from shared.clients import Clients
@@ -30,6 +30,7 @@ from shared.errors import GenerationError, InvalidInputError, TransientError
 from shared.prompts import STYLES, portrait_prompt
 from shared.responses import json_response
 from shared.storage import gs_uri, split_uri, upload_bytes
+from shared.validation import parse_body
 
 COLLECTION = "characters"
 OWNER_HEADER = "X-User-Id"
@@ -62,19 +63,6 @@ def owner_of(request: flask.Request) -> str:
     return owner if owner and _ID.match(owner) else ANONYMOUS
 
 
-def _parse(body: Any) -> CharacterBody:
-    if not isinstance(body, dict):
-        raise InvalidInputError("the body must be a JSON object", code="invalid_body")
-    try:
-        return CharacterBody.model_validate(body)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        field = str(first["loc"][0]) if first["loc"] else "body"
-        code = "unknown_field" if first["type"] == "extra_forbidden" else f"invalid_{field}"
-        raise InvalidInputError(f"{field}: {first['msg'].removeprefix('Value error, ')}", code=code,
-                                field=field) from exc
-
-
 def generate_image(client: genai.Client, model: str, prompt: str, images: list[bytes] | None = None,
                    aspect_ratio: str = "9:16") -> bytes:
     """One PNG from the image model (Nano Banana), optionally conditioned on input images."""
@@ -101,7 +89,7 @@ def _public(character_id: str, doc: dict[str, Any]) -> dict[str, Any]:
 
 def create_character(clients: Clients, owner: str, body: Any) -> dict[str, Any]:
     """Validate, draw the portrait, store it and the document; the public character."""
-    request = _parse(body)
+    request = parse_body(CharacterBody, body)
     settings = clients.settings
     character_id = f"c{uuid.uuid4().hex[:16]}"
     png = generate_image(clients.genai, settings.image_model,

@@ -10,13 +10,14 @@ from typing import Any, Optional
 from google import genai
 from google.genai import errors as genai_errors
 from google.genai import types
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
 from shared import log
 from shared.config import Settings
 from shared.errors import GenerationError, InvalidInputError, TransientError
 from shared.presets import DEFAULT_PRESET, PRESETS, Preset
-from shared.prompts import LANGUAGES, MAX_DIALOGUE_WORDS, SCRIPT_SYSTEM_INSTRUCTION, STYLES, script_prompt
+from shared.prompts import LANGUAGES, MAX_DIALOGUE_WORDS, SCRIPT_SYSTEM_INSTRUCTION, STYLES, VOICES, script_prompt
+from shared.validation import parse_body
 
 FIRST_CLIP_SECONDS = 8
 EXTENSION_SECONDS = 7
@@ -60,6 +61,7 @@ class VideoRequestBody(BaseModel):
     target_seconds: Optional[int] = Field(default=None, ge=8, le=148)  # within the preset's window
     max_cost_usd: Optional[float] = Field(default=None, gt=0, le=10000)
     allow_downgrade: bool = False
+    voice: Optional[str] = None  # one narrator voice described in every Veo block (prompts.VOICES)
 
     @field_validator("preset")
     @classmethod
@@ -68,14 +70,20 @@ class VideoRequestBody(BaseModel):
             raise ValueError(f"preset must be one of {', '.join(PRESETS)}")
         return value
 
-    @model_validator(mode="after")
-    def _target_within_preset(self) -> "VideoRequestBody":
-        preset = PRESETS[self.preset]
-        if self.target_seconds is not None and not (
-                preset.min_seconds <= self.target_seconds <= preset.max_seconds):
-            raise ValueError(f"target_seconds must lie within {preset.name}'s "
-                             f"{preset.min_seconds}-{preset.max_seconds} s")
-        return self
+    @field_validator("target_seconds")
+    @classmethod
+    def _target_within_preset(cls, value: Optional[int], info: ValidationInfo) -> Optional[int]:
+        preset = PRESETS.get(info.data.get("preset", DEFAULT_PRESET))
+        if value is not None and preset and not preset.min_seconds <= value <= preset.max_seconds:
+            raise ValueError(f"must lie within {preset.name}'s {preset.min_seconds}-{preset.max_seconds} s")
+        return value
+
+    @field_validator("voice")
+    @classmethod
+    def _known_voice(cls, value: Optional[str]) -> Optional[str]:
+        if value is not None and value not in VOICES:
+            raise ValueError(f"voice must be one of {', '.join(VOICES)}")
+        return value
 
     @field_validator("theme")
     @classmethod
@@ -102,22 +110,8 @@ class VideoRequestBody(BaseModel):
 
 
 def parse_request(body: Any) -> VideoRequestBody:
-    """Validate a request body; InvalidInputError with a per-field code on the first problem."""
-    if not isinstance(body, dict):
-        raise InvalidInputError("the body must be a JSON object", code="invalid_body")
-    try:
-        return VideoRequestBody.model_validate(body)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        field = str(first["loc"][0]) if first["loc"] else _model_field(first["msg"])
-        code = "unknown_field" if first["type"] == "extra_forbidden" else f"invalid_{field}"
-        message = first["msg"].removeprefix("Value error, ")
-        raise InvalidInputError(f"{field}: {message}", code=code, field=field) from exc
-
-
-def _model_field(message: str) -> str:
-    """The field a whole-model validation error is about (named first in its message)."""
-    return next((name for name in VideoRequestBody.model_fields if name in message), "body")
+    """Validate a video request body; InvalidInputError with a per-field code on the first problem."""
+    return parse_body(VideoRequestBody, body)
 
 
 class Block(BaseModel):

@@ -10,18 +10,11 @@ import pytest
 from shared import status
 from shared.messages import AssemblyRequest, QaRequest, VideoRequest
 from shared.storage import read_json
-from shared.topics import ASSEMBLY_REQUESTS, EVENT_ROUTES, QA_REQUESTS, VIDEO_REQUESTS
+from shared.topics import ASSEMBLY_REQUESTS, QA_REQUESTS, VIDEO_REQUESTS
 from tests.support import ffprobe
 
-pytestmark = pytest.mark.timeout(900)
+pytestmark = [pytest.mark.timeout(900), pytest.mark.usefixtures("pull_mode")]
 
-
-@pytest.fixture(scope="module", autouse=True)
-def pull_mode(pipeline):
-    pipeline.use_pull()
-    yield
-    for route in EVENT_ROUTES:
-        pipeline.drain(route)
 
 
 @pytest.fixture(scope="module")

@@ -12,19 +12,11 @@ import requests
 from PIL import Image
 
 from shared.storage import read_json
-from shared.topics import EVENT_ROUTES
 from tests.support import billed_seconds, drive_video_step, make_job
 
-pytestmark = pytest.mark.timeout(600)
+pytestmark = [pytest.mark.timeout(600), pytest.mark.usefixtures("pull_mode")]
 BODY = {"name": "Mila", "description": "a red fox wearing a blue scarf", "style": "anime"}
 
-
-@pytest.fixture(scope="module", autouse=True)
-def pull_mode(pipeline):
-    pipeline.use_pull()
-    yield
-    for route in EVENT_ROUTES:
-        pipeline.drain(route)
 
 
 def _url(pipeline, path: str = "") -> str:

@@ -16,19 +16,12 @@ from shared.estimates import estimate_preset
 from shared.messages import AssemblyRequest, QaRequest
 from shared.presets import PRESETS
 from shared.storage import read_json
-from shared.topics import ASSEMBLY_REQUESTS, EVENT_ROUTES, QA_REQUESTS
+from shared.topics import ASSEMBLY_REQUESTS, QA_REQUESTS
 from tests.support import drive_video_step, ffprobe, make_job
 
-pytestmark = pytest.mark.timeout(900)
+pytestmark = [pytest.mark.timeout(900), pytest.mark.usefixtures("pull_mode")]
 BODY = {"theme": "A lighthouse keeper who befriends a storm", "style": "cinematic", "language": "en"}
 
-
-@pytest.fixture(scope="module", autouse=True)
-def pull_mode(pipeline):
-    pipeline.use_pull()
-    yield
-    for route in EVENT_ROUTES:
-        pipeline.drain(route)
 
 
 def _estimate(pipeline, **extra) -> requests.Response:

@@ -10,20 +10,13 @@ import pytest
 
 from shared import status
 from shared.messages import VideoRequest
-from shared.topics import EVENT_ROUTES, VIDEO_REQUESTS
+from shared.topics import VIDEO_REQUESTS
 from shared.video_step import generate_video
 from tests.support import billed_seconds, drive_video_step, make_job, scene_of
 
-pytestmark = pytest.mark.timeout(600)
+pytestmark = [pytest.mark.timeout(600), pytest.mark.usefixtures("pull_mode")]
 TWO_BLOCKS = 15  # 8 s + 7 s
 
-
-@pytest.fixture(scope="module", autouse=True)
-def pull_mode(pipeline):
-    pipeline.use_pull()
-    yield
-    for route in EVENT_ROUTES:
-        pipeline.drain(route)
 
 
 @pytest.fixture(autouse=True)

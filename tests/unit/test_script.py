@@ -75,3 +75,17 @@ def test_a_well_formed_script_passes():
 def test_malformed_scripts_say_what_is_wrong(text, fragment):
     with pytest.raises(GenerationError, match=fragment):
         validate_script(text, blocks=9)
+
+
+def test_voice_must_come_from_the_fixed_list():
+    assert parse_request({"theme": "robots", "voice": "male_senior_deep"}).voice == "male_senior_deep"
+    with pytest.raises(InvalidInputError) as info:
+        parse_request({"theme": "robots", "voice": "robotic"})
+    assert info.value.code == "invalid_voice"
+
+
+def test_target_seconds_must_fit_the_preset():
+    assert parse_request({"theme": "robots", "preset": "quick_social", "target_seconds": 36}).target_seconds == 36
+    with pytest.raises(InvalidInputError) as info:
+        parse_request({"theme": "robots", "preset": "quick_social", "target_seconds": 80})
+    assert info.value.code == "invalid_target_seconds"
