@@ -21,7 +21,8 @@ from shared.transcribe import Word
 
 FIRST_BLOCK_SECONDS = 8.0
 EXTENSION_SECONDS = 7.0
-MAX_LINE_CHARS = 30  # well under the ~42 broadcast limit: a 9:16 frame fits ~30 at a phone-readable size
+ORPHAN_WORDS = 3  # a cue that continues a sentence gets at least this many words
+MAX_LINE_CHARS = 26  # well under the ~42 broadcast limit: what a 9:16 frame fits at a phone-readable size
 MAX_LINES = 2
 MIN_CUE_SECONDS = 1.0
 MAX_CUE_SECONDS = 6.0
@@ -198,6 +199,22 @@ def group_words(words: Sequence[TimedWord], max_chars: int = MAX_LINE_CHARS) -> 
     return groups
 
 
+def _continues(prev: list[TimedWord], group: list[TimedWord]) -> bool:
+    """Whether `group` carries on `prev`'s sentence (same block, no sentence end, no pause between)."""
+    return (group[0].block == prev[-1].block and not prev[-1].text.endswith(_SENTENCE_END)
+            and group[0].start - prev[-1].end <= PAUSE_SPLIT_SECONDS)
+
+
+def _rebalance_orphans(groups: list[list[TimedWord]], max_chars: int) -> list[list[TimedWord]]:
+    """Give a one- or two-word tail of a sentence a few words of the cue before it ("… for" / "us.")."""
+    for prev, group in zip(groups, groups[1:]):
+        while (len(group) < ORPHAN_WORDS and len(prev) > ORPHAN_WORDS and _continues(prev, group)
+               and _fits([prev[-1], *group], max_chars)
+               and group[-1].end - prev[-1].start <= MAX_CUE_SECONDS):
+            group.insert(0, prev.pop())
+    return groups
+
+
 def _merge_short(groups: list[list[TimedWord]], max_chars: int) -> list[list[TimedWord]]:
     """Join a group too short to show for 1 s with the next one when the result still fits."""
     merged: list[list[TimedWord]] = []
@@ -216,7 +233,7 @@ def _merge_short(groups: list[list[TimedWord]], max_chars: int) -> list[list[Tim
 
 def build_cues(words: Sequence[TimedWord], max_chars: int = MAX_LINE_CHARS) -> list[Cue]:
     """Cues of <= 2 lines x max_chars, lasting 1-6 s, never overlapping."""
-    groups = _merge_short(group_words(words, max_chars), max_chars)
+    groups = _merge_short(_rebalance_orphans(group_words(words, max_chars), max_chars), max_chars)
     cues: list[Cue] = []
     prev_end = 0.0
     for k, group in enumerate(groups):
@@ -284,7 +301,7 @@ class CaptionStyle:
     """How burned subtitles look for one visual style (ASS colours are &HAABBGGRR)."""
 
     font: str = "DejaVu Sans"
-    font_size: int = 58
+    font_size: int = 66
     primary: str = "&H00FFFFFF"
     outline_colour: str = "&H00101010"
     back_colour: str = "&H80000000"

@@ -58,7 +58,7 @@ def test_pause_and_block_change_start_a_new_cue() -> None:
 
 
 def test_wrap_prefers_balanced_lines() -> None:
-    lines = wrap_lines("The ocean wakes up before the city does, every morning.")
+    lines = wrap_lines("The ocean wakes up before the city does.")
     assert lines is not None and len(lines) == 2
     assert abs(len(lines[0]) - len(lines[1])) < 20
 
@@ -167,3 +167,12 @@ def test_emoji_no_font_has_are_dropped_not_burned_as_boxes() -> None:
     if subprocess.run(["fc-list", ":charset=1f680"], capture_output=True, text=True).stdout.strip():
         pytest.skip("an installed font has this emoji")
     assert check_font_coverage(cues, "DejaVu Sans")[0].lines == ("Good morning \u200d!",)
+
+
+def test_a_sentence_tail_is_not_left_as_a_one_word_cue() -> None:
+    text = "A lighthouse keeper who befriends has a lesson for us."
+    words = [TimedWord(w, 0.3 * i, 0.3 * i + 0.25, 0) for i, w in enumerate(text.split())]
+    cues = build_cues(words)
+    assert len(cues) == 2
+    assert all(len(" ".join(cue.lines).split()) >= 3 for cue in cues)
+    assert " ".join(" ".join(c.lines) for c in cues) == text
