@@ -309,6 +309,9 @@ ensure_firestore() {
     run_allowing_exists gcloud firestore indexes composite create --project="$PROJECT" \
       --database="$FIRESTORE_DATABASE" "${args[@]}" --async
   done
+  # Cached scripts carry `expires_at` (SCRIPT_CACHE_DAYS); TTL deletes them (setting it again is a no-op).
+  run gcloud firestore fields ttls update expires_at --project="$PROJECT" --database="$FIRESTORE_DATABASE" \
+    --collection-group=script_cache --enable-ttl --async
 }
 
 # Create the secret if missing; add a first version from $GEMINI_API_KEY when it has none.

@@ -6,8 +6,9 @@
     DELETE /characters/{id}                                → 204 (portrait and document removed)
 
 Storage: gs://BUCKET/characters/{id}.png and Firestore `characters/{id}`
-{owner, name, description, style, image_uri, created_at}. The owner is the `X-User-Id` header
-("anonymous" without it) until authentication (issue 7) replaces it with the verified identity.
+{owner, name, description, style, image_uri, created_at}. The owner is the authenticated caller
+(shared.auth); someone else's character answers 404. Creating one draws an image: it takes one AI
+call from the caller's quota and counts against the rate limit (shared.quotas).
 """
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ from google.genai import errors as genai_errors
 from google.genai import types
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from shared import log, status
+from shared import auth, log, quotas, status
 from shared.clients import Clients
 from shared.errors import GenerationError, InvalidInputError, TransientError
 from shared.prompts import STYLES, portrait_prompt
@@ -33,8 +34,6 @@ from shared.storage import gs_uri, split_uri, upload_bytes
 from shared.validation import parse_body
 
 COLLECTION = "characters"
-OWNER_HEADER = "X-User-Id"
-ANONYMOUS = "anonymous"
 PUBLIC_FIELDS = ("character_id", "owner", "name", "description", "style", "image_uri", "created_at")
 _ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 MAX_LISTED = 100
@@ -58,9 +57,8 @@ class CharacterBody(BaseModel):
 
 
 def owner_of(request: flask.Request) -> str:
-    """The caller's id: the X-User-Id header until issue 7's authentication replaces it."""
-    owner = (request.headers.get(OWNER_HEADER) or "").strip()
-    return owner if owner and _ID.match(owner) else ANONYMOUS
+    """The authenticated caller's user id."""
+    return auth.identity_of(request).user_id
 
 
 def generate_image(client: genai.Client, model: str, prompt: str, images: list[bytes] | None = None,
@@ -87,13 +85,24 @@ def _public(character_id: str, doc: dict[str, Any]) -> dict[str, Any]:
     return {"character_id": character_id, **{k: doc[k] for k in PUBLIC_FIELDS if k in doc}}
 
 
+def _take_quota(clients: Clients, owner: str) -> None:
+    user = auth.ensure_user(clients.db, owner, default_plan=clients.settings.default_plan)
+    quotas.consume(clients.db, owner, quotas.plan_named(user.get("plan")), ai_calls=1, rate_limited=True,
+                   window_seconds=clients.settings.rate_limit_window_seconds)
+
+
 def create_character(clients: Clients, owner: str, body: Any) -> dict[str, Any]:
-    """Validate, draw the portrait, store it and the document; the public character."""
+    """Validate, take quota, draw the portrait, store it and the document; the public character."""
     request = parse_body(CharacterBody, body)
     settings = clients.settings
     character_id = f"c{uuid.uuid4().hex[:16]}"
-    png = generate_image(clients.genai, settings.image_model,
-                         portrait_prompt(request.name, request.description, request.style))
+    _take_quota(clients, owner)
+    try:
+        png = generate_image(clients.genai, settings.image_model,
+                             portrait_prompt(request.name, request.description, request.style))
+    except Exception:
+        quotas.refund(clients.db, owner, ai_calls=1)
+        raise
     image_uri = upload_bytes(clients.storage, gs_uri(settings.bucket, f"characters/{character_id}.png"),
                              png, "image/png")
     doc = {**request.model_dump(), "owner": owner, "image_uri": image_uri, "created_at": status.utcnow()}

@@ -59,10 +59,7 @@ class Settings:
     veo_orphan_seconds: float = 900.0  # a `submitting` block with no output after this was never accepted
     veo_poll_seconds: float = 10.0
     invocation_budget_seconds: float = 480.0
-    min_video_seconds: int = 60
-    max_video_seconds: int = 90
     music_volume: float = 0.20
-    crf: int = 23
     whisper_model_dir: str | None = None
     status_base_url: str = "http://127.0.0.1:8091"
     stuck_after_seconds: float = 600.0
@@ -70,6 +67,19 @@ class Settings:
     topic_prefix: str = ""  # environment prefix of Pub/Sub topic names (e.g. "dev-"), set by deploy-veo31.sh
     firestore_database: str = "(default)"
     local_ports: LocalPorts = field(default_factory=LocalPorts)
+    # --- the product API (issue 7) ---
+    auth_mode: str = "api_key"  # api_key | id_token | both (production default: id_token)
+    auth_audience: str | None = None  # Firebase project id / OAuth client id of ID tokens (default: project)
+    cors_origins: tuple[str, ...] = ("http://localhost:3000", "http://127.0.0.1:3000", "http://localhost:5173")
+    default_plan: str = "free"  # plan of a user seen for the first time (shared.quotas.PLANS)
+    rate_limit_window_seconds: float = 60.0  # short window of the expensive routes' rate limit
+    signed_url_seconds: int = 900  # lifetime of delivered files' signed URLs
+    signing_key_file: str | None = None  # service-account key that signs URLs (local: a throwaway key)
+    signed_url_endpoint: str | None = None  # host of signed URLs (local: fake-gcs)
+    webhook_allowed_networks: tuple[str, ...] = ()  # loopback / private / link_local callbacks allowed
+    webhook_attempts: int = 4
+    webhook_backoff_seconds: float = 1.0  # doubled after each failed attempt
+    script_cache_days: float = 7.0
 
     @property
     def is_local(self) -> bool:
@@ -146,10 +156,7 @@ def settings_from_env(env: Mapping[str, str]) -> Settings:
         veo_orphan_seconds=_float(env, "VEO_ORPHAN_SECONDS", d.veo_orphan_seconds),
         veo_poll_seconds=_float(env, "VEO_POLL_SECONDS", 10.0 if production else 1.0),
         invocation_budget_seconds=_float(env, "INVOCATION_BUDGET_SECONDS", d.invocation_budget_seconds),
-        min_video_seconds=int(env.get("MIN_VIDEO_SECONDS", d.min_video_seconds)),
-        max_video_seconds=int(env.get("MAX_VIDEO_SECONDS", d.max_video_seconds)),
         music_volume=_float(env, "MUSIC_VOLUME", d.music_volume),
-        crf=int(env.get("VIDEO_CRF", d.crf)),
         whisper_model_dir=env.get("WHISPER_MODEL_DIR") or None,
         status_base_url=env.get("STATUS_BASE_URL", f"http://127.0.0.1:{ports.agents_base}"),
         stuck_after_seconds=_float(env, "STUCK_AFTER_SECONDS", d.stuck_after_seconds),
@@ -157,7 +164,48 @@ def settings_from_env(env: Mapping[str, str]) -> Settings:
         topic_prefix=env.get("PIPELINE_TOPIC_PREFIX", d.topic_prefix),
         firestore_database=env.get("FIRESTORE_DATABASE", d.firestore_database),
         local_ports=ports,
+        **_api_settings(env, production, ports),  # type: ignore[arg-type]
     )
+
+
+AUTH_MODES = ("api_key", "id_token", "both")
+WEBHOOK_NETWORKS = ("loopback", "private", "link_local")
+
+
+def _names(env: Mapping[str, str], name: str, default: tuple[str, ...],
+           allowed: tuple[str, ...] | None = None) -> tuple[str, ...]:
+    """A comma-separated list setting; each item checked against `allowed` when given."""
+    raw = env.get(name)
+    if raw is None:
+        return default
+    items = tuple(item.strip() for item in raw.split(",") if item.strip())
+    bad = [item for item in items if allowed is not None and item not in allowed]
+    if bad:
+        raise ConfigError(f"{name}: unknown value(s) {', '.join(bad)} (allowed: {', '.join(allowed or ())})")
+    return items
+
+
+def _api_settings(env: Mapping[str, str], production: bool, ports: LocalPorts) -> dict[str, object]:
+    """The product API's settings (auth, CORS, quotas, signed URLs, webhooks, script cache)."""
+    d = Settings()
+    auth_mode = env.get("AUTH_MODE") or ("id_token" if production else d.auth_mode)
+    if auth_mode not in AUTH_MODES:
+        raise ConfigError(f"AUTH_MODE must be one of {', '.join(AUTH_MODES)}, not {auth_mode!r}")
+    return {
+        "auth_mode": auth_mode,
+        "auth_audience": env.get("AUTH_AUDIENCE") or None,
+        "cors_origins": _names(env, "CORS_ORIGINS", () if production else d.cors_origins),
+        "default_plan": env.get("DEFAULT_PLAN", d.default_plan),
+        "rate_limit_window_seconds": _float(env, "RATE_LIMIT_WINDOW_SECONDS", d.rate_limit_window_seconds),
+        "signed_url_seconds": int(env.get("SIGNED_URL_SECONDS", d.signed_url_seconds)),
+        "signing_key_file": env.get("SIGNING_KEY_FILE") or None,
+        "signed_url_endpoint": env.get("SIGNED_URL_ENDPOINT")
+        or ("https://storage.googleapis.com" if production else f"http://127.0.0.1:{ports.gcs}"),
+        "webhook_allowed_networks": _names(env, "WEBHOOK_ALLOWED_NETWORKS", (), WEBHOOK_NETWORKS),
+        "webhook_attempts": int(env.get("WEBHOOK_ATTEMPTS", d.webhook_attempts)),
+        "webhook_backoff_seconds": _float(env, "WEBHOOK_BACKOFF_SECONDS", d.webhook_backoff_seconds),
+        "script_cache_days": _float(env, "SCRIPT_CACHE_DAYS", d.script_cache_days),
+    }
 
 
 def _float(env: Mapping[str, str], name: str, default: float) -> float:

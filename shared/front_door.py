@@ -1,8 +1,15 @@
-"""The HTTP front door (agent-script): create a video from a theme, read a video's status.
+"""The HTTP front door (agent-script): the product API the front end talks to.
 
-    POST /videos  (or POST /)   {theme, style?, language?, character_id?, music?} → 202 {video_id, status_url}
-    GET  /videos/{video_id}                                                        → 200 status document
+    POST /videos  (or POST /)   {theme, style?, language?, character_id?, music?, preset?, review?,
+                                 callback_url?, …} → 202 {video_id, status_url}
     POST /estimate              the same body as POST /videos → 200 every preset's cost, time, guarantees
+    …and the routes of shared.videos_api (status, history, favourites, views, files, live progress,
+    review, /me, /music) and shared.characters. The route table below is the one source of truth;
+    shared/openapi.yaml describes it (a test keeps the two equal).
+
+Every request is authenticated (shared.auth): 401 without valid credentials. Creating a video or a
+character takes from the caller's quotas and rate limit (shared.quotas): 429 with Retry-After.
+CORS answers only the configured origins (CORS_ORIGINS).
 
 A video request may name a `preset` (default brand_campaign), a `max_cost_usd` budget and
 `allow_downgrade`: over budget it is refused (422 over_budget, with the estimates) or, when allowed,
@@ -14,7 +21,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import re
 import time
 import uuid
 from typing import Any, Callable
@@ -24,21 +30,20 @@ from google.api_core import exceptions as gexc
 from werkzeug.exceptions import MethodNotAllowed, NotFound
 from werkzeug.routing import Map, Rule
 
-from shared import characters, estimates, lease, log, music, status
+from shared import auth, characters, estimates, lease, log, music, quotas, script_cache, status, videos_api, webhooks
 from shared.clients import Clients
 from shared.errors import GenerationError, InvalidInputError, PipelineError, TransientError
-from shared.messages import VIDEO_ID_PATTERN, VideoRequest
+from shared.messages import VideoRequest
+from shared.privacy import strip_personal
 from shared.pubsub import publish
 from shared.responses import error_response, json_response
-from shared.script import VideoRequestBody, generate_script, parse_request, video_seconds
+from shared.script import GeneratedScript, VideoRequestBody, generate_script, parse_request, video_seconds
 from shared.storage import gs_uri, upload_json
 
 MAX_BODY_BYTES = 16 * 1024
-PUBLIC_FIELDS = ("video_id", "status", "theme", "style", "language", "music", "character_id", "title",
-                 "total_blocks", "completed_blocks", "planned_seconds", "duration", "final_video_url",
-                 "thumbnail_url", "srt_url", "vtt_url", "qa_report_url", "qa", "error", "history",
-                 "created_at", "updated_at", "usage", "preset", "estimate", "receipt", "downgrade",
-                 "remedial", "qa_report_md_url", "rendition_urls")
+ANONYMOUS = auth.Identity(user_id="anonymous", method="none")
+CORS_HEADERS = "Authorization, Content-Type, X-API-Key, Last-Event-ID"
+CORS_MAX_AGE_SECONDS = 600
 
 
 def new_video_id() -> str:
@@ -46,48 +51,97 @@ def new_video_id() -> str:
     return f"v{dt.datetime.now(dt.timezone.utc):%Y%m%d%H%M%S}-{uuid.uuid4().hex[:12]}"
 
 
-def _check_references(clients: Clients, request: VideoRequestBody) -> dict[str, str] | None:
-    """Resolve the optional music track and character; 4xx when they do not exist."""
+def _check_references(clients: Clients, request: VideoRequestBody, owner: str) -> dict[str, str] | None:
+    """Resolve the optional music track and the caller's character, check the callback URL; 4xx if invalid."""
     if request.music and request.music not in {track.id for track in music.load_catalogue()}:
         raise InvalidInputError(f"music: unknown track {request.music!r}", code="invalid_music", field="music")
+    if request.callback_url:
+        webhooks.check_target(request.callback_url, clients.settings.webhook_allowed_networks)
     if not request.character_id:
         return None
-    snap = clients.db.collection("characters").document(request.character_id).get()
-    if not snap.exists:
+    character = characters.load_character(clients.db, request.character_id)
+    if character is None or character.get("owner") != owner:
         raise InvalidInputError(f"character_id: no character {request.character_id!r}",
                                 code="character_not_found", field="character_id")
-    character = snap.to_dict()
     return {"name": character["name"], "description": character.get("description", "")}
 
 
-def create_video(clients: Clients, body: Any) -> dict[str, Any]:
-    """Validate, write the script with Gemini, store it, create the status document, start the video step."""
+def _take_quota(clients: Clients, owner: str, review: bool) -> quotas.Plan:
+    """One AI call (the script) and, unless the video waits for approval, one video; rate limited."""
+    user = auth.ensure_user(clients.db, owner, default_plan=clients.settings.default_plan)
+    plan = quotas.plan_named(user.get("plan"))
+    quotas.consume(clients.db, owner, plan, videos=0 if review else 1, ai_calls=1, rate_limited=True,
+                   window_seconds=clients.settings.rate_limit_window_seconds)
+    return plan
+
+
+def _script_for(clients: Clients, request: VideoRequestBody, identity: auth.Identity,
+                character: dict[str, str] | None, blocks: int) -> tuple[GeneratedScript, dict[str, Any]]:
+    """The script from the cache, or from Gemini (sent no personal field); and the cache note."""
+    settings, now = clients.settings, status.utcnow()
+    private = request.model_copy(update={"theme": strip_personal(request.theme, identity.personal_fields)})
+    fields = script_cache.key_fields(private.theme, request.style, request.language, request.character_id,
+                                     request.preset, blocks)
+    key = script_cache.cache_key(fields)
+    cached = script_cache.lookup(clients.db, key, now)
+    if cached:
+        quotas.refund(clients.db, identity.user_id, ai_calls=1)
+        log.info("script served from the cache", key=key)
+        return GeneratedScript(cached["script"], 0, 0, 0), {"hit": True, "key": key,
+                                                             "cached_at": cached["created_at"]}
+    generated = generate_script(clients.genai, settings, private, character, blocks=blocks)
+    script_cache.store(clients.db, key, fields, {**generated.script, "theme": request.theme}, now,
+                       settings.script_cache_days)
+    return generated, {"hit": False, "key": key}
+
+
+def create_video(clients: Clients, body: Any, identity: auth.Identity = ANONYMOUS) -> dict[str, Any]:
+    """Validate, take quota, write the script (cache or Gemini), store it, create the status document,
+    then start the video step, or wait for approval when the request asks for review."""
     request = parse_request(body)
-    character = _check_references(clients, request)
+    owner = identity.user_id
+    character = _check_references(clients, request, owner)
     settings = clients.settings
     quote = estimates.quote(request, settings.genai_mode)
+    _take_quota(clients, owner, request.review)
+    try:
+        return _start_job(clients, request, identity, character, quote)
+    except Exception:
+        quotas.refund(clients.db, owner, videos=0 if request.review else 1, ai_calls=1)
+        raise
+
+
+def _start_job(clients: Clients, request: VideoRequestBody, identity: auth.Identity,
+               character: dict[str, str] | None, quote: estimates.Quote) -> dict[str, Any]:
+    settings = clients.settings
     video_id = new_video_id()
+    initial = status.Status.AWAITING_APPROVAL if request.review else status.Status.SCRIPT_READY
     with log.step_timer("script", video_id=video_id, preset=quote.preset.name) as step:
         started = time.monotonic()
-        generated = generate_script(clients.genai, settings, request, character, blocks=quote.estimate["blocks"])
+        generated, cache_note = _script_for(clients, request, identity, character, quote.estimate["blocks"])
         script_seconds = round(time.monotonic() - started, 3)
         script = {**generated.script, "video_id": video_id}
         script_uri = upload_json(clients.storage, gs_uri(settings.bucket, f"scripts/{video_id}.json"), script)
         blocks = len(script["blocks"])
         status.create(clients.db, video_id, {
             **request.model_dump(), **_preset_fields(quote, settings.genai_mode),
-            "title": script["title"], "script_uri": script_uri,
+            "owner": identity.user_id, "favourite": False, "views": 0, "script_cache": cache_note,
+            "script_revision": 0, "title": script["title"], "script_uri": script_uri,
             "total_blocks": blocks, "completed_blocks": 0, "planned_seconds": video_seconds(blocks),
-            "blocks": {}, "next_attempt_at": lease.after(settings.stuck_after_seconds),
+            "blocks": {}, "next_attempt_at": None if request.review else lease.after(settings.stuck_after_seconds),
             "usage": {"gemini_prompt_tokens": generated.prompt_tokens,
                       "gemini_output_tokens": generated.output_tokens, "script_attempts": generated.attempts,
-                      "script_seconds": script_seconds},
-        })
+                      "script_seconds": script_seconds, "script_cached": cache_note["hit"]},
+        }, initial=initial)
         step["blocks"] = blocks
-    publish(clients.publisher, settings, VideoRequest(video_id=video_id))
-    return {"video_id": video_id, "status": status.Status.SCRIPT_READY.value,
+    if not request.review:
+        publish(clients.publisher, settings, VideoRequest(video_id=video_id))
+    return {"video_id": video_id, "status": initial.value,
             "status_url": f"{settings.status_base_url.rstrip('/')}/videos/{video_id}",
             "preset": quote.preset.name, "estimated_cost_usd": estimates.total_of(quote.estimate),
+            "script_cache": {"hit": cache_note["hit"]},
+            **({"storyboard_url": f"{settings.status_base_url.rstrip('/')}/videos/{video_id}/storyboard"}
+               if request.review else {}),
             **({"downgrade": _preset_fields(quote, settings.genai_mode)["downgrade"]} if quote.downgraded_from else {})}
 
 
@@ -113,17 +167,8 @@ def estimate_request(clients: Clients, body: Any) -> dict[str, Any]:
             "presets": found, "prices": estimates.price_table()}
 
 
-def get_video(clients: Clients, video_id: str) -> flask.Response:
-    """The public fields of one status document."""
-    if not re.match(VIDEO_ID_PATTERN, video_id):
-        return error_response(404, "not_found", f"no video {video_id!r}")
-    doc = status.read(clients.db, video_id)
-    if doc is None:
-        return error_response(404, "not_found", f"no video {video_id!r}")
-    return json_response({k: doc[k] for k in PUBLIC_FIELDS if k in doc}, 200)
-
-
 def read_json_body(request: flask.Request) -> Any:
+    """The request's JSON body, within the size limit; InvalidInputError otherwise."""
     if request.content_length and request.content_length > MAX_BODY_BYTES:
         raise InvalidInputError(f"body larger than {MAX_BODY_BYTES} bytes", code="body_too_large")
     if not request.is_json:
@@ -137,14 +182,16 @@ def read_json_body(request: flask.Request) -> Any:
         raise InvalidInputError(f"body is not valid JSON: {exc}", code="invalid_json") from exc
 
 
-_HTTP_STATUS = {"body_too_large": 413, "unsupported_media_type": 415, "character_not_found": 404}
+_HTTP_STATUS = {"body_too_large": 413, "unsupported_media_type": 415, "character_not_found": 404,
+                "not_found": 404, "unauthenticated": 401, "video_in_progress": 409,
+                "not_awaiting_approval": 409, "no_review": 409}
 
 Handler = Callable[[Clients, flask.Request, dict[str, str]], flask.Response]
 
 
 def _create_video_route(clients: Clients, request: flask.Request, _: dict[str, str]) -> flask.Response:
     try:
-        return json_response(create_video(clients, read_json_body(request)), 202)
+        return json_response(create_video(clients, read_json_body(request), auth.identity_of(request)), 202)
     except estimates.OverBudget as exc:
         return error_response(422, exc.code, exc.message, field=exc.field, estimates=exc.estimates)
 
@@ -153,16 +200,25 @@ def _estimate_route(clients: Clients, request: flask.Request, _: dict[str, str])
     return json_response(estimate_request(clients, read_json_body(request)), 200)
 
 
-def _get_video_route(clients: Clients, _: flask.Request, args: dict[str, str]) -> flask.Response:
-    return get_video(clients, args["video_id"])
-
-
-# One rule and one handler per route; features add theirs here.
+# One rule and one handler per route; features add theirs here (and in shared/openapi.yaml).
 URLS = Map([
     Rule("/", endpoint="create_video", methods=["POST"]),
     Rule("/videos", endpoint="create_video", methods=["POST"]),
+    Rule("/videos", endpoint="list_videos", methods=["GET"]),
     Rule("/videos/<video_id>", endpoint="get_video", methods=["GET"]),
+    Rule("/videos/<video_id>", endpoint="delete_video", methods=["DELETE"]),
+    Rule("/videos/<video_id>/files", endpoint="video_files", methods=["GET"]),
+    Rule("/videos/<video_id>/events", endpoint="video_events", methods=["GET"]),
+    Rule("/videos/<video_id>/favourite", endpoint="favourite", methods=["PUT"]),
+    Rule("/videos/<video_id>/favourite", endpoint="unfavourite", methods=["DELETE"]),
+    Rule("/videos/<video_id>/views", endpoint="record_view", methods=["POST"]),
+    Rule("/videos/<video_id>/storyboard", endpoint="storyboard", methods=["GET"]),
+    Rule("/videos/<video_id>/script", endpoint="edit_script", methods=["PATCH"]),
+    Rule("/videos/<video_id>/approve", endpoint="approve", methods=["POST"]),
+    Rule("/videos/<video_id>/cancel", endpoint="cancel", methods=["POST"]),
     Rule("/estimate", endpoint="estimate", methods=["POST"]),
+    Rule("/me", endpoint="me", methods=["GET"]),
+    Rule("/music", endpoint="music", methods=["GET"]),
     Rule("/characters", endpoint="create_character", methods=["POST"]),
     Rule("/characters", endpoint="list_characters", methods=["GET"]),
     Rule("/characters/<character_id>", endpoint="get_character", methods=["GET"]),
@@ -170,8 +226,21 @@ URLS = Map([
 ], strict_slashes=False)
 HANDLERS: dict[str, Handler] = {
     "create_video": _create_video_route,
-    "get_video": _get_video_route,
+    "list_videos": videos_api.list_route,
+    "get_video": videos_api.get_route,
+    "delete_video": videos_api.delete_route,
+    "video_files": videos_api.files_route,
+    "video_events": videos_api.events_route,
+    "favourite": videos_api.favourite_route,
+    "unfavourite": videos_api.unfavourite_route,
+    "record_view": videos_api.view_route,
+    "storyboard": videos_api.storyboard_route,
+    "edit_script": videos_api.script_route,
+    "approve": videos_api.approve_route,
+    "cancel": videos_api.cancel_route,
     "estimate": _estimate_route,
+    "me": videos_api.me_route,
+    "music": videos_api.music_route,
     "create_character": characters.create_route,
     "list_characters": characters.list_route,
     "get_character": characters.get_route,
@@ -187,15 +256,47 @@ def _dispatch(clients: Clients, request: flask.Request) -> flask.Response:
         return error_response(405, "method_not_allowed", f"{request.method} not allowed here; use {allowed}")
     except NotFound:
         return error_response(404, "not_found", f"no route {request.method} {request.path}")
+    identity = auth.authenticate(clients.db, clients.settings, request)
+    log.bind(user_id=identity.user_id)
     return HANDLERS[endpoint](clients, request, args)
 
 
-def handle_request(clients: Clients, request: flask.Request) -> flask.Response:
-    """Route one HTTP request and turn every failure into a JSON error."""
-    log.bind(agent="agent-script", **log.trace_field(request.headers.get("X-Cloud-Trace-Context"),
-                                                     clients.settings.project))
+def _allowed_origin(clients: Clients, request: flask.Request) -> str | None:
+    origin = request.headers.get("Origin")
+    return origin if origin and origin in clients.settings.cors_origins else None
+
+
+def _preflight(clients: Clients, request: flask.Request) -> flask.Response:
+    """Answer a CORS preflight: only configured origins are allowed."""
+    origin = _allowed_origin(clients, request)
+    if origin is None:
+        return error_response(403, "origin_not_allowed", "this origin may not call the API")
+    return flask.Response(status=204, headers={
+        "Access-Control-Allow-Origin": origin, "Vary": "Origin",
+        "Access-Control-Allow-Methods": "GET, POST, PUT, PATCH, DELETE",
+        "Access-Control-Allow-Headers": CORS_HEADERS, "Access-Control-Max-Age": str(CORS_MAX_AGE_SECONDS)})
+
+
+def _with_cors(clients: Clients, request: flask.Request, response: flask.Response) -> flask.Response:
+    origin = _allowed_origin(clients, request)
+    if origin:
+        response.headers["Access-Control-Allow-Origin"] = origin
+        response.headers["Access-Control-Expose-Headers"] = "Retry-After"
+    response.headers.add("Vary", "Origin")
+    return response
+
+
+def _errors_as_json(clients: Clients, request: flask.Request) -> flask.Response:
     try:
         return _dispatch(clients, request)
+    except quotas.QuotaError as exc:
+        response = error_response(429, exc.code, exc.message, retry_after_seconds=exc.retry_after)
+        response.headers["Retry-After"] = str(exc.retry_after)
+        return response
+    except auth.Unauthenticated as exc:
+        response = error_response(401, exc.code, exc.message)
+        response.headers["WWW-Authenticate"] = 'Bearer realm="veo-pipeline"'
+        return response
     except InvalidInputError as exc:
         return error_response(_HTTP_STATUS.get(exc.code, 400), exc.code, exc.message,
                               **({"field": exc.field} if exc.field else {}))
@@ -208,3 +309,12 @@ def handle_request(clients: Clients, request: flask.Request) -> flask.Response:
     except (PipelineError, gexc.GoogleAPICallError) as exc:
         log.exception("front door: request failed", exc)
         return error_response(500, "internal", "the request could not be completed")
+
+
+def handle_request(clients: Clients, request: flask.Request) -> flask.Response:
+    """Route one HTTP request: CORS, authentication, and every failure as a JSON error."""
+    log.bind(agent="agent-script", **log.trace_field(request.headers.get("X-Cloud-Trace-Context"),
+                                                     clients.settings.project))
+    if request.method == "OPTIONS" and request.headers.get("Access-Control-Request-Method"):
+        return _preflight(clients, request)
+    return _with_cors(clients, request, _errors_as_json(clients, request))

@@ -20,12 +20,13 @@ from google.cloud.firestore_v1.base_query import FieldFilter
 
 from shared import lease, log, status
 from shared.clients import Clients
-from shared.responses import error_response, json_response
 from shared.messages import AssemblyRequest, QaRequest, StepMessage, VideoRequest
 from shared.presets import preset_from_doc
-from shared.remedial import plan_remedy
 from shared.pubsub import publish
+from shared.remedial import plan_remedy
+from shared.responses import error_response, json_response
 from shared.status import Status
+from shared.steps import record_failure
 
 RESUME: dict[Status, type[StepMessage]] = {
     Status.SCRIPT_READY: VideoRequest,
@@ -87,11 +88,7 @@ def _retry(clients: Clients, video_id: str, current: Status, now: dt.datetime) -
         if record["exhausted"]:
             reason = f"stuck in {current.value} after {record['attempts'] - 1} retries"
             error = {"code": "retries_exhausted", "message": reason, "step": current.value}
-            try:
-                status.transition(clients.db, video_id, Status.FAILED, {"error": error, "lease": None})
-            except status.IllegalTransition:
-                return "skipped"
-            return "failed"
+            return "failed" if record_failure(clients, video_id, error) else "skipped"
         message = RESUME[current](video_id=video_id, origin="monitor", attempt=record["attempts"])
         publish(clients.publisher, clients.settings, message)
         log.warning("monitor re-published a stalled step", status=current.value, attempt=record["attempts"])
@@ -130,11 +127,7 @@ def _remediate(clients: Clients, video_id: str, now: dt.datetime) -> str:
     with log.bound(video_id=video_id):
         if record["give_up"]:
             error = {"code": "qa_failed", "message": record["last_reason"], "step": "qa"}
-            try:
-                status.transition(clients.db, video_id, Status.FAILED, {"error": error, "lease": None})
-            except status.IllegalTransition:
-                return "skipped"
-            return "failed"
+            return "failed" if record_failure(clients, video_id, error) else "skipped"
         publish(clients.publisher, clients.settings,
                 AssemblyRequest(video_id=video_id, origin="monitor", attempt=record["attempts"]))
         log.warning("monitor started a remedial re-assembly", reason=record["last_reason"])

@@ -10,7 +10,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from shared import log, status
+from shared import log, status, webhooks
 from shared.clients import Clients
 from shared.errors import InvalidInputError
 from shared.estimates import build_receipt
@@ -105,11 +105,21 @@ def speech_spans_of(paths: list[Path]) -> list[Span]:
     return spans
 
 
+def _receipt(doc: dict[str, Any]) -> dict[str, Any]:
+    """The job's receipt; it says when the script came from the cache (no Gemini call was billed)."""
+    receipt = build_receipt(doc, status.utcnow())
+    if (doc.get("script_cache") or {}).get("hit"):
+        receipt["script_cache_hit"] = True
+        receipt["reasons"] = [*receipt.get("reasons", []), "the script came from the cache: Gemini was not called"]
+    return receipt
+
+
 def _complete(clients: Clients, video_id: str) -> str:
     try:
         status.transition(clients.db, video_id, Status.COMPLETED,
-                          lambda doc: {"next_attempt_at": None, "receipt": build_receipt(doc, status.utcnow())})
+                          lambda doc: {"next_attempt_at": None, "receipt": _receipt(doc)})
     except status.IllegalTransition:
         return "duplicate"
+    webhooks.notify(clients, video_id)
     return "completed"
 

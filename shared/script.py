@@ -62,6 +62,8 @@ class VideoRequestBody(BaseModel):
     max_cost_usd: Optional[float] = Field(default=None, gt=0, le=10000)
     allow_downgrade: bool = False
     voice: Optional[str] = None  # one narrator voice described in every Veo block (prompts.VOICES)
+    review: bool = False  # stop after the script in awaiting_approval, with a storyboard preview
+    callback_url: Optional[str] = Field(default=None, min_length=8, max_length=2000)  # webhook on completion/failure
 
     @field_validator("preset")
     @classmethod

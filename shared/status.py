@@ -5,6 +5,8 @@
                                                             └─────────────────────┘ (remedial re-assembly)
     every non-terminal status → failed
 
+    awaiting_approval → script_ready (approved: Veo starts) | cancelled      (a request with `review`)
+
 `completed` is set by QA, so a completed job always has a checked delivery and its QA report.
 A transition is applied in a Firestore transaction that reads the current status first: a late or
 duplicate message can never move a job backwards or repeat a paid step.
@@ -33,6 +35,8 @@ class Status(str, Enum):
     QA_FAILED = "qa_failed"
     COMPLETED = "completed"
     FAILED = "failed"
+    AWAITING_APPROVAL = "awaiting_approval"  # review requested: the script waits for the user
+    CANCELLED = "cancelled"
 
 
 S = Status
@@ -46,6 +50,8 @@ TRANSITIONS: dict[Status, frozenset[Status]] = {
     S.QA_FAILED: frozenset({S.ASSEMBLING, S.FAILED}),
     S.COMPLETED: frozenset(),
     S.FAILED: frozenset(),
+    S.AWAITING_APPROVAL: frozenset({S.SCRIPT_READY, S.CANCELLED, S.FAILED}),
+    S.CANCELLED: frozenset(),
 }
 TERMINAL: frozenset[Status] = frozenset(s for s, nxt in TRANSITIONS.items() if not nxt)
 # Statuses in which an agent is working; the others wait for a message to start the next step.
@@ -103,19 +109,25 @@ def history_entry(status: Status, at: dt.datetime, **extra: Any) -> dict[str, An
     return {"status": status.value, "at": at, **extra}
 
 
-def create(db: firestore.Client, video_id: str, fields: dict[str, Any]) -> dict[str, Any]:
-    """Create the status document in `script_ready`; fails if it already exists."""
+INITIAL: frozenset[Status] = frozenset({S.SCRIPT_READY, S.AWAITING_APPROVAL})
+
+
+def create(db: firestore.Client, video_id: str, fields: dict[str, Any],
+           initial: Status = S.SCRIPT_READY) -> dict[str, Any]:
+    """Create the status document in `script_ready` (or `awaiting_approval`); fails if it already exists."""
+    if initial not in INITIAL:
+        raise ValueError(f"a job cannot start in {initial.value}")
     now = utcnow()
     doc = {
         **fields,
         "video_id": video_id,
-        "status": S.SCRIPT_READY.value,
+        "status": initial.value,
         "created_at": now,
         "updated_at": now,
-        "history": [history_entry(S.SCRIPT_READY, now)],
+        "history": [history_entry(initial, now)],
     }
     doc_ref(db, video_id).create(doc)
-    log.info("status changed", event="status_changed", video_id=video_id, status=S.SCRIPT_READY.value)
+    log.info("status changed", event="status_changed", video_id=video_id, status=initial.value)
     return doc
 
 

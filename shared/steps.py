@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any, Callable, TypeVar
 
-from shared import log, status
+from shared import log, status, webhooks
 from shared.clients import Clients
 from shared.errors import InvalidInputError, PermanentError
 from shared.messages import StepMessage, message_from_cloud_event
@@ -12,13 +12,20 @@ from shared.status import Status
 M = TypeVar("M", bound=StepMessage)
 
 
-def fail_job(clients: Clients, video_id: str, step: str, exc: PermanentError) -> None:
-    """Record a permanent failure on the job (no-op if the job is already terminal)."""
-    error = {"code": exc.code, "message": exc.message[:1000], "step": step}
+def record_failure(clients: Clients, video_id: str, error: dict[str, str]) -> bool:
+    """Move the job to `failed` with `error` and call its webhook; False if it was already terminal."""
     try:
         status.transition(clients.db, video_id, Status.FAILED, {"error": error, "lease": None})
     except status.IllegalTransition as illegal:
         log.warning("job not failed: already terminal", video_id=video_id, current=str(illegal.current))
+        return False
+    webhooks.notify(clients, video_id)
+    return True
+
+
+def fail_job(clients: Clients, video_id: str, step: str, exc: PermanentError) -> None:
+    """Record a permanent failure of `step` on the job (no-op if the job is already terminal)."""
+    record_failure(clients, video_id, {"code": exc.code, "message": exc.message[:1000], "step": step})
 
 
 def run_event(clients: Clients, cloud_event: Any, expected: type[M], agent: str, step: str,

@@ -21,7 +21,9 @@ from shared.config import LocalPorts  # noqa: E402
 
 TEST_PORT_OFFSET = int(os.environ.get("TEST_PORT_OFFSET", "100"))
 # The video agent stops every 20 s and re-publishes itself, so every job exercises resumption.
-TEST_SETTINGS = {"INVOCATION_BUDGET_SECONDS": "20", "VEO_POLL_SECONDS": "0.5", "STUCK_AFTER_SECONDS": "600"}
+TEST_SETTINGS = {"INVOCATION_BUDGET_SECONDS": "20", "VEO_POLL_SECONDS": "0.5", "STUCK_AFTER_SECONDS": "600",
+                 # Tests receive webhooks on loopback servers of their own; retries back off quickly.
+                 "WEBHOOK_ALLOWED_NETWORKS": "loopback", "WEBHOOK_BACKOFF_SECONDS": "0.2"}
 
 
 def _test_ports() -> LocalPorts:
@@ -65,8 +67,17 @@ def simulator(local_cloud):  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture(scope="session")
-def pipeline(local_cloud, clients):  # type: ignore[no-untyped-def]
-    """Delivery of step messages and waiting on status documents."""
+def api_key(clients) -> str:  # type: ignore[no-untyped-def]
+    """An API key of the session's test user (studio plan), made by the same code as the CLI command."""
+    from shared.auth import create_api_key
+    from tests.support import TEST_USER
+
+    return create_api_key(clients.db, TEST_USER, plan="studio", label="pytest session")
+
+
+@pytest.fixture(scope="session")
+def pipeline(local_cloud, clients, api_key):  # type: ignore[no-untyped-def]
+    """Delivery of step messages and waiting on status documents; HTTP calls as the test user."""
     from tests.support import Pipeline
 
-    return Pipeline(local_cloud, clients)
+    return Pipeline(local_cloud, clients, api_key)

@@ -18,6 +18,7 @@ from shared.storage import download_file
 from shared.topics import EVENT_ROUTES, EventRoute, route_for_topic
 
 HTTP_TIMEOUT = 600
+TEST_USER = "test-user"  # the session's API-key user (tests/conftest.py)
 
 
 class SimulatorControl:
@@ -54,11 +55,38 @@ def push_body(project: str, route: EventRoute, data: bytes) -> dict[str, Any]:
 class Pipeline:
     """Drives agents one message at a time (pull mode) or lets Pub/Sub push (push mode)."""
 
-    def __init__(self, cloud: Any, clients: Clients) -> None:
+    def __init__(self, cloud: Any, clients: Clients, api_key: str | None = None) -> None:
         self.cloud = cloud
         self.clients = clients
         self.project = clients.settings.project
         self.subscriber = pubsub_v1.SubscriberClient()
+        self.api_key = api_key
+        self._keys: dict[str, str] = {}
+
+    # -- identity ------------------------------------------------------------------------------
+    def key_for(self, user_id: str, plan: str = "studio") -> str:
+        """An API key of `user_id` (created once per session with the CLI's code)."""
+        from shared.auth import create_api_key
+
+        if user_id not in self._keys:
+            self._keys[user_id] = create_api_key(self.clients.db, user_id, plan=plan, label="pytest")
+        return self._keys[user_id]
+
+    def headers(self, user_id: str | None = None) -> dict[str, str]:
+        """Authorization header of the session's test user (or of `user_id`)."""
+        if user_id:
+            return {"Authorization": f"Bearer {self.key_for(user_id)}"}
+        if self.api_key is None:  # a Pipeline made without the session key (another local cloud)
+            self.api_key = self.key_for(TEST_USER)
+        return {"Authorization": f"Bearer {self.api_key}"}
+
+    def api(self, method: str, path: str, user_id: str | None = None, **kwargs: Any) -> requests.Response:
+        """An authenticated HTTP call to the front door."""
+        given = kwargs.pop("headers", {})
+        own_credentials = "Authorization" in given or "X-API-Key" in given
+        headers = {**({} if own_credentials else self.headers(user_id)), **given}
+        return requests.request(method, self.cloud.url_of("agent-script") + path, headers=headers,
+                                timeout=kwargs.pop("timeout", HTTP_TIMEOUT), **kwargs)
 
     # -- subscriptions -------------------------------------------------------------------------
     def _sub_path(self, route: EventRoute) -> str:
@@ -102,8 +130,8 @@ class Pipeline:
     def deliver(self, topic: str, message: messages.StepMessage) -> requests.Response:
         return self.deliver_raw(topic, messages.encode(message))
 
-    def create_video(self, body: Any, path: str = "/videos") -> requests.Response:
-        return requests.post(self.cloud.url_of("agent-script") + path, json=body, timeout=HTTP_TIMEOUT)
+    def create_video(self, body: Any, path: str = "/videos", user_id: str | None = None) -> requests.Response:
+        return self.api("POST", path, user_id, json=body)
 
     # -- jobs ----------------------------------------------------------------------------------
     def doc(self, video_id: str) -> dict[str, Any]:
@@ -181,3 +209,22 @@ def drive_video_step(pipeline: "Pipeline", video_id: str, max_invocations: int =
 def billed_seconds(ledger: list[dict[str, Any]], video_id: str) -> int:
     """Seconds the simulator billed for one job made by make_job (its scenes name the video id)."""
     return sum(e["seconds_billed"] for e in ledger if video_id in (e.get("scene") or ""))
+
+
+def read_sse(pipeline: "Pipeline", video_id: str, timeout: float = 1200,
+             into: list[tuple[str, dict[str, Any]]] | None = None) -> list[tuple[str, dict[str, Any]]]:
+    """Read a video's progress stream until the server ends it: (event, data) pairs in arrival order,
+    appended to `into` as they arrive."""
+    events = into if into is not None else []
+    url = f"{pipeline.cloud.url_of('agent-script')}/videos/{video_id}/events"
+    with requests.get(url, headers=pipeline.headers(), stream=True, timeout=(10, timeout)) as response:
+        response.raise_for_status()
+        assert response.headers["Content-Type"].startswith("text/event-stream")
+        event: str | None = None
+        for line in response.iter_lines(decode_unicode=True):
+            if line.startswith("event: "):
+                event = line[7:]
+            elif line.startswith("data: ") and event:
+                events.append((event, json.loads(line[6:])))
+                event = None
+    return events

@@ -192,9 +192,15 @@ class LocalCloud:
             "LOCAL_GCS_PORT": str(p.gcs),
             "LOCAL_SIMULATOR_PORT": str(p.simulator),
             "LOCAL_AGENTS_BASE_PORT": str(p.agents_base),
+            "SIGNING_KEY_FILE": str(self.signing_key_file),
         })
         env.update(self.extra_env)
         return env
+
+    @property
+    def signing_key_file(self) -> Path:
+        """The throwaway service-account key that signs URLs locally (created by `start`, never committed)."""
+        return self.state_dir / "signing-key.json"
 
     @property
     def bucket(self) -> str:
@@ -327,6 +333,9 @@ class LocalCloud:
 
     def start(self) -> None:
         """Start whatever is not already running and healthy, wait until ready, then provision."""
+        from shared.signed_urls import write_throwaway_key
+
+        write_throwaway_key(self.signing_key_file, self.project)
         state = self._load_state()
         started: list[Component] = []
         try:

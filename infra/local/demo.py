@@ -69,10 +69,29 @@ def request_body(args: argparse.Namespace) -> dict[str, str]:
     return body
 
 
-def order_video(script_url: str, body: Mapping[str, str]) -> dict[str, Any]:
+def demo_api_key(db: Any, state_dir: Path, user_id: str = "demo") -> str:
+    """The local demo user's API key: reused from state_dir/demo-api-key while valid, else created by
+    the same code as `python -m shared.auth create-key`."""
+    from shared import auth
+
+    saved = state_dir / "demo-api-key"
+    if saved.exists():
+        try:
+            auth.verify_api_key(db, saved.read_text().strip())
+            return saved.read_text().strip()
+        except auth.Unauthenticated:
+            pass  # the emulator was restarted: its keys are gone
+    key = auth.create_api_key(db, user_id, plan="studio", label="make demo")
+    state_dir.mkdir(parents=True, exist_ok=True)
+    saved.write_text(key)
+    saved.chmod(0o600)
+    return key
+
+
+def order_video(script_url: str, body: Mapping[str, str], api_key: str | None = None) -> dict[str, Any]:
     """POST the request; the agent's 202 answer ({video_id, status_url}) or DemoError."""
-    req = urllib.request.Request(script_url, data=json.dumps(body).encode(), method="POST",
-                                 headers={"Content-Type": "application/json"})
+    headers = {"Content-Type": "application/json", **({"Authorization": f"Bearer {api_key}"} if api_key else {})}
+    req = urllib.request.Request(script_url, data=json.dumps(body).encode(), method="POST", headers=headers)
     try:
         with urllib.request.urlopen(req, timeout=60) as resp:
             answer = json.loads(resp.read() or b"{}")
@@ -196,10 +215,12 @@ def run(args: argparse.Namespace) -> int:
     os.environ.update(cloud.env())
     from google.cloud import firestore, storage
 
-    answer = order_video(cloud.url_of("agent-script") + "/", request_body(args))
+    db = firestore.Client(project=cloud.project)
+    api_key = demo_api_key(db, cloud.state_dir)
+    answer = order_video(cloud.url_of("agent-script") + "/", request_body(args), api_key)
     video_id = answer["video_id"]
     print(f"video {video_id} accepted (status: {answer.get('status_url', '-')})", flush=True)
-    doc = follow_status(firestore.Client(project=cloud.project), video_id, args.timeout)
+    doc = follow_status(db, video_id, args.timeout)
     if doc.get("status") != "completed":
         error = doc.get("error") or {}
         print(f"video {video_id} {doc.get('status')}: [{error.get('step', '?')}] "

@@ -4,13 +4,14 @@ from __future__ import annotations
 import difflib
 import re
 import subprocess
+import threading
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from shared.storage import read_json
-from tests.support import ffprobe
+from tests.support import ffprobe, read_sse
 
 pytestmark = pytest.mark.timeout(1200)
 THEME = "A lighthouse keeper who befriends a storm"
@@ -23,14 +24,19 @@ def delivered(pipeline, clients, tmp_path_factory):
     response = pipeline.create_video({"theme": THEME, "style": "cinematic", "language": "en"})
     assert response.status_code == 202, response.text
     video_id = response.json()["video_id"]
+    events: list = []  # the live progress stream of the same job (GET /videos/{id}/events)
+    reader = threading.Thread(target=read_sse, args=(pipeline, video_id, 1100, events), daemon=True)
+    reader.start()
     doc = pipeline.wait_for(video_id, {"completed", "failed", "qa_failed"}, timeout=1100)
     assert doc["status"] == "completed", doc.get("error")
+    reader.join(timeout=60)
     out = tmp_path_factory.mktemp("delivered")
     files = {name: pipeline.download(doc[field], out / name) for name, field in [
         ("final.mp4", "final_video_url"), ("thumbnail.jpg", "thumbnail_url"), ("subtitles.srt", "srt_url"),
         ("veo.mp4", "veo_video_uri")]}
     return {"doc": doc, "files": files, "script": read_json(clients.storage, doc["script_uri"]),
-            "report": read_json(clients.storage, doc["qa_report_url"])}
+            "report": read_json(clients.storage, doc["qa_report_url"]), "events": events,
+            "stream_ended": not reader.is_alive()}
 
 
 def _words(text: str) -> list[str]:
@@ -107,3 +113,14 @@ def test_status_history_records_every_step(delivered):
     history = [h["status"] for h in delivered["doc"]["history"]]
     assert history[0] == "script_ready" and history[-1] == "completed"
     assert {"video_generated", "assembled", "qa_passed"} <= set(history)
+
+
+def test_progress_stream_delivered_each_status_change_in_order(delivered):
+    events, history = delivered["events"], [h["status"] for h in delivered["doc"]["history"]]
+    assert delivered["stream_ended"], "the stream closes once the job is completed"
+    assert [d["status"] for e, d in events if e == "status"] == history
+    done = [d["blocks_done"] for e, d in events if e in ("status", "progress") and d["status"] == "video_generating"]
+    assert done == sorted(done) and done[-1] >= 1, "block progress is streamed while Veo works"
+    percents = [d["percent"] for e, d in events if e in ("status", "progress")]
+    assert percents == sorted(percents) and percents[-1] == 100
+    assert events[-1][0] == "end" and events[-1][1]["status"] == "completed"

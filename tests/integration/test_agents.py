@@ -56,7 +56,7 @@ def test_script_agent_creates_the_job(pipeline, clients, created):
 def test_status_route_returns_the_public_document(pipeline, created):
     import requests
 
-    response = requests.get(created["status_url"], timeout=10)
+    response = requests.get(created["status_url"], headers=pipeline.headers(), timeout=10)
     assert response.status_code == 200
     body = response.json()
     assert body["video_id"] == created["video_id"] and body["status"] == "script_ready"
@@ -144,14 +144,15 @@ def test_malformed_http_requests(pipeline):
     import requests
 
     base = pipeline.cloud.url_of("agent-script")
-    not_json = requests.post(f"{base}/videos", data="{theme", headers={"Content-Type": "application/json"})
+    auth = pipeline.headers()
+    not_json = requests.post(f"{base}/videos", data="{theme", headers={**auth, "Content-Type": "application/json"})
     assert (not_json.status_code, not_json.json()["error"]["code"]) == (400, "invalid_json")
-    wrong_type = requests.post(f"{base}/videos", data="theme=x", headers={"Content-Type": "text/plain"})
+    wrong_type = requests.post(f"{base}/videos", data="theme=x", headers={**auth, "Content-Type": "text/plain"})
     assert wrong_type.status_code == 415
-    too_big = requests.post(f"{base}/videos", json={"theme": "x" * 20000})
+    too_big = requests.post(f"{base}/videos", json={"theme": "x" * 20000}, headers=auth)
     assert too_big.status_code == 413
-    assert requests.get(f"{base}/videos/v-nonexistent-123").status_code == 404
-    assert requests.delete(f"{base}/videos").status_code == 405
+    assert requests.get(f"{base}/videos/v-nonexistent-123", headers=auth).status_code == 404
+    assert requests.delete(f"{base}/videos", headers=auth).status_code == 405
 
 
 def test_malformed_message_is_refused_for_the_dead_letter_path(pipeline):

@@ -24,7 +24,7 @@ def _url(pipeline, path: str = "") -> str:
 
 
 def _create(pipeline, owner: str, body=BODY) -> requests.Response:
-    return requests.post(_url(pipeline), json=body, headers={"X-User-Id": owner}, timeout=60)
+    return requests.post(_url(pipeline), json=body, headers=pipeline.headers(owner), timeout=60)
 
 
 def _png(data: bytes) -> Image.Image:
@@ -41,13 +41,13 @@ def test_create_list_get_delete(pipeline, clients):
     assert portrait.size[0] > 100 and portrait.size[1] > portrait.size[0], "a real 9:16 PNG"
     assert character["image_uri"].endswith(f"characters/{cid}.png")
     _create(pipeline, "bob", {**BODY, "name": "Bob's hero"})
-    listed = requests.get(_url(pipeline), headers={"X-User-Id": "alice"}, timeout=30).json()["characters"]
+    listed = requests.get(_url(pipeline), headers=pipeline.headers("alice"), timeout=30).json()["characters"]
     assert [c["name"] for c in listed] == ["Mila"], "only the caller's own characters are listed"
-    assert requests.get(_url(pipeline, f"/{cid}"), headers={"X-User-Id": "alice"}, timeout=30).json()["name"] == "Mila"
-    assert requests.get(_url(pipeline, f"/{cid}"), headers={"X-User-Id": "bob"}, timeout=30).status_code == 404
-    assert requests.delete(_url(pipeline, f"/{cid}"), headers={"X-User-Id": "bob"}, timeout=30).status_code == 404
-    assert requests.delete(_url(pipeline, f"/{cid}"), headers={"X-User-Id": "alice"}, timeout=30).status_code == 204
-    assert requests.get(_url(pipeline, f"/{cid}"), headers={"X-User-Id": "alice"}, timeout=30).status_code == 404
+    assert requests.get(_url(pipeline, f"/{cid}"), headers=pipeline.headers("alice"), timeout=30).json()["name"] == "Mila"
+    assert requests.get(_url(pipeline, f"/{cid}"), headers=pipeline.headers("bob"), timeout=30).status_code == 404
+    assert requests.delete(_url(pipeline, f"/{cid}"), headers=pipeline.headers("bob"), timeout=30).status_code == 404
+    assert requests.delete(_url(pipeline, f"/{cid}"), headers=pipeline.headers("alice"), timeout=30).status_code == 204
+    assert requests.get(_url(pipeline, f"/{cid}"), headers=pipeline.headers("alice"), timeout=30).status_code == 404
     assert not clients.storage.bucket(clients.settings.bucket).blob(f"characters/{cid}.png").exists()
 
 
@@ -63,7 +63,8 @@ def test_bad_character_requests_get_a_4xx(pipeline, body, code):
 
 def test_script_prompt_names_the_character(pipeline, clients):
     cid = _create(pipeline, "alice").json()["character_id"]
-    response = pipeline.create_video({"theme": "A fox who learns to sail", "language": "fr", "character_id": cid})
+    response = pipeline.create_video({"theme": "A fox who learns to sail", "language": "fr", "character_id": cid},
+                                     user_id="alice")
     assert response.status_code == 202, response.text
     doc = pipeline.doc(response.json()["video_id"])
     assert doc["character_id"] == cid and read_json(clients.storage, doc["script_uri"])["blocks"]

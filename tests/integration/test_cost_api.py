@@ -25,7 +25,7 @@ BODY = {"theme": "A lighthouse keeper who befriends a storm", "style": "cinemati
 
 
 def _estimate(pipeline, **extra) -> requests.Response:
-    return requests.post(pipeline.cloud.url_of("agent-script") + "/estimate", json={**BODY, **extra}, timeout=60)
+    return pipeline.api("POST", "/estimate", json={**BODY, **extra}, timeout=60)
 
 
 def test_estimate_prices_every_preset_without_creating_anything(pipeline, simulator):
@@ -61,7 +61,7 @@ def test_downgrade_is_applied_only_when_allowed_and_the_status_says_so(pipeline)
     assert doc["preset"] == "quick_social" and doc["downgrade"]["to"] == "quick_social"
     assert doc["veo_model"] == "veo-3.1-lite-generate-preview"
     assert doc["total_blocks"] == 4 and doc["estimate"]["cost_usd"]["total"] <= 5
-    public = requests.get(body["status_url"], timeout=10).json()
+    public = requests.get(body["status_url"], headers=pipeline.headers(), timeout=10).json()
     assert public["downgrade"]["from"] == "brand_campaign" and public["estimate"]["preset"] == "quick_social"
 
 
