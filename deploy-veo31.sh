@@ -191,6 +191,9 @@ apply_bindings() {
         [[ "$role" == roles/run.invoker ]] || die "function bindings support roles/run.invoker only, not $role"
         run_retrying gcloud functions add-invoker-policy-binding "$target" --project="$PROJECT" \
           --region="$REGION" --member="$member" ;;
+      self)  # a role on the agent's own service account (e.g. signBlob for V4 signed URLs)
+        run_retrying gcloud iam service-accounts add-iam-policy-binding "$(principal_email "$principal")" \
+          --project="$PROJECT" --member="$member" --role="$role" ;;
     esac
   done
 }
@@ -754,6 +757,7 @@ main() {
   apply_bindings bucket
   apply_bindings secret
   apply_bindings topic
+  apply_bindings self
   deploy_functions
   log "IAM bindings (function invokers)"
   apply_bindings function

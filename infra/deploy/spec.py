@@ -22,7 +22,7 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 GCP_DIR = REPO_ROOT / "infra" / "gcp"
 ENVIRONMENTS = ("dev", "staging", "prod")
 SCHEDULER = "scheduler"
-BINDING_KINDS = ("project", "bucket", "secret", "topic", "function")
+BINDING_KINDS = ("project", "bucket", "secret", "topic", "function", "self")
 _PLACEHOLDER = re.compile(r"\$\{([A-Z][A-Z0-9_]*)\}")
 
 

@@ -212,6 +212,17 @@ def test_firestore_database_and_monitor_indexes(first: DryRun) -> None:
         assert ("field-path=status,order=ascending", f"field-path={second},order=ascending") in indexes
 
 
+def test_cached_scripts_expire_by_ttl(first: DryRun) -> None:
+    [ttl] = commands(first, "firestore", "fields", "ttls", "update")
+    assert "expires_at" in ttl and flag(ttl, "--collection-group") == "script_cache" and "--enable-ttl" in ttl
+
+
+def test_front_door_may_sign_urls_as_itself_only(first: DryRun) -> None:
+    [grant] = commands(first, "iam", "service-accounts", "add-iam-policy-binding")
+    assert sa("agent-script") in grant and flag(grant, "--member") == f"serviceAccount:{sa('agent-script')}"
+    assert flag(grant, "--role") == "roles/iam.serviceAccountTokenCreator"
+
+
 def test_scheduler_calls_the_monitor_every_two_minutes_with_oidc(first: DryRun) -> None:
     job = commands(first, "scheduler", "jobs", "create", "http")[0]
     assert flag(job, "--schedule") == "*/2 * * * *"
