@@ -31,7 +31,7 @@ from shared.errors import GenerationError, InvalidInputError, TransientError
 from shared.prompts import STYLES, portrait_prompt
 from shared.responses import json_response
 from shared.storage import gs_uri, split_uri, upload_bytes
-from shared.validation import parse_body
+from shared.validation import one_of, parse_body
 
 COLLECTION = "characters"
 PUBLIC_FIELDS = ("character_id", "owner", "name", "description", "style", "image_uri", "created_at")
@@ -51,9 +51,7 @@ class CharacterBody(BaseModel):
     @field_validator("style")
     @classmethod
     def _known_style(cls, value: str) -> str:
-        if value not in STYLES:
-            raise ValueError(f"style must be one of {', '.join(STYLES)}")
-        return value
+        return one_of(value, STYLES, "style")
 
 
 def owner_of(request: flask.Request) -> str:

@@ -17,7 +17,7 @@ from shared.config import Settings
 from shared.errors import GenerationError, InvalidInputError, TransientError
 from shared.presets import DEFAULT_PRESET, PRESETS, Preset
 from shared.prompts import LANGUAGES, MAX_DIALOGUE_WORDS, SCRIPT_SYSTEM_INSTRUCTION, STYLES, VOICES, script_prompt
-from shared.validation import parse_body
+from shared.validation import one_of, parse_body
 
 FIRST_CLIP_SECONDS = 8
 EXTENSION_SECONDS = 7
@@ -68,9 +68,7 @@ class VideoRequestBody(BaseModel):
     @field_validator("preset")
     @classmethod
     def _known_preset(cls, value: str) -> str:
-        if value not in PRESETS:
-            raise ValueError(f"preset must be one of {', '.join(PRESETS)}")
-        return value
+        return one_of(value, PRESETS, "preset")
 
     @field_validator("target_seconds")
     @classmethod
@@ -83,9 +81,7 @@ class VideoRequestBody(BaseModel):
     @field_validator("voice")
     @classmethod
     def _known_voice(cls, value: Optional[str]) -> Optional[str]:
-        if value is not None and value not in VOICES:
-            raise ValueError(f"voice must be one of {', '.join(VOICES)}")
-        return value
+        return value if value is None else one_of(value, VOICES, "voice")
 
     @field_validator("theme")
     @classmethod
@@ -99,16 +95,12 @@ class VideoRequestBody(BaseModel):
     @field_validator("style")
     @classmethod
     def _known_style(cls, value: str) -> str:
-        if value not in STYLES:
-            raise ValueError(f"style must be one of {', '.join(STYLES)}")
-        return value
+        return one_of(value, STYLES, "style")
 
     @field_validator("language")
     @classmethod
     def _known_language(cls, value: str) -> str:
-        if value not in LANGUAGES:
-            raise ValueError(f"language must be one of {', '.join(LANGUAGES)}")
-        return value
+        return one_of(value, LANGUAGES, "language")
 
 
 def parse_request(body: Any) -> VideoRequestBody:

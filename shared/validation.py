@@ -1,7 +1,7 @@
 """Validation of JSON request bodies against pydantic models, with one error shape for every route."""
 from __future__ import annotations
 
-from typing import Any, TypeVar
+from typing import Any, Iterable, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
@@ -22,3 +22,11 @@ def parse_body(model: type[ModelT], body: Any) -> ModelT:
         code = "unknown_field" if first["type"] == "extra_forbidden" else f"invalid_{field}"
         message = first["msg"].removeprefix("Value error, ")
         raise InvalidInputError(f"{field}: {message}", code=code, field=field) from exc
+
+
+def one_of(value: str, allowed: Iterable[str], name: str) -> str:
+    """`value` if it is one of `allowed`; else a ValueError naming the choices (for pydantic validators)."""
+    choices = list(allowed)
+    if value not in choices:
+        raise ValueError(f"{name} must be one of {', '.join(choices)}")
+    return value

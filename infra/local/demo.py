@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from infra.local.cloud import LocalCloud
+from shared.storage import split_uri
 
 DEFAULT_THEME = "A lighthouse keeper who befriends a storm"
 STATUS_COLLECTION = "video_status"
@@ -148,14 +149,6 @@ def progress_line(doc: Mapping[str, Any], elapsed: float) -> str:
     return f"[{elapsed:7.1f} s] {doc.get('status', '?')!s:<20} {blocks}"
 
 
-def split_gs_uri(uri: str) -> tuple[str, str]:
-    """gs://bucket/path -> (bucket, path)."""
-    if not uri.startswith("gs://") or "/" not in uri[5:]:
-        raise DemoError(f"not a gs:// object URI: {uri!r}")
-    bucket, _, path = uri[5:].partition("/")
-    return bucket, path
-
-
 def download_results(storage_client: Any, doc: Mapping[str, Any], folder: Path) -> list[Path]:
     """Download every result the document points to into `folder`."""
     folder.mkdir(parents=True, exist_ok=True)
@@ -166,7 +159,7 @@ def download_results(storage_client: Any, doc: Mapping[str, Any], folder: Path) 
             if field not in OPTIONAL_DOWNLOADS:
                 raise DemoError(f"completed document has no {field}")
             continue
-        bucket, path = split_gs_uri(uri)
+        bucket, path = split_uri(uri)
         target = folder / filename
         storage_client.bucket(bucket).blob(path).download_to_filename(str(target))
         saved.append(target)
