@@ -8,7 +8,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 VENV="${ROOT}/.venv"
 STAMP="${VENV}/.requirements.sha256"
 SDK_PLATFORM="/usr/lib/google-cloud-sdk/platform"
-APT_PACKAGES=(ffmpeg espeak-ng sox fonts-dejavu-core shellcheck)
+APT_PACKAGES=(ffmpeg espeak-ng sox fonts-dejavu-core shellcheck fontconfig)
 
 say() { printf 'setup: %s\n' "$*"; }
 die() { printf 'setup: ERROR: %s\n' "$*" >&2; exit 1; }
