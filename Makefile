@@ -11,7 +11,7 @@ export DEMO_STYLE := $(STYLE)
 export DEMO_LANGUAGE := $(LANGUAGE)
 export DEMO_MUSIC := $(MUSIC)
 
-.PHONY: setup up down status demo test test-unit test-integration test-e2e bench lint
+.PHONY: setup up down status demo test test-unit test-integration test-e2e chaos bench lint
 
 setup:
 	@bash infra/local/setup.sh
@@ -39,6 +39,10 @@ test-integration: setup
 
 test-e2e: setup
 	@$(PY) -m pytest tests/e2e
+
+# The full crash, duplicates, faults, load and bad-input suites (CHAOS_FULL=1); ends with their verdict line.
+chaos: setup
+	@$(PY) -m tests.chaos.run
 
 bench: setup
 	@$(PY) tools/bench_assembler.py

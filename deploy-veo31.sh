@@ -165,7 +165,7 @@ ensure_service_accounts() {
   done
 }
 
-# Apply every binding of one kind (project, bucket, secret, topic, function).
+# Apply every binding of one kind (project, bucket, secret, topic, subscription, function).
 apply_bindings() {
   local kind_wanted="$1" rows row principal kind target role member
   spec_rows rows bindings --env "$ENV_NAME" --genai-mode "$GENAI_MODE"
@@ -186,6 +186,9 @@ apply_bindings() {
           --member="$member" --role="$role" ;;
       topic)
         run_retrying gcloud pubsub topics add-iam-policy-binding "$target" --project="$PROJECT" \
+          --member="$member" --role="$role" ;;
+      subscription)  # agent-monitor pulls the dead-letter subscription
+        run_retrying gcloud pubsub subscriptions add-iam-policy-binding "$target" --project="$PROJECT" \
           --member="$member" --role="$role" ;;
       function)
         [[ "$role" == roles/run.invoker ]] || die "function bindings support roles/run.invoker only, not $role"
@@ -408,6 +411,11 @@ stage_functions() {
 
 function_url() { printf 'https://%s-%s.cloudfunctions.net/%s' "$REGION" "$PROJECT" "$1"; }
 
+# Settings passed to every function when set in the deploy environment (else shared/config.py's
+# production defaults apply).
+PASSED_THROUGH=(VEO_FALLBACK_MODEL VEO_RETRY_ATTEMPTS VEO_RETRY_MAX_WAIT_SECONDS VEO_ORPHAN_SECONDS
+  VEO_REQUESTS_PER_MINUTE VEO_MAX_CONCURRENT CORS_ORIGINS)
+
 # Environment variables of every function (shared/config.py reads them).
 function_env_vars() {
   local budget_s="$1"
@@ -425,8 +433,13 @@ function_env_vars() {
     "FIRESTORE_DATABASE=$FIRESTORE_DATABASE"
     "LOG_EXECUTION_ID=true"
   )
-  local IFS=,
-  printf '%s' "${vars[*]}"
+  local name
+  for name in "${PASSED_THROUGH[@]}"; do
+    [[ -z "${!name:-}" ]] || vars+=("$name=${!name}")
+  done
+  # gcloud's alternate delimiter: CORS_ORIGINS is itself a comma-separated list.
+  local IFS='|'
+  printf '^|^%s' "${vars[*]}"
 }
 
 deploy_functions() {
@@ -594,6 +607,9 @@ Options:
   --status-base-url URL    STATUS_BASE_URL     default: the agent-script function URL
   --work-dir DIR           DEPLOY_WORK_DIR     keep staged sources and rendered files there
   -h, --help
+Passed to the functions when set (environment only): VEO_FALLBACK_MODEL, VEO_RETRY_ATTEMPTS,
+  VEO_RETRY_MAX_WAIT_SECONDS, VEO_ORPHAN_SECONDS, VEO_REQUESTS_PER_MINUTE (production default 10),
+  VEO_MAX_CONCURRENT (production default 10), CORS_ORIGINS (comma-separated).
 Secrets: GEMINI_API_KEY (environment only) is stored as the first version of <env>-gemini-api-key when
 the secret has none; it is never printed. DEPLOY_DRY_RUN_ASSUME=present prints the re-run (update) plan.
 USAGE
@@ -752,11 +768,12 @@ main() {
   ensure_gemini_secret
   ensure_topics
   grant_pubsub_token_creator
-  log "IAM bindings (project, bucket, secret, topics)"
+  log "IAM bindings (project, bucket, secret, topics, dead-letter subscription)"
   apply_bindings project
   apply_bindings bucket
   apply_bindings secret
   apply_bindings topic
+  apply_bindings subscription
   apply_bindings self
   deploy_functions
   log "IAM bindings (function invokers)"

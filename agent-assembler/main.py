@@ -2,13 +2,13 @@
 import functions_framework
 from cloudevents.http import CloudEvent
 
-from shared.assemble_step import assemble
+from shared.assemble_step import handle
 from shared.clients import default_clients
-from shared.messages import AssemblyRequest
+from shared.messages import AssemblyRequest, BlockReady
 from shared.steps import run_event
 
 
 @functions_framework.cloud_event
 def assemble_event(cloud_event: CloudEvent) -> None:
-    """Assemble the delivered short and hand it to QA."""
-    run_event(default_clients(), cloud_event, AssemblyRequest, "agent-assembler", "assemble", assemble)
+    """Transcribe a finished Veo block ahead, or assemble the delivered short and hand it to QA."""
+    run_event(default_clients(), cloud_event, (AssemblyRequest, BlockReady), "agent-assembler", "assemble", handle)

@@ -5,12 +5,12 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from shared import lease, log, status
+from shared import block_transcripts, lease, log, status
 from shared.clients import Clients
 from shared.errors import InvalidInputError
 from shared.finish import Deliverables, produce_deliverables
 from shared.segments import join_segments
-from shared.messages import AssemblyRequest, QaRequest
+from shared.messages import AssemblyRequest, BlockReady, QaRequest
 from shared.presets import Preset, preset_from_doc
 from shared.renditions import write_rendition
 from shared.pubsub import publish
@@ -18,8 +18,14 @@ from shared.status import Status
 from shared.storage import download_file, gs_uri, read_json, upload_file
 
 ASSEMBLING = frozenset({Status.ASSEMBLING})
-LEASE_SECONDS = 600.0
 _STARTABLE = frozenset({Status.VIDEO_GENERATED, Status.QA_FAILED})
+
+
+def handle(clients: Clients, message: AssemblyRequest | BlockReady) -> str:
+    """agent-assembler's one entry: a finished Veo block to transcribe ahead, or a job to assemble."""
+    if isinstance(message, BlockReady):
+        return block_transcripts.transcribe_block(clients, message)
+    return assemble(clients, message)
 
 
 def assemble(clients: Clients, message: AssemblyRequest) -> str:
@@ -50,13 +56,14 @@ def _claim(clients: Clients, video_id: str, owner: str) -> dict[str, Any] | None
     if doc is None:
         raise InvalidInputError(f"no job {video_id}", code="unknown_job")
     current = Status(doc["status"])
-    fields = lease.lease_fields(owner, LEASE_SECONDS)
+    seconds, grace = clients.settings.assembly_lease_seconds, clients.settings.lease_grace_seconds
+    fields = lease.lease_fields(owner, seconds, grace)
     try:
         if current in _STARTABLE:
             return status.transition(clients.db, video_id, Status.ASSEMBLING, fields,
                                      allowed_from=_STARTABLE).document
         if current == Status.ASSEMBLING:
-            return lease.claim(clients.db, video_id, ASSEMBLING, owner, LEASE_SECONDS)
+            return lease.claim(clients.db, video_id, ASSEMBLING, owner, seconds, grace)
     except lease.LeaseHeld:
         log.info("another invocation is assembling this job")
         return None
@@ -74,12 +81,17 @@ def _produce(clients: Clients, doc: dict[str, Any]) -> dict[str, Any]:
         veo_video = _veo_video(clients, doc, work)
         script = read_json(clients.storage, doc["script_uri"])
         preset = preset_from_doc(doc)
+        language, heard = str(script.get("language") or "en"), {}
         result = produce_deliverables(veo_video, script, work / "out", music_track=doc.get("music"),
                                       crf=preset.crf, music_volume=clients.settings.music_volume,
                                       target_lufs=loudness_target(doc, preset),
-                                      max_bitrate_kbps=preset.max_bitrate_kbps)
+                                      max_bitrate_kbps=preset.max_bitrate_kbps,
+                                      hear=lambda: block_transcripts.job_transcript(clients, doc, veo_video,
+                                                                                    language, heard))
+        summary = _summary(result)
+        summary["assembly"].update(heard)
         return {**_upload(clients, video_id, result, preset), **_renditions(clients, video_id, result, preset),
-                **_summary(result)}
+                **summary}
 
 
 def loudness_target(doc: dict[str, Any], preset: Preset) -> float:

@@ -2,7 +2,7 @@
 
     POST   /characters        {name, description, style}  → 201 character (portrait in GCS)
     GET    /characters                                     → 200 {"characters": [own characters]}
-    GET    /characters/{id}                                → 200 character (own only, else 404)
+    GET    /characters/{id}                                → 200 character (own only, else 404; with portrait_url, signed)
     DELETE /characters/{id}                                → 204 (portrait and document removed)
 
 Storage: gs://BUCKET/characters/{id}.png and Firestore `characters/{id}`
@@ -25,7 +25,7 @@ from google.genai import errors as genai_errors
 from google.genai import types
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from shared import auth, log, quotas, status
+from shared import auth, log, quotas, signed_urls, status
 from shared.clients import Clients
 from shared.errors import GenerationError, InvalidInputError, TransientError
 from shared.prompts import STYLES, portrait_prompt
@@ -35,7 +35,7 @@ from shared.validation import one_of, parse_body
 
 COLLECTION = "characters"
 PUBLIC_FIELDS = ("character_id", "owner", "name", "description", "style", "image_uri", "created_at")
-_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+_ID = re.compile(r"^(?!__.*__$)[A-Za-z0-9_-]{1,64}$")  # Firestore reserves ids like __x__
 MAX_LISTED = 100
 
 
@@ -79,8 +79,12 @@ def generate_image(client: genai.Client, model: str, prompt: str, images: list[b
     raise GenerationError("the image model returned no image", code="image_generation_failed")
 
 
-def _public(character_id: str, doc: dict[str, Any]) -> dict[str, Any]:
-    return {"character_id": character_id, **{k: doc[k] for k in PUBLIC_FIELDS if k in doc}}
+def _public(clients: Clients, character_id: str, doc: dict[str, Any]) -> dict[str, Any]:
+    """The owner's view of a character, with a signed URL of its portrait (the bucket is private)."""
+    view = {"character_id": character_id, **{k: doc[k] for k in PUBLIC_FIELDS if k in doc}}
+    if doc.get("image_uri"):
+        view["portrait_url"] = signed_urls.signed_url(clients.storage, clients.settings, doc["image_uri"])["url"]
+    return view
 
 
 def _take_quota(clients: Clients, owner: str) -> None:
@@ -106,7 +110,7 @@ def create_character(clients: Clients, owner: str, body: Any) -> dict[str, Any]:
     doc = {**request.model_dump(), "owner": owner, "image_uri": image_uri, "created_at": status.utcnow()}
     clients.db.collection(COLLECTION).document(character_id).create(doc)
     log.info("character created", character_id=character_id, owner=owner)
-    return _public(character_id, doc)
+    return _public(clients, character_id, doc)
 
 
 def load_character(db: firestore.Client, character_id: str) -> dict[str, Any] | None:
@@ -126,7 +130,7 @@ def list_characters(clients: Clients, owner: str) -> list[dict[str, Any]]:
     """The caller's characters, newest first."""
     query = (clients.db.collection(COLLECTION).where(filter=FieldFilter("owner", "==", owner))
              .limit(MAX_LISTED))
-    found = [_public(snap.id, snap.to_dict()) for snap in query.stream()]
+    found = [_public(clients, snap.id, snap.to_dict()) for snap in query.stream()]
     return sorted(found, key=lambda c: c["created_at"], reverse=True)
 
 
@@ -161,7 +165,7 @@ def list_route(clients: Clients, request: flask.Request, _: dict[str, str]) -> f
 def get_route(clients: Clients, request: flask.Request, args: dict[str, str]) -> flask.Response:
     """GET /characters/{id} (a 404 for someone else's character: its existence is not revealed)."""
     character_id = args["character_id"]
-    return json_response(_public(character_id, _own(clients, owner_of(request), character_id)), 200)
+    return json_response(_public(clients, character_id, _own(clients, owner_of(request), character_id)), 200)
 
 
 def delete_route(clients: Clients, request: flask.Request, args: dict[str, str]) -> flask.Response:

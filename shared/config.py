@@ -27,6 +27,11 @@ class LocalPorts:
     simulator: int = 8090
     agents_base: int = 8091  # agent i listens on agents_base + i, in shared.topics order
 
+    @property
+    def studio(self) -> int:
+        """The studio web front end's port: just below the agents, so every offset stack moves it too."""
+        return self.agents_base - 3
+
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> "LocalPorts":
         return cls(
@@ -58,12 +63,22 @@ class Settings:
     veo_retry_max_wait_seconds: float = 8.0
     veo_orphan_seconds: float = 900.0  # a `submitting` block with no output after this was never accepted
     veo_poll_seconds: float = 10.0
+    # Project-wide Veo quota (shared.veo_quota): requests per window and running operations. The local
+    # defaults never throttle the local stack; production's fit Veo 3.1's default project quota (about
+    # 10 requests/min per project and region): set them to the quota you were granted.
+    veo_requests_per_minute: int = 600  # production default 10
+    veo_max_concurrent: int = 50  # production default 10
+    veo_quota_window_seconds: float = 60.0  # the rate's window (tests shorten it)
     invocation_budget_seconds: float = 480.0
     music_volume: float = 0.20
     whisper_model_dir: str | None = None
     status_base_url: str = "http://127.0.0.1:8091"
     stuck_after_seconds: float = 600.0
     max_monitor_retries: int = 3
+    monitor_backoff_seconds: tuple[float, ...] = (60.0, 180.0, 600.0)  # wait before retry 1, 2, 3 of a step
+    lease_grace_seconds: float = 60.0  # how long past an expired lease the monitor waits before taking over
+    video_lease_margin_seconds: float = 60.0  # the video lease outlives the invocation budget by this
+    assembly_lease_seconds: float = 600.0  # longer than any assembly (the assembler has no heartbeat)
     topic_prefix: str = ""  # environment prefix of Pub/Sub topic names (e.g. "dev-"), set by deploy-veo31.sh
     firestore_database: str = "(default)"
     local_ports: LocalPorts = field(default_factory=LocalPorts)
@@ -155,12 +170,20 @@ def settings_from_env(env: Mapping[str, str]) -> Settings:
         veo_retry_max_wait_seconds=_float(env, "VEO_RETRY_MAX_WAIT_SECONDS", d.veo_retry_max_wait_seconds),
         veo_orphan_seconds=_float(env, "VEO_ORPHAN_SECONDS", d.veo_orphan_seconds),
         veo_poll_seconds=_float(env, "VEO_POLL_SECONDS", 10.0 if production else 1.0),
+        veo_requests_per_minute=int(env.get("VEO_REQUESTS_PER_MINUTE")
+                                    or (10 if production else d.veo_requests_per_minute)),
+        veo_max_concurrent=int(env.get("VEO_MAX_CONCURRENT") or (10 if production else d.veo_max_concurrent)),
+        veo_quota_window_seconds=_float(env, "VEO_QUOTA_WINDOW_SECONDS", d.veo_quota_window_seconds),
         invocation_budget_seconds=_float(env, "INVOCATION_BUDGET_SECONDS", d.invocation_budget_seconds),
         music_volume=_float(env, "MUSIC_VOLUME", d.music_volume),
         whisper_model_dir=env.get("WHISPER_MODEL_DIR") or None,
         status_base_url=env.get("STATUS_BASE_URL", f"http://127.0.0.1:{ports.agents_base}"),
         stuck_after_seconds=_float(env, "STUCK_AFTER_SECONDS", d.stuck_after_seconds),
         max_monitor_retries=int(env.get("MAX_MONITOR_RETRIES", d.max_monitor_retries)),
+        monitor_backoff_seconds=_seconds_list(env, "MONITOR_BACKOFF_SECONDS", d.monitor_backoff_seconds),
+        lease_grace_seconds=_float(env, "LEASE_GRACE_SECONDS", d.lease_grace_seconds),
+        video_lease_margin_seconds=_float(env, "VIDEO_LEASE_MARGIN_SECONDS", d.video_lease_margin_seconds),
+        assembly_lease_seconds=_float(env, "ASSEMBLY_LEASE_SECONDS", d.assembly_lease_seconds),
         topic_prefix=env.get("PIPELINE_TOPIC_PREFIX", d.topic_prefix),
         firestore_database=env.get("FIRESTORE_DATABASE", d.firestore_database),
         local_ports=ports,
@@ -216,6 +239,20 @@ def _float(env: Mapping[str, str], name: str, default: float) -> float:
         return float(raw)
     except ValueError as exc:
         raise ConfigError(f"{name} must be a number, not {raw!r}") from exc
+
+
+def _seconds_list(env: Mapping[str, str], name: str, default: tuple[float, ...]) -> tuple[float, ...]:
+    """A comma-separated list of positive durations, e.g. MONITOR_BACKOFF_SECONDS=60,180,600."""
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        values = tuple(float(item) for item in raw.split(",") if item.strip())
+    except ValueError as exc:
+        raise ConfigError(f"{name} must be comma-separated numbers, not {raw!r}") from exc
+    if not values or min(values) <= 0:
+        raise ConfigError(f"{name} needs at least one positive number, not {raw!r}")
+    return values
 
 
 @lru_cache(maxsize=1)

@@ -14,7 +14,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, TypeVar
+from typing import Callable, TypeVar
 
 from shared import log
 from shared.errors import InvalidInputError, PermanentError
@@ -190,15 +190,24 @@ def _music_path(music_track: str | None, style: str) -> tuple[Path, str]:
 
 
 def _transcribe(src: Path, info: MediaInfo, language: str, model_dir: Path | None) -> Transcript:
+    return transcribe(src, language, model_dir=model_dir)
+
+
+def _heard_if_audible(info: MediaInfo, language: str, hear: Callable[[], Transcript]) -> Transcript:
     if not info.has_audio:
         return Transcript(words=[], speech_spans=[], language=language)
-    return transcribe(src, language, model_dir=model_dir)
+    return hear()
 
 
 def produce_deliverables(veo_video: Path, script: dict, work_dir: Path, *, music_track: str | None,
                          crf: int = 23, music_volume: float = 0.2, model_dir: Path | None = None,
-                         target_lufs: float = TARGET_LUFS, max_bitrate_kbps: int | None = None) -> Deliverables:
-    """Finish a Veo video: subtitles, music, loudness, 1080x1920 encode, thumbnail — all in work_dir."""
+                         target_lufs: float = TARGET_LUFS, max_bitrate_kbps: int | None = None,
+                         hear: Callable[[], Transcript] | None = None) -> Deliverables:
+    """Finish a Veo video: subtitles, music, loudness, 1080x1920 encode, thumbnail — all in work_dir.
+
+    `hear` supplies the transcript (e.g. merged from blocks transcribed while Veo generated); by
+    default the whole video is transcribed here.
+    """
     started, timings = time.monotonic(), {}
     require_tools()
     work_dir = Path(work_dir)
@@ -213,8 +222,8 @@ def produce_deliverables(veo_video: Path, script: dict, work_dir: Path, *, music
         return _timed(timings, "loudness_measure", lambda: settle_gain(Path(veo_video), info, bed, target_lufs))
 
     with ThreadPoolExecutor(max_workers=3, thread_name_prefix="finish") as pool:
-        heard = pool.submit(_timed, timings, "transcribe",
-                            lambda: _transcribe(Path(veo_video), info, language, model_dir))
+        hear = hear or (lambda: _transcribe(Path(veo_video), info, language, model_dir))
+        heard = pool.submit(_timed, timings, "transcribe", lambda: _heard_if_audible(info, language, hear))
         mix = pool.submit(music_and_gain)
         thumbnail = pool.submit(_timed, timings, "thumbnail", lambda: write_thumbnail(Path(veo_video), thumb))
         transcript = heard.result()

@@ -178,7 +178,7 @@ def read_json_body(request: flask.Request) -> Any:
         raise InvalidInputError(f"body larger than {MAX_BODY_BYTES} bytes", code="body_too_large")
     try:
         return json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:  # too deeply nested: RecursionError
         raise InvalidInputError(f"body is not valid JSON: {exc}", code="invalid_json") from exc
 
 

@@ -15,7 +15,7 @@ from google.cloud import firestore
 from shared import status
 from shared.status import Status
 
-GRACE = dt.timedelta(seconds=60)
+GRACE_SECONDS = 60.0  # the default of LEASE_GRACE_SECONDS
 
 
 class LeaseHeld(Exception):
@@ -31,9 +31,10 @@ def after(seconds: float) -> dt.datetime:
     return status.utcnow() + dt.timedelta(seconds=seconds)
 
 
-def lease_fields(owner: str, seconds: float) -> dict[str, Any]:
+def lease_fields(owner: str, seconds: float, grace_seconds: float = GRACE_SECONDS) -> dict[str, Any]:
+    """A lease until `seconds` from now; the monitor looks `grace_seconds` after it expires."""
     until = status.utcnow() + dt.timedelta(seconds=seconds)
-    return {"lease": {"owner": owner, "until": until}, "next_attempt_at": until + GRACE}
+    return {"lease": {"owner": owner, "until": until}, "next_attempt_at": until + dt.timedelta(seconds=grace_seconds)}
 
 
 def is_live(lease: dict[str, Any] | None, owner: str | None = None) -> bool:
@@ -44,12 +45,12 @@ def is_live(lease: dict[str, Any] | None, owner: str | None = None) -> bool:
 
 
 def claim(db: firestore.Client, video_id: str, expected: frozenset[Status], owner: str,
-          seconds: float) -> dict[str, Any]:
+          seconds: float, grace_seconds: float = GRACE_SECONDS) -> dict[str, Any]:
     """Take the lease in a transaction; LeaseHeld if another live invocation has it."""
     def take(doc: dict[str, Any]) -> dict[str, Any]:
         if is_live(doc.get("lease"), owner):
             raise LeaseHeld(video_id)
-        return lease_fields(owner, seconds)
+        return lease_fields(owner, seconds, grace_seconds)
 
     return status.update_in_status(db, video_id, expected, take)
 

@@ -43,15 +43,22 @@ class AssemblyRequest(_Message):
     kind: Literal["assembly_request"] = "assembly_request"
 
 
+class BlockReady(_Message):
+    """Tell agent-assembler that Veo block `block` is done, so it can transcribe it ahead of assembly."""
+
+    kind: Literal["block_ready"] = "block_ready"
+    block: int = Field(ge=0, le=100)
+
+
 class QaRequest(_Message):
     """Ask agent-qa to check a job's delivered file."""
 
     kind: Literal["qa_request"] = "qa_request"
 
 
-StepMessage = Union[VideoRequest, AssemblyRequest, QaRequest]
+StepMessage = Union[VideoRequest, AssemblyRequest, BlockReady, QaRequest]
 _adapter: TypeAdapter[StepMessage] = TypeAdapter(
-    Union[VideoRequest, AssemblyRequest, QaRequest])  # type: ignore[arg-type]
+    Union[VideoRequest, AssemblyRequest, BlockReady, QaRequest])  # type: ignore[arg-type]
 
 
 def encode(message: StepMessage) -> bytes:
@@ -66,7 +73,7 @@ def decode(data: bytes) -> StepMessage:
                                 code="message_too_large")
     try:
         raw = json.loads(data)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:  # too deeply nested: RecursionError
         raise InvalidInputError(f"message is not JSON: {exc}", code="malformed_message") from exc
     if not isinstance(raw, dict) or raw.get("schema_version") != SCHEMA_VERSION:
         raise InvalidInputError("unsupported or missing schema_version", code="unsupported_schema")
@@ -87,10 +94,24 @@ def data_from_cloud_event(event_type: str, data: Any) -> bytes:
         raise InvalidInputError("event carries no base64 message data", code="malformed_message") from exc
 
 
-def message_from_cloud_event(cloud_event: Any, expected: type[_Message]) -> StepMessage:
-    """Decode a functions-framework CloudEvent into the message type its consumer expects."""
+def raw_event_data(cloud_event: Any) -> bytes:
+    """The message bytes of an event as delivered, even when they cannot be decoded (to park them)."""
+    try:
+        return data_from_cloud_event(PUBSUB_EVENT_TYPE, cloud_event.data)
+    except InvalidInputError:
+        return json.dumps(cloud_event.data, default=str).encode()
+
+
+def source_topic(cloud_event: Any) -> str:
+    """The topic an event came from (`…/topics/<name>` in its source), or its source as given."""
+    return str(cloud_event["source"] or "").rsplit("/topics/", 1)[-1]
+
+
+def message_from_cloud_event(cloud_event: Any,
+                              expected: type[_Message] | tuple[type[_Message], ...]) -> StepMessage:
+    """Decode a functions-framework CloudEvent into the message type(s) its consumer expects."""
     message = decode(data_from_cloud_event(cloud_event["type"], cloud_event.data))
     if not isinstance(message, expected):
-        raise InvalidInputError(f"expected {expected.__name__}, got {type(message).__name__}",
-                                code="wrong_message_kind")
+        names = " or ".join(t.__name__ for t in (expected if isinstance(expected, tuple) else (expected,)))
+        raise InvalidInputError(f"expected {names}, got {type(message).__name__}", code="wrong_message_kind")
     return message

@@ -6,6 +6,8 @@ decided in a transaction that moves `next_attempt_at` forward: two concurrent mo
 publish the same retry twice. After `max_monitor_retries` retries of one step the job fails with
 the last reason.
 
+Each pass also records what reached the dead-letter subscription (shared.dead_letters).
+
 Jobs in `qa_failed` get a bounded remedial step instead (shared.remedial): a re-assembly with a
 corrected loudness target, at most MAX_REMEDIAL_ATTEMPTS times, else `failed` with the QA reason.
 """
@@ -18,8 +20,9 @@ import flask
 from google.cloud import firestore
 from google.cloud.firestore_v1.base_query import FieldFilter
 
-from shared import lease, log, status
+from shared import dead_letters, lease, log, status
 from shared.clients import Clients
+from shared.config import Settings
 from shared.messages import AssemblyRequest, QaRequest, StepMessage, VideoRequest
 from shared.presets import preset_from_doc
 from shared.pubsub import publish
@@ -36,7 +39,7 @@ RESUME: dict[Status, type[StepMessage]] = {
     Status.ASSEMBLED: QaRequest,
     Status.QA_PASSED: QaRequest,
 }
-BACKOFF_SECONDS = (60, 180, 600)
+BACKOFF_SECONDS = Settings.monitor_backoff_seconds  # production's 1, 3, 10 min (MONITOR_BACKOFF_SECONDS)
 BATCH = 100
 
 
@@ -49,16 +52,24 @@ def due_jobs(db: firestore.Client, current: Status, now: dt.datetime) -> list[st
     return [snap.id for snap in query.stream()]
 
 
-def _retry_plan(doc: dict[str, Any], current: Status, now: dt.datetime, max_retries: int) -> dict[str, Any]:
+def _retry_plan(doc: dict[str, Any], current: Status, now: dt.datetime, max_retries: int,
+                backoff: tuple[float, ...] = BACKOFF_SECONDS) -> dict[str, Any]:
     """The fields recording one more retry of the current step (or that the budget is spent)."""
     record = doc.get("monitor") or {}
     attempts = record.get("attempts", 0) if record.get("status") == current.value else 0
     reason = f"no progress in {current.value} since {doc.get('updated_at')}"
     reasons = [*(record.get("reasons") or []), {"at": now, "status": current.value, "reason": reason}][-20:]
-    delay = BACKOFF_SECONDS[min(attempts, len(BACKOFF_SECONDS) - 1)]
+    not_before = now + dt.timedelta(seconds=backoff[min(attempts, len(backoff) - 1)])
     return {"monitor": {"status": current.value, "attempts": attempts + 1, "last_retry_at": now,
-                        "reasons": reasons, "exhausted": attempts >= max_retries},
-            "next_attempt_at": now + dt.timedelta(seconds=delay)}
+                        "not_before": not_before, "reasons": reasons, "exhausted": attempts >= max_retries},
+            "next_attempt_at": not_before}
+
+
+def _in_backoff(doc: dict[str, Any], current: Status, now: dt.datetime) -> bool:
+    """Whether the backoff after the monitor's last retry of this step still runs. An agent that gives
+    the job up early (a transient failure sets `next_attempt_at` to now) must not bring the retry forward."""
+    record = doc.get("monitor") or {}
+    return record.get("status") == current.value and (record.get("not_before") or now) > now
 
 
 class _NotDue(Exception):
@@ -69,9 +80,10 @@ def _claim_retry(clients: Clients, video_id: str, current: Status, now: dt.datet
     """Record the retry in a transaction; None when the job moved on or another run took it."""
     def plan(doc: dict[str, Any]) -> dict[str, Any]:
         due = doc.get("next_attempt_at")
-        if due is None or due > now or lease.is_live(doc.get("lease")):
+        if due is None or due > now or lease.is_live(doc.get("lease")) or _in_backoff(doc, current, now):
             raise _NotDue(video_id)
-        return _retry_plan(doc, current, now, clients.settings.max_monitor_retries)
+        settings = clients.settings
+        return _retry_plan(doc, current, now, settings.max_monitor_retries, settings.monitor_backoff_seconds)
 
     try:
         return status.update_in_status(clients.db, video_id, frozenset({current}), plan)
@@ -148,7 +160,7 @@ def run_monitor(clients: Clients, now: dt.datetime | None = None) -> dict[str, A
         outcome = _remediate(clients, video_id, now)
         counts[outcome] += 1
         jobs.append({"video_id": video_id, "status": Status.QA_FAILED.value, "outcome": outcome})
-    return {**counts, "jobs": jobs, "at": now.isoformat()}
+    return {**counts, "jobs": jobs, "dead_letters": dead_letters.record_dead_letters(clients), "at": now.isoformat()}
 
 
 def handle_request(clients: Clients, request: flask.Request) -> flask.Response:

@@ -7,12 +7,13 @@ from google.cloud import pubsub_v1
 from shared import log
 from shared.config import Settings
 from shared.errors import TransientError
-from shared.messages import AssemblyRequest, QaRequest, StepMessage, VideoRequest, encode
+from shared.messages import AssemblyRequest, BlockReady, QaRequest, StepMessage, VideoRequest, encode
 from shared.topics import ASSEMBLY_REQUESTS, QA_REQUESTS, VIDEO_REQUESTS
 
 TOPIC_OF: dict[type, str] = {
     VideoRequest: VIDEO_REQUESTS,
     AssemblyRequest: ASSEMBLY_REQUESTS,
+    BlockReady: ASSEMBLY_REQUESTS,
     QaRequest: QA_REQUESTS,
 }
 PUBLISH_TIMEOUT_SECONDS = 30.0

@@ -3,10 +3,10 @@ from __future__ import annotations
 
 from typing import Any, Callable, TypeVar
 
-from shared import log, status, webhooks
+from shared import dead_letters, log, status, webhooks
 from shared.clients import Clients
 from shared.errors import InvalidInputError, PermanentError
-from shared.messages import StepMessage, message_from_cloud_event
+from shared.messages import StepMessage, message_from_cloud_event, raw_event_data, source_topic
 from shared.status import Status
 
 M = TypeVar("M", bound=StepMessage)
@@ -28,19 +28,20 @@ def fail_job(clients: Clients, video_id: str, step: str, exc: PermanentError) ->
     record_failure(clients, video_id, {"code": exc.code, "message": exc.message[:1000], "step": step})
 
 
-def run_event(clients: Clients, cloud_event: Any, expected: type[M], agent: str, step: str,
+def run_event(clients: Clients, cloud_event: Any, expected: type[M] | tuple[type[M], ...], agent: str, step: str,
               handler: Callable[[Clients, M], str]) -> str:
     """Decode and run one step. Transient errors propagate (→ redelivery); permanent ones fail the job.
 
-    A malformed message has no job to fail: it is raised, so after the subscription's delivery attempts
-    it lands on the dead-letter topic instead of being lost silently.
+    A malformed message (not JSON, wrong schema or kind, too large) can never succeed and has no job
+    to fail: it is parked on the dead-letter topic at once (the monitor records it) and acknowledged.
     """
     log.bind(agent=agent, step=step, event_id=cloud_event["id"])
     try:
         message = message_from_cloud_event(cloud_event, expected)
     except InvalidInputError as exc:
         log.error("malformed message rejected", code=exc.code, reason=exc.message)
-        raise
+        dead_letters.park(clients, raw_event_data(cloud_event), exc, source_topic(cloud_event))
+        return "dead_lettered"
     with log.bound(video_id=message.video_id, attempt=message.attempt, origin=message.origin):
         try:
             with log.step_timer(step) as timing:

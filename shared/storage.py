@@ -75,3 +75,15 @@ def read_json(client: storage.Client, uri: str) -> Any:
         raise PermanentError(f"object {uri} does not exist") from exc
     except gexc.GoogleAPICallError as exc:
         raise _transient("read of", uri, exc) from exc
+
+
+def read_json_under(client: storage.Client, prefix_uri: str) -> dict[str, Any]:
+    """Every JSON object under a gs:// prefix, by object URI (an empty dict when there is none)."""
+    bucket, prefix = split_uri(prefix_uri)
+    try:
+        return {gs_uri(bucket, blob.name): json.loads(blob.download_as_bytes())
+                for blob in client.list_blobs(bucket, prefix=prefix)}
+    except gexc.NotFound:
+        return {}
+    except gexc.GoogleAPICallError as exc:
+        raise _transient("listing of", prefix_uri, exc) from exc

@@ -12,6 +12,7 @@ VIDEO_REQUESTS = "video-requests"
 ASSEMBLY_REQUESTS = "assembly-requests"
 QA_REQUESTS = "qa-requests"
 DEAD_LETTER = "pipeline-dead-letter"
+DEAD_LETTER_SUBSCRIPTION = "pipeline-dead-letter-sub"  # pull: agent-monitor records what lands there
 
 MAX_DELIVERY_ATTEMPTS = 5
 
@@ -61,5 +62,6 @@ if __name__ == "__main__":
         "event_routes": [asdict(r) for r in EVENT_ROUTES],
         "http_agents": [asdict(a) for a in HTTP_AGENTS],
         "dead_letter_topic": DEAD_LETTER,
+        "dead_letter_subscription": DEAD_LETTER_SUBSCRIPTION,
         "max_delivery_attempts": MAX_DELIVERY_ATTEMPTS,
     }, indent=2))

@@ -26,6 +26,7 @@ _VERIFIED_MARKER = ".sha256-verified"
 SAMPLE_RATE = 16000
 
 _model_lock = threading.Lock()
+_import_lock = threading.Lock()
 _models: dict[str, Any] = {}
 
 
@@ -110,14 +111,23 @@ def ensure_model_dir(model_dir: Path | None = None) -> Path:
     return folder
 
 
+def _faster_whisper() -> Any:
+    """faster_whisper, imported by one thread at a time: the model preload runs beside the first
+    requests, and two threads importing it at once see a partly initialised module."""
+    with _import_lock:
+        import faster_whisper  # heavy import, only when needed
+        import faster_whisper.vad  # noqa: F401 - speech_spans needs it loaded
+
+        return faster_whisper
+
+
 def get_model(model_dir: Path | None = None) -> Any:
     """The process-wide WhisperModel (int8, CPU), loaded once; thread-safe."""
     folder = ensure_model_dir(model_dir)
     key = str(folder)
     with _model_lock:
         if key not in _models:
-            from faster_whisper import WhisperModel  # heavy import, only when needed
-
+            WhisperModel = _faster_whisper().WhisperModel
             if not (folder / "model.bin").is_file():  # never let faster-whisper fall back to a download
                 raise ConfigError(f"Whisper model folder {folder} has no model.bin")
             _models[key] = WhisperModel(str(folder), device="cpu", compute_type="int8",
@@ -127,9 +137,7 @@ def get_model(model_dir: Path | None = None) -> Any:
 
 def load_audio(path: Path) -> Any:
     """Decode any audio/video file to a float32 mono 16 kHz numpy array."""
-    from faster_whisper import decode_audio
-
-    return decode_audio(str(path), sampling_rate=SAMPLE_RATE)
+    return _faster_whisper().decode_audio(str(path), sampling_rate=SAMPLE_RATE)
 
 
 _VAD = dict(min_silence_duration_ms=500, speech_pad_ms=200, min_speech_duration_ms=150)
@@ -137,9 +145,8 @@ _VAD = dict(min_silence_duration_ms=500, speech_pad_ms=200, min_speech_duration_
 
 def speech_spans(audio: Any) -> list[tuple[float, float]]:
     """Silero VAD speech spans in seconds."""
-    from faster_whisper.vad import VadOptions, get_speech_timestamps
-
-    stamps = get_speech_timestamps(audio, VadOptions(**_VAD), sampling_rate=SAMPLE_RATE)
+    vad = _faster_whisper().vad
+    stamps = vad.get_speech_timestamps(audio, vad.VadOptions(**_VAD), sampling_rate=SAMPLE_RATE)
     return [(s["start"] / SAMPLE_RATE, s["end"] / SAMPLE_RATE) for s in stamps]
 
 
@@ -167,7 +174,13 @@ def transcribe(path: Path, language: str, *, model_dir: Path | None = None, beam
     one window per span (3x faster measured); word timings are mapped back and clamped into the spans.
     `concatenate_speech=False` passes the spans as clip_timestamps instead (one window per span).
     """
-    audio = load_audio(path)
+    return transcribe_audio(load_audio(path), language, model_dir=model_dir, beam_size=beam_size,
+                            concatenate_speech=concatenate_speech)
+
+
+def transcribe_audio(audio: Any, language: str, *, offset: float = 0.0, model_dir: Path | None = None,
+                     beam_size: int = 1, concatenate_speech: bool = True) -> Transcript:
+    """`transcribe` of decoded 16 kHz mono samples; every time is shifted by `offset` seconds."""
     spans = speech_spans(audio)
     if not spans:
         return Transcript(words=[], speech_spans=[], language=language)
@@ -179,6 +192,8 @@ def transcribe(path: Path, language: str, *, model_dir: Path | None = None, beam
     else:
         options.update(vad_filter=False, clip_timestamps=[t for span in spans for t in span])
     segments, _info = model.transcribe(audio, **options)
-    words = [Word(w.word.strip(), float(w.start), float(w.end), float(w.probability))
+    words = [Word(w.word.strip(), float(w.start) + offset, float(w.end) + offset, float(w.probability))
              for seg in segments for w in (seg.words or []) if w.word.strip()]
+    spans = [(start + offset, end + offset) for start, end in spans]
     return Transcript(words=clamp_to_spans(words, spans), speech_spans=spans, language=language)
+

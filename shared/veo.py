@@ -6,13 +6,14 @@
 429 and 5xx on submission are retried with jittered exponential backoff (Veo rejects them before
 accepting the job, so nothing is billed), counted, and when the primary model stays exhausted the
 configured fallback model takes over. Past every model's budget: VeoBusy (transient, redelivered).
+Every call after the first (a retry, a fallback) first runs `before_retry` (the quota's rate token).
 A 400 is permanent, with the API's message.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 from google import genai
 from google.cloud import storage
@@ -133,22 +134,43 @@ def build_request(request: VeoInput, mode: str) -> tuple[types.GenerateVideosSou
 
 def _generate_with_retries(client: genai.Client, model: str, source: types.GenerateVideosSource,
                            config: types.GenerateVideosConfig, attempts: int, max_wait: float,
-                           counter: _RetryCounter) -> types.GenerateVideosOperation:
+                           counter: _RetryCounter, gate: Callable[[], None]) -> types.GenerateVideosOperation:
     retrying = Retrying(retry=retry_if_exception(is_retryable), reraise=True,
                         wait=wait_random_exponential(multiplier=0.5, max=max_wait),
                         stop=stop_after_attempt(max(attempts, 1)), before_sleep=counter)
-    return retrying(client.models.generate_videos, model=model, source=source, config=config)
+
+    def call() -> types.GenerateVideosOperation:
+        gate()
+        return client.models.generate_videos(model=model, source=source, config=config)
+
+    return retrying(call)
+
+
+def _gate_after_first(before_retry: Callable[[], None] | None) -> Callable[[], None]:
+    """A callable that runs `before_retry` on every call but the first."""
+    calls = 0
+
+    def gate() -> None:
+        nonlocal calls
+        if calls and before_retry:
+            before_retry()
+        calls += 1
+
+    return gate
 
 
 def submit(client: genai.Client, mode: str, models: Sequence[str], request: VeoInput, *,
-           attempts: int = 4, max_wait_seconds: float = 8.0) -> Submission:
+           attempts: int = 4, max_wait_seconds: float = 8.0,
+           before_retry: Callable[[], None] | None = None) -> Submission:
     """Start one block with the first model that accepts it; returns the operation name."""
     source, config = build_request(request, mode)
     counter = _RetryCounter()
+    gate = _gate_after_first(before_retry)
     last: Exception | None = None
     for position, model in enumerate(models):
         try:
-            operation = _generate_with_retries(client, model, source, config, attempts, max_wait_seconds, counter)
+            operation = _generate_with_retries(client, model, source, config, attempts, max_wait_seconds, counter,
+                                               gate)
         except genai_errors.APIError as exc:
             if not is_retryable(exc):
                 raise GenerationError(f"Veo rejected the request: {exc.message or exc}", code="veo_rejected") from exc

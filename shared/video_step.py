@@ -14,6 +14,11 @@ The crash window (Veo accepted the call, the invocation died before storing the 
   fingerprint; a block found in `submitting` fails the job with `veo_submission_unknown` and the
   fingerprint, so an operator can reconcile with billing; it is never resubmitted automatically.
 
+Every submission first takes the project's Veo quota (shared.veo_quota: a rate token and a
+concurrency slot, queued by preset), before the claim: a wait that times out leaves the block
+untouched and the invocation continues later. The slot is named on the block and given back when
+its operation finishes, or when Veo refused the call.
+
 A safety-filtered result gets one automatic rephrase; a second one fails the job with Veo's reason.
 An invocation stops before its time budget: it releases its lease and re-publishes the request.
 """
@@ -27,7 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from shared import costs, lease, log, status, veo
+from shared import block_transcripts, costs, lease, log, status, veo, veo_quota
 from shared.characters import load_character
 from shared.clients import Clients
 from shared.config import VERTEX, Settings
@@ -42,7 +47,7 @@ from shared.video_inputs import opening_frame, segment_start_frame
 
 GENERATING = frozenset({Status.VIDEO_GENERATING})
 HEARTBEAT_SECONDS = 30.0
-LEASE_MARGIN_SECONDS = 60.0
+QUOTA_MARGIN_SECONDS = 5.0  # what a granted slot needs of the invocation to claim and submit
 
 
 class Superseded(Exception):
@@ -85,7 +90,8 @@ def generate_video(clients: Clients, message: VideoRequest) -> str:
     owner = lease.new_owner()
     try:
         doc = lease.claim(clients.db, video_id, GENERATING, owner,
-                          settings.invocation_budget_seconds + LEASE_MARGIN_SECONDS)
+                          settings.invocation_budget_seconds + settings.video_lease_margin_seconds,
+                          settings.lease_grace_seconds)
     except lease.LeaseHeld:
         log.info("another invocation holds the lease")
         return "busy"
@@ -158,7 +164,15 @@ def _store_plan(run: _Run, doc: dict[str, Any]) -> dict[str, Any]:
 
 
 def _advance_blocks(run: _Run, doc: dict[str, Any]) -> bool:
-    """Drive every block to `done`; False when the invocation budget ran out first."""
+    """Drive every block to `done`; False when the invocation budget (or the wait for quota) ran out first."""
+    try:
+        return _advance_each_block(run, doc)
+    except veo_quota.QuotaWait as exc:
+        log.info("veo quota: still queued; continuing in a new invocation", reason=exc.message)
+        return False
+
+
+def _advance_each_block(run: _Run, doc: dict[str, Any]) -> bool:
     for planned in run.plan.blocks:
         index = planned.index
         while True:
@@ -230,17 +244,25 @@ def _submit_block(run: _Run, index: int, doc: dict[str, Any], *, attempt: int, r
     request = _block_input(run, index, doc, rephrase)
     request = dataclasses.replace(request, output_gcs_uri=block_output_prefix(settings, run.video_id, index, attempt))
     previous = (doc.get("blocks") or {}).get(str(index)) or {}
+    limits = veo_quota.limits_from(settings)
+    slot = veo_quota.acquire(run.db, veo_quota.waiter_for(run.video_id, index, attempt, doc.get("preset")),
+                             limits, _quota_wait(run))
     claim = {"state": "submitting", "attempt": attempt, "rephrased": rephrase, "owner": run.owner,
              "at": status.utcnow(), "model": models[0], "fingerprint": fingerprint(request, models[0]),
-             "output_prefix": request.output_gcs_uri, "filtered": previous.get("filtered", [])}
-    _update_block(run, index, expected if expected is not None else {}, claim)
+             "output_prefix": request.output_gcs_uri, "filtered": previous.get("filtered", []), "quota_slot": slot}
+    try:
+        _update_block(run, index, expected if expected is not None else {}, claim)
+    except BaseException:
+        veo_quota.release(run.db, slot)
+        raise
     with log.bound(block=index, attempt=attempt):
         try:
             submission = veo.submit(run.clients.genai, run.mode, models, request,
                                     attempts=settings.veo_retry_attempts,
-                                    max_wait_seconds=settings.veo_retry_max_wait_seconds)
-        except veo.VeoBusy as exc:
-            _release_claim(run, index, claim, previous, retries=exc.retries)
+                                    max_wait_seconds=settings.veo_retry_max_wait_seconds,
+                                    before_retry=lambda: veo_quota.take_token(run.db, limits, _quota_wait(run)))
+        except (veo.VeoBusy, veo_quota.QuotaWait) as exc:
+            _release_claim(run, index, claim, previous, retries=getattr(exc, "retries", 0))
             raise
         except GenerationError:
             _release_claim(run, index, claim, previous, retries=0)
@@ -250,6 +272,11 @@ def _submit_block(run: _Run, index: int, doc: dict[str, Any], *, attempt: int, r
     running = {**claim, "state": "running", "operation": submission.operation, "model": submission.model,
                "submitted_at": status.utcnow()}
     return _update_block(run, index, claim, running, extra=lambda d: _submission_fields(d, submission, index))
+
+
+def _quota_wait(run: _Run) -> float:
+    """How long this invocation may queue for the Veo quota."""
+    return max(run.time_left() - QUOTA_MARGIN_SECONDS, 0.0)
 
 
 def _submission_fields(doc: dict[str, Any], submission: veo.Submission, index: int) -> dict[str, Any]:
@@ -272,6 +299,7 @@ def _release_claim(run: _Run, index: int, claim: dict[str, Any], previous: dict[
         return {"blocks": blocks, "usage": costs.with_counter(doc.get("usage"), "veo_retries", retries)}
 
     status.update_in_status(run.db, run.video_id, GENERATING, undo)
+    veo_quota.release(run.db, claim.get("quota_slot"))
 
 
 def _same(current: dict[str, Any] | None, expected: dict[str, Any]) -> bool:
@@ -321,7 +349,9 @@ def _resolve_orphan(run: _Run, index: int, block: dict[str, Any], doc: dict[str,
 
 def _heartbeat_fields(run: _Run) -> dict[str, Any]:
     run.last_heartbeat = time.monotonic()
-    return lease.lease_fields(run.owner, max(run.time_left(), 0) + LEASE_MARGIN_SECONDS)
+    settings = run.clients.settings
+    return lease.lease_fields(run.owner, max(run.time_left(), 0) + settings.video_lease_margin_seconds,
+                              settings.lease_grace_seconds)
 
 
 def _heartbeat(run: _Run) -> None:
@@ -358,8 +388,10 @@ def _record_result(run: _Run, index: int, block: dict[str, Any], result: veo.Veo
             else block.get("filtered", [])
     doc = _update_block(run, index, block, new, extra=lambda d: {
         "usage": costs.with_veo_seconds(d.get("usage"), model, seconds, delivered=delivered)})
+    veo_quota.release(run.db, block.get("quota_slot"))
     log.info("veo block finished", block=index, outcome=outcome, seconds=seconds, model=model)
     if delivered:
+        block_transcripts.announce(run.clients, run.video_id, index)
         return doc
     return _after_failed_result(run, index, {**new, "error": result.error}, doc)
 

@@ -44,7 +44,7 @@ LISTED_FIELDS = ("video_id", "status", "title", "theme", "style", "language", "c
 SORT_FIELDS = {"date": "created_at", "views": "views", "duration": "planned_seconds"}
 # Folders holding a job's intermediate files (the delivered ones are named on its document).
 JOB_PREFIXES = ("veo31_videos/{id}/", "veo31_blocks/{id}/", "veo31_frames/{id}/", "renditions/{id}/",
-                "storyboards/{id}/")
+                "storyboards/{id}/", "transcripts/{id}/")
 DELETABLE = status.TERMINAL | {Status.AWAITING_APPROVAL}
 
 

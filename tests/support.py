@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import subprocess
 import time
 import uuid
@@ -41,6 +42,18 @@ class SimulatorControl:
 
     def clear_faults(self) -> None:
         requests.delete(f"{self.base_url}/_sim/faults", timeout=10).raise_for_status()
+
+    def set_quota(self, requests_per_window: int, window_seconds: float = 60.0) -> None:
+        """Answer Veo generate calls beyond the quota with 429 (0 turns the quota off); resets the counts."""
+        requests.post(f"{self.base_url}/_sim/quota", json={"requests_per_window": requests_per_window,
+                                                           "window_seconds": window_seconds},
+                      timeout=10).raise_for_status()
+
+    def quota(self) -> dict[str, Any]:
+        """The quota and its counts: accepted, rejected (429)."""
+        response = requests.get(f"{self.base_url}/_sim/quota", timeout=10)
+        response.raise_for_status()
+        return response.json()
 
 
 def push_body(project: str, route: EventRoute, data: bytes) -> dict[str, Any]:
@@ -152,6 +165,21 @@ class Pipeline:
 
     def download(self, uri: str, local: Path) -> Path:
         return download_file(self.clients.storage, uri, local)
+
+
+def words_of(text: str) -> list[str]:
+    """Lower-case words of a text, punctuation dropped (to compare what is said with what is shown)."""
+    return re.findall(r"[\w']+", text.lower())
+
+
+def srt_text(srt: str) -> str:
+    """The text of an SRT file's cues, joined by spaces."""
+    return " ".join(line for line in srt.splitlines() if line.strip() and "-->" not in line and not line.isdigit())
+
+
+def dialogue_of(script: dict[str, Any]) -> str:
+    """Every block's dialogue of a script, in order."""
+    return " ".join(block["dialogue"] for block in script["blocks"])
 
 
 def ffprobe(path: Path) -> dict[str, Any]:

@@ -3,7 +3,10 @@
     .venv/bin/python tools/bench_assembler.py [--seconds 75] [--keep DIR] [--presets]
 
 Builds one synthetic 720x1280 24 fps clip with espeak speech in every 7 s block, then measures:
-  * produce_deliverables (transcribe + subtitles + music + loudness + one encode + thumbnail),
+  * the Whisper cold start of a new instance (import + model load, in a fresh process),
+  * produce_deliverables as production runs it: a warm instance, every block but the last transcribed
+    while Veo generated the next one (timed apart), so the finish hears only the last block itself,
+  * the same finish transcribing the whole video itself (for comparison),
   * a bare libx264 encode with the same output settings (upscale only: the floor for any finish),
   * the naive recipe: burn subtitles (libx264 defaults), then re-encode to compress with music + loudnorm,
   * peak RSS of this process and its children (ru_maxrss of self + children: an upper bound).
@@ -23,7 +26,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from shared import block_transcripts  # noqa: E402
+from shared.config import GEMINI_API  # noqa: E402
 from shared.finish import encode_args, produce_deliverables  # noqa: E402
+from shared.plan import plan_video  # noqa: E402
+from shared.transcribe import get_model, load_audio  # noqa: E402
 from shared.media import escape_filter_value, probe, run_ffmpeg  # noqa: E402
 from shared.music import choose_track  # noqa: E402
 from shared.subtitles import block_window  # noqa: E402
@@ -119,17 +126,45 @@ def main(argv: list[str] | None = None) -> int:
             shutil.rmtree(folder, ignore_errors=True)
 
 
+def whisper_cold_start() -> float:
+    """Seconds a new instance spends importing faster-whisper and loading the model (fresh process)."""
+    code = "from shared.transcribe import get_model; get_model()"
+    root = Path(__file__).resolve().parent.parent
+    return timed(lambda: subprocess.run([sys.executable, "-c", code], cwd=root, check=True))
+
+
+def transcribe_ahead(clip: Path, script: dict) -> tuple[dict, list, float]:
+    """What the assembler does while Veo generates: every block but the last, each on its own."""
+    windows = block_transcripts.windows_of_plan(plan_video(len(script["blocks"]), GEMINI_API).to_doc())
+    audio = load_audio(clip)
+    stored: dict = {}
+
+    def each_block() -> None:
+        for window in windows[:-1]:
+            stored[window.block] = block_transcripts.transcribe_span(
+                audio, max(0.0, window.start), window.end, script["language"])
+    return stored, windows, timed(each_block)
+
+
 def run(folder: Path, args: argparse.Namespace) -> int:
     """The measurements, in an order that keeps the assembler's RSS figure its own."""
     clip, script = make_input(folder, args.seconds)
     print(f"input: {clip.name} {probe(clip).duration:.1f} s 720x1280, {len(script['blocks'])} spoken blocks")
+    print(f"whisper cold start (once per instance): {whisper_cold_start():.2f} s")
+    get_model()
+    stored, windows, ahead_s = transcribe_ahead(clip, script)
+    print(f"blocks transcribed during generation: {len(stored)} in {ahead_s:.2f} s "
+          f"({ahead_s / max(1, len(stored)):.2f} s per block, off the critical path)")
     result = None
 
-    def assemble() -> None:
+    def assemble(hear=None) -> None:
         nonlocal result
-        result = produce_deliverables(clip, script, folder / "work", music_track=None, crf=args.crf)
+        result = produce_deliverables(clip, script, folder / "work", music_track=None, crf=args.crf, hear=hear)
 
-    assembler_s = timed(assemble)
+    whole_s = timed(assemble)
+    print(f"assembler transcribing the whole video itself: {whole_s:.2f} s  steps={result.timings}")
+    assembler_s = timed(lambda: assemble(lambda: block_transcripts.complete(
+        stored, windows, load_audio(clip), script["language"])))
     rss_mb = peak_rss_mb()
     assert result is not None
     print(f"assembler: {assembler_s:.2f} s  steps={result.timings}")
@@ -137,6 +172,7 @@ def run(folder: Path, args: argparse.Namespace) -> int:
           f"{result.cue_count} cues, {result.words_transcribed} words heard")
     bare_s = timed(lambda: bare_encode(clip, folder / "bare.mp4", args.crf))
     print(f"bare libx264 encode (same output settings): {bare_s:.2f} s")
+    print(f"  (the finish transcribing the whole video itself would be {whole_s / bare_s:.3f}x the bare encode)")
     music = choose_track(None, script["style"]).path
     naive_s = timed(lambda: naive_recipe(clip, result.srt, music, folder, args.crf))
     print(f"naive recipe (burn, then re-encode): {naive_s:.2f} s")

@@ -75,7 +75,7 @@ def dry_run(args: Sequence[str], root: Path = REPO_ROOT, env: Mapping[str, str] 
     return DryRun(proc.returncode, read_plan(proc.stdout) if proc.returncode == 0 else [], proc.stderr)
 
 
-_DEPLOY_SETTINGS = ("DEPLOY_", "DRY_RUN", "GENAI_MODE", "VEO_MODEL", "SCRIPT_MODEL", "VERTEX_LOCATION",
+_DEPLOY_SETTINGS = ("DEPLOY_", "DRY_RUN", "GENAI_MODE", "VEO_", "CORS_ORIGINS", "SCRIPT_MODEL", "VERTEX_LOCATION",
                     "FIRESTORE_", "ENABLE_CDN", "CDN_DOMAIN", "BUDGET_AMOUNT", "BILLING_ACCOUNT",
                     "NOTIFICATION_CHANNELS", "SCRIPT_INVOKERS", "ALLOW_UNAUTHENTICATED_SCRIPT",
                     "BUILD_SERVICE_ACCOUNT", "STATUS_BASE_URL", "GEMINI_API_KEY")

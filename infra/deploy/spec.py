@@ -22,7 +22,7 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 GCP_DIR = REPO_ROOT / "infra" / "gcp"
 ENVIRONMENTS = ("dev", "staging", "prod")
 SCHEDULER = "scheduler"
-BINDING_KINDS = ("project", "bucket", "secret", "topic", "function", "self")
+BINDING_KINDS = ("project", "bucket", "secret", "topic", "subscription", "function", "self")
 _PLACEHOLDER = re.compile(r"\$\{([A-Z][A-Z0-9_]*)\}")
 
 
@@ -95,7 +95,8 @@ def pubsub_rows(env: str) -> list[list[str]]:
     """Work topics and the dead-letter topic with its pull subscription and delivery limit."""
     rows = [["topic", prefixed(env, r.topic)] for r in topics.EVENT_ROUTES]
     dead = prefixed(env, topics.DEAD_LETTER)
-    rows.append(["dead_letter", dead, f"{dead}-sub", str(topics.MAX_DELIVERY_ATTEMPTS)])
+    rows.append(["dead_letter", dead, prefixed(env, topics.DEAD_LETTER_SUBSCRIPTION),
+                 str(topics.MAX_DELIVERY_ATTEMPTS)])
     return rows
 
 
@@ -109,7 +110,7 @@ def binding_rows(env: str, genai_mode: str, gcp_dir: Path = GCP_DIR) -> list[lis
     """IAM bindings as principal, kind, target, role; conditional ones filtered by mode."""
     roles: Mapping[str, Any] = load_json("iam/roles.json", gcp_dir)
     known = {name for name, _ in principals(env)}
-    known_topics = {r.topic for r in topics.EVENT_ROUTES}
+    known_topics = {r.topic for r in topics.EVENT_ROUTES} | {topics.DEAD_LETTER}
     rows: list[list[str]] = []
     for principal, bindings in roles.items():
         if principal.startswith("_"):
@@ -130,6 +131,8 @@ def _binding_target(env: str, on: str, agents: set[str], known_topics: set[str])
         raise SpecError(f"unknown binding scope {on!r}")
     if kind == "topic" and name not in known_topics:
         raise SpecError(f"binding on unknown topic {name!r}")
+    if kind == "subscription" and name != topics.DEAD_LETTER_SUBSCRIPTION:
+        raise SpecError(f"binding on unknown subscription {name!r} (only the dead-letter pull subscription is ours)")
     if kind == "function" and name not in agents:
         raise SpecError(f"binding on unknown function {name!r}")
     return kind, prefixed(env, name) if name else "-"

@@ -31,7 +31,7 @@ from shared.config import LOCAL_PROJECT, LocalPorts, settings_from_env
 SDK_PLATFORM = Path("/usr/lib/google-cloud-sdk/platform")
 FIRESTORE_BIN = SDK_PLATFORM / "cloud-firestore-emulator" / "cloud_firestore_emulator"
 PUBSUB_BIN = SDK_PLATFORM / "pubsub-emulator" / "bin" / "cloud-pubsub-emulator"
-DEAD_LETTER_SUBSCRIPTION = "pipeline-dead-letter-sub"
+DEAD_LETTER_SUBSCRIPTION = topics.DEAD_LETTER_SUBSCRIPTION
 ACK_DEADLINE_SECONDS = 600
 READY_TIMEOUT_SECONDS = 90.0
 STOP_GRACE_SECONDS = 8.0
@@ -193,9 +193,16 @@ class LocalCloud:
             "LOCAL_SIMULATOR_PORT": str(p.simulator),
             "LOCAL_AGENTS_BASE_PORT": str(p.agents_base),
             "SIGNING_KEY_FILE": str(self.signing_key_file),
+            "CORS_ORIGINS": self._cors_origins(),
         })
         env.update(self.extra_env)
         return env
+
+    def _cors_origins(self) -> str:
+        """The configured API origins plus the studio's own: its pages call the API from there."""
+        configured = settings_from_env({k: v for k, v in os.environ.items() if k == "CORS_ORIGINS"}).cors_origins
+        studio = (f"http://127.0.0.1:{self.ports.studio}", f"http://localhost:{self.ports.studio}")
+        return ",".join(dict.fromkeys(configured + studio))
 
     @property
     def signing_key_file(self) -> Path:
@@ -230,6 +237,9 @@ class LocalCloud:
             argv = functions_framework_argv() + [f"--source={self._agent_source(agent)}", f"--target={entry}",
                                                  f"--host={host}", f"--port={port}"]
             items.append(Component(agent, tuple(argv), f"http://{host}:{port}/robots.txt", any_status=True))
+        items.append(Component("studio", (sys.executable, "-m", "infra.studio.serve", "--host", host, "--port",
+                                          str(p.studio), "--state-dir", str(self.state_dir)),
+                               f"http://{host}:{p.studio}/index.html"))
         return items
 
     def component(self, name: str) -> Component:
@@ -399,6 +409,22 @@ class LocalCloud:
         """Stop one component gracefully and start it again."""
         self.kill_agent(agent, signal.SIGTERM)
         self.start_agent(agent)
+
+    def restart_agents(self, names: list[str]) -> None:
+        """Stop several components gracefully, then start them together (e.g. after changing `extra_env`)."""
+        self._terminate(names, signal.SIGTERM)
+        components = [self.component(name) for name in names]
+        for component in components:
+            self._spawn(component)
+        self._wait_ready(components)
+
+    def pause(self, name: str) -> None:
+        """Freeze a component's process group (SIGSTOP): an outage that keeps its in-memory state."""
+        os.killpg(self.pids()[name], signal.SIGSTOP)
+
+    def resume(self, name: str) -> None:
+        """Let a paused component run again (SIGCONT)."""
+        os.killpg(self.pids()[name], signal.SIGCONT)
 
     def stop(self) -> None:
         """SIGTERM every recorded group, SIGKILL what is left after a grace period, remove the state."""

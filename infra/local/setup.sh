@@ -8,7 +8,8 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 VENV="${ROOT}/.venv"
 STAMP="${VENV}/.requirements.sha256"
 SDK_PLATFORM="/usr/lib/google-cloud-sdk/platform"
-APT_PACKAGES=(ffmpeg espeak-ng sox fonts-dejavu-core shellcheck fontconfig)
+# chromium + chromium-driver: the studio's real-browser tests (Selenium drives /usr/bin/chromium).
+APT_PACKAGES=(ffmpeg espeak-ng sox fonts-dejavu-core shellcheck fontconfig chromium chromium-driver)
 
 say() { printf 'setup: %s\n' "$*"; }
 die() { printf 'setup: ERROR: %s\n' "$*" >&2; exit 1; }
@@ -88,11 +89,22 @@ install_python_packages() {
   printf '%s\n' "$wanted" >"$STAMP"
 }
 
+# .venv/bin/studio: the studio command (infra/studio/cli.py), usable from any directory.
+install_studio_command() {
+  local wrapper="${VENV}/bin/studio"
+  cat >"$wrapper" <<EOF
+#!/usr/bin/env bash
+PYTHONPATH="${ROOT}\${PYTHONPATH:+:\$PYTHONPATH}" exec "${VENV}/bin/python" -m infra.studio.cli "\$@"
+EOF
+  chmod +x "$wrapper"
+}
+
 main() {
   install_system_packages
   check_cloud_sdk_emulators
   check_python
   install_python_packages
+  install_studio_command
   say "ready (start the local cloud with: .venv/bin/python -m infra.local.cloud up)"
 }
 

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import difflib
-import re
 import subprocess
 import threading
 from pathlib import Path
@@ -11,7 +10,7 @@ import numpy as np
 import pytest
 
 from shared.storage import read_json
-from tests.support import ffprobe, read_sse
+from tests.support import dialogue_of, ffprobe, read_sse, srt_text, words_of
 
 pytestmark = pytest.mark.timeout(1200)
 THEME = "A lighthouse keeper who befriends a storm"
@@ -37,15 +36,6 @@ def delivered(pipeline, clients, tmp_path_factory):
     return {"doc": doc, "files": files, "script": read_json(clients.storage, doc["script_uri"]),
             "report": read_json(clients.storage, doc["qa_report_url"]), "events": events,
             "stream_ended": not reader.is_alive()}
-
-
-def _words(text: str) -> list[str]:
-    return re.findall(r"[\w']+", text.lower())
-
-
-def _srt_text(srt: str) -> str:
-    lines = [line for line in srt.splitlines() if line.strip() and "-->" not in line and not line.isdigit()]
-    return " ".join(lines)
 
 
 def _pcm(path: Path, start: float, seconds: float) -> np.ndarray:
@@ -78,8 +68,8 @@ def test_final_video_is_a_vertical_h264_aac_short(delivered):
 
 
 def test_subtitles_say_the_scripts_dialogue(delivered):
-    spoken = _words(" ".join(b["dialogue"] for b in delivered["script"]["blocks"]))
-    subtitled = _words(_srt_text(delivered["files"]["subtitles.srt"].read_text()))
+    spoken = words_of(dialogue_of(delivered["script"]))
+    subtitled = words_of(srt_text(delivered["files"]["subtitles.srt"].read_text()))
     ratio = difflib.SequenceMatcher(a=spoken, b=subtitled, autojunk=False).ratio()
     assert ratio >= 0.9, (ratio, spoken, subtitled)
 
@@ -100,8 +90,8 @@ def test_audio_has_speech_and_music(delivered):
 
     final = delivered["files"]["final.mp4"]
     words = " ".join(w.text for w in transcribe(final, "en").words)
-    spoken = _words(" ".join(b["dialogue"] for b in delivered["script"]["blocks"]))
-    heard = difflib.SequenceMatcher(a=spoken, b=_words(words), autojunk=False).ratio()
+    spoken = words_of(dialogue_of(delivered["script"]))
+    heard = difflib.SequenceMatcher(a=spoken, b=words_of(words), autojunk=False).ratio()
     assert heard >= 0.8, words
     # The last second of each block has no speech: the source holds only Veo's quiet ambience there,
     # far below its speech. The delivered mix carries music in those gaps, which closes that distance.

@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import pytest
 
-from shared import status
-from shared.messages import AssemblyRequest, QaRequest, VideoRequest
+from shared import block_transcripts, status
+from shared.messages import AssemblyRequest, BlockReady, QaRequest, VideoRequest
 from shared.storage import read_json
 from shared.topics import ASSEMBLY_REQUESTS, QA_REQUESTS, VIDEO_REQUESTS
-from tests.support import ffprobe
+from tests.support import dialogue_of, ffprobe, srt_text, words_of
 
 pytestmark = [pytest.mark.timeout(900), pytest.mark.usefixtures("pull_mode")]
 
@@ -78,7 +78,23 @@ def test_video_agent_generates_each_block_once_and_resumes(pipeline, simulator, 
     billed = simulator.ledger()
     assert sorted(e["block"] for e in billed) == list(range(1, 10)), "each block billed exactly once"
     assert sum(e["seconds_billed"] for e in billed) == doc["usage"]["veo_seconds"] == 64
-    assert [m.kind for m in pipeline.published_for(ASSEMBLY_REQUESTS, video_id)] == ["assembly_request"]
+    announced = pipeline.published_for(ASSEMBLY_REQUESTS, video_id)
+    assert sorted(m.block for m in announced if m.kind == "block_ready") == list(range(9))
+    assert [m.kind for m in announced if m.kind != "block_ready"] == ["assembly_request"]
+
+
+def test_assembler_transcribes_announced_blocks_ahead_once(pipeline, clients, created):
+    video_id = created["video_id"]
+    for block in [*range(8), 3]:  # the last block is left to the finish; block 3 is delivered twice
+        response = pipeline.deliver(ASSEMBLY_REQUESTS, BlockReady(video_id=video_id, block=block))
+        assert response.status_code < 300, response.text
+    stored = block_transcripts.stored_blocks(clients, video_id)
+    assert sorted(stored) == list(range(8))
+    windows = block_transcripts.windows_of_plan(pipeline.doc(video_id)["plan"])
+    for block, transcript in stored.items():
+        assert transcript.words, f"block {block} heard nothing"
+        assert all(windows[block].holds(word) for word in transcript.words)
+    assert pipeline.doc(video_id)["status"] == "video_generated"
 
 
 def test_duplicate_video_request_is_acknowledged_without_calling_veo(pipeline, simulator, created):
@@ -91,7 +107,7 @@ def test_duplicate_video_request_is_acknowledged_without_calling_veo(pipeline, s
     assert pipeline.published_for(ASSEMBLY_REQUESTS, video_id) == []
 
 
-def test_assembler_delivers_the_files(pipeline, created, tmp_path):
+def test_assembler_delivers_the_files(pipeline, clients, created, tmp_path):
     video_id = created["video_id"]
     response = pipeline.deliver(ASSEMBLY_REQUESTS, AssemblyRequest(video_id=video_id))
     assert response.status_code < 300, response.text
@@ -103,6 +119,9 @@ def test_assembler_delivers_the_files(pipeline, created, tmp_path):
     assert abs(float(final["format"]["duration"]) - doc["duration"]) < 0.1
     srt = pipeline.download(doc["srt_url"], tmp_path / "subs.srt").read_text()
     assert "-->" in srt
+    assert doc["assembly"]["transcript_blocks_reused"] == 8
+    script = read_json(clients.storage, doc["script_uri"])
+    assert words_of(srt_text(srt)) == words_of(dialogue_of(script)), "subtitles say what the script says"
     thumb = ffprobe(pipeline.download(doc["thumbnail_url"], tmp_path / "thumb.jpg"))
     assert (thumb["streams"][0]["width"], thumb["streams"][0]["height"]) == (540, 960)
     assert [m.kind for m in pipeline.published_for(QA_REQUESTS, video_id)] == ["qa_request"]
@@ -155,9 +174,11 @@ def test_malformed_http_requests(pipeline):
     assert requests.delete(f"{base}/videos", headers=auth).status_code == 405
 
 
-def test_malformed_message_is_refused_for_the_dead_letter_path(pipeline):
+def test_malformed_message_is_parked_for_the_dead_letter_path(pipeline):
+    """Acknowledged at once (no redelivery): the agent parks it on the dead-letter topic
+    (tests/integration/test_dead_letters.py follows it to the monitor's record)."""
     response = pipeline.deliver_raw(ASSEMBLY_REQUESTS, b'{"schema_version": 1, "kind": "assembly_request"}')
-    assert response.status_code >= 500
+    assert response.status_code < 300
 
 
 def test_monitor_republishes_a_stalled_step_once_then_fails_it(pipeline, clients):

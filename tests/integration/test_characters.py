@@ -11,6 +11,7 @@ import pytest
 import requests
 from PIL import Image
 
+from shared.signed_urls import check_signed_url
 from shared.storage import read_json
 from tests.support import billed_seconds, drive_video_step, make_job
 
@@ -40,6 +41,8 @@ def test_create_list_get_delete(pipeline, clients):
     portrait = _png(clients.storage.bucket(clients.settings.bucket).blob(f"characters/{cid}.png").download_as_bytes())
     assert portrait.size[0] > 100 and portrait.size[1] > portrait.size[0], "a real 9:16 PNG"
     assert character["image_uri"].endswith(f"characters/{cid}.png")
+    assert check_signed_url(character["portrait_url"], clients.settings.signing_key_file) is None
+    assert _png(requests.get(character["portrait_url"], timeout=30).content).size == portrait.size
     _create(pipeline, "bob", {**BODY, "name": "Bob's hero"})
     listed = requests.get(_url(pipeline), headers=pipeline.headers("alice"), timeout=30).json()["characters"]
     assert [c["name"] for c in listed] == ["Mila"], "only the caller's own characters are listed"
@@ -49,6 +52,8 @@ def test_create_list_get_delete(pipeline, clients):
     assert requests.delete(_url(pipeline, f"/{cid}"), headers=pipeline.headers("alice"), timeout=30).status_code == 204
     assert requests.get(_url(pipeline, f"/{cid}"), headers=pipeline.headers("alice"), timeout=30).status_code == 404
     assert not clients.storage.bucket(clients.settings.bucket).blob(f"characters/{cid}.png").exists()
+    reserved = requests.delete(_url(pipeline, "/__proto__"), headers=pipeline.headers("alice"), timeout=30)
+    assert reserved.status_code == 404, "an id Firestore reserves is simply not found"
 
 
 @pytest.mark.parametrize("body, code", [

@@ -38,6 +38,8 @@ PATH_FLAGS = ("--source", "--config-from-file", "--policy-from-file", "--lifecyc
 PROJECT = "veo-offline-test"
 BASE_ARGS = ["--project", PROJECT, "--region", "us-central1", "--enable-cdn", "--budget-amount", "250",
              "--billing-account", "012345-6789AB-CDEF01"]
+# Optional settings the functions get when set; CORS_ORIGINS needs gcloud's alternate delimiter (^|^).
+PASSED_SETTINGS = {"CORS_ORIGINS": "https://app.example,https://studio.example", "VEO_REQUESTS_PER_MINUTE": "20"}
 PLANS = {
     "first-deploy": (BASE_ARGS + ["--env", "dev"], "missing"),
     "re-run": (BASE_ARGS + ["--env", "dev"], "present"),
@@ -164,7 +166,8 @@ def planned_commands(tmp_path_factory: pytest.TempPathFactory) -> list[list[str]
     for name, (args, assume) in PLANS.items():
         work = tmp_path_factory.mktemp(f"work-{name}")
         result = dry_run([*args, "--work-dir", str(work)], root=root,
-                         env={"DEPLOY_DRY_RUN_ASSUME": assume, "DEPLOY_PROJECT_NUMBER": "123456789012"})
+                         env={"DEPLOY_DRY_RUN_ASSUME": assume, "DEPLOY_PROJECT_NUMBER": "123456789012",
+                              **PASSED_SETTINGS})
         assert result.returncode == 0, result.stderr
         for command in result.commands:
             unique.setdefault(signature(command), command)

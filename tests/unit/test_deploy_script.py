@@ -153,9 +153,16 @@ def test_roles_are_granted_as_declared_and_nothing_broad(first: DryRun) -> None:
             assert (f"serviceAccount:{sa(principal)}", binding["role"]) in granted, (principal, binding)
 
 
+def env_vars(command: list[str]) -> dict[str, str]:
+    """--set-env-vars, written with gcloud's alternate delimiter (^|^) since values may hold commas."""
+    value = flag(command, "--set-env-vars")
+    assert value.startswith("^|^")
+    return dict(item.split("=", 1) for item in value[3:].split("|"))
+
+
 def test_functions_get_production_settings_and_the_secret(first: DryRun) -> None:
     for command in commands(first, "functions", "deploy"):
-        env = dict(item.split("=", 1) for item in flag(command, "--set-env-vars").split(","))
+        env = env_vars(command)
         assert env["PIPELINE_ENV"] == "production"
         assert env["GOOGLE_CLOUD_PROJECT"] == PROJECT
         assert env["PIPELINE_BUCKET"] == f"{PROJECT}-dev-media"
@@ -163,6 +170,17 @@ def test_functions_get_production_settings_and_the_secret(first: DryRun) -> None
         assert env["GENAI_MODE"] == "gemini_api" and env["VEO_MODEL"] and env["SCRIPT_MODEL"]
         assert 0 < int(env["INVOCATION_BUDGET_SECONDS"]) < int(flag(command, "--timeout")[:-1])
         assert flag(command, "--set-secrets") == "GEMINI_API_KEY=dev-gemini-api-key:latest"
+        assert "CORS_ORIGINS" not in env and "VEO_REQUESTS_PER_MINUTE" not in env, "unset: config's defaults"
+
+
+def test_veo_quota_retry_and_cors_settings_are_passed_when_set(tree: Path, tmp_path: Path) -> None:
+    given = {"VEO_FALLBACK_MODEL": "veo-3.1-fast-generate-preview", "VEO_RETRY_ATTEMPTS": "6",
+             "VEO_RETRY_MAX_WAIT_SECONDS": "20", "VEO_ORPHAN_SECONDS": "1200", "VEO_REQUESTS_PER_MINUTE": "20",
+             "VEO_MAX_CONCURRENT": "8", "CORS_ORIGINS": "https://app.example,https://studio.example"}
+    plan = plan_in(tree, tmp_path, ["--project", PROJECT, "--region", REGION], **given)
+    for command in commands(plan, "functions", "deploy"):
+        env = env_vars(command)
+        assert {k: env[k] for k in given} == given
 
 
 def test_secret_is_created_from_stdin_and_never_printed(first: DryRun) -> None:
@@ -187,11 +205,19 @@ def test_topics_dead_letter_and_its_iam(first: DryRun) -> None:
     publisher = [c for c in commands(first, "pubsub", "topics", "add-iam-policy-binding")
                  if flag(c, "--member") == pubsub_agent]
     assert [(c[4], flag(c, "--role")) for c in publisher] == [(f"dev-{topics.DEAD_LETTER}", "roles/pubsub.publisher")]
-    subscriber = commands(first, "pubsub", "subscriptions", "add-iam-policy-binding")
+    subscriber = [c for c in commands(first, "pubsub", "subscriptions", "add-iam-policy-binding")
+                  if flag(c, "--member") == pubsub_agent]
     assert sorted(c[4] for c in subscriber) == sorted(c[4] for c in updates)
-    assert all(flag(c, "--role") == "roles/pubsub.subscriber" and flag(c, "--member") == pubsub_agent
-               for c in subscriber)
-    assert commands(first, "pubsub", "subscriptions", "create")[0][4] == f"dev-{topics.DEAD_LETTER}-sub"
+    assert all(flag(c, "--role") == "roles/pubsub.subscriber" for c in subscriber)
+    dead_sub = f"dev-{topics.DEAD_LETTER_SUBSCRIPTION}"
+    assert commands(first, "pubsub", "subscriptions", "create")[0][4] == dead_sub
+    # agent-monitor records what lands there; the event agents park malformed messages on the topic
+    readers = [(c[4], flag(c, "--member"), flag(c, "--role"))
+               for c in commands(first, "pubsub", "subscriptions", "add-iam-policy-binding") if c[4] == dead_sub]
+    assert readers == [(dead_sub, f"serviceAccount:{sa('agent-monitor')}", "roles/pubsub.subscriber")]
+    parkers = {flag(c, "--member") for c in commands(first, "pubsub", "topics", "add-iam-policy-binding")
+               if c[4] == f"dev-{topics.DEAD_LETTER}" and flag(c, "--member") != pubsub_agent}
+    assert parkers == {f"serviceAccount:{sa(r.agent)}" for r in topics.EVENT_ROUTES}
 
 
 def test_private_bucket_with_lifecycle(first: DryRun) -> None:

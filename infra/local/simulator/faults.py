@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import threading
+import time
+from collections import deque
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -70,3 +72,47 @@ class FaultBook:
                     rule.times -= 1
                     return FaultRule(rule.kind, rule.match, 1, rule.delay_seconds, rule.model)
         return None
+
+
+class RequestQuota:
+    """An optional per-project quota on Veo generate calls: at most `limit` in any `window_seconds`;
+    beyond it 429 RESOURCE_EXHAUSTED, counted (nothing billed). Off until a test sets it."""
+
+    def __init__(self) -> None:
+        self.limit = 0  # 0: no quota
+        self.window_seconds = 60.0
+        self.accepted = 0
+        self.rejected = 0
+        self._times: deque[float] = deque()
+        self._lock = threading.Lock()
+
+    def configure(self, raw: Any) -> None:
+        """Set `{"requests_per_window": n, "window_seconds": s}` and reset the counts; 400 if malformed."""
+        if not isinstance(raw, dict):
+            raise invalid("POST {\"requests_per_window\": n, \"window_seconds\": s}")
+        try:
+            limit, window = int(raw.get("requests_per_window", 0)), float(raw.get("window_seconds", 60.0))
+        except (TypeError, ValueError):
+            raise invalid("requests_per_window must be an integer and window_seconds a number") from None
+        with self._lock:
+            self.limit, self.window_seconds = max(limit, 0), max(window, 0.001)
+            self.accepted = self.rejected = 0
+            self._times.clear()
+
+    def admit(self) -> bool:
+        """Count one generate call; False when it is over the quota."""
+        now = time.monotonic()
+        with self._lock:
+            while self._times and self._times[0] <= now - self.window_seconds:
+                self._times.popleft()
+            if self.limit and len(self._times) >= self.limit:
+                self.rejected += 1
+                return False
+            self._times.append(now)
+            self.accepted += 1
+            return True
+
+    def stats(self) -> dict[str, Any]:
+        with self._lock:
+            return {"requests_per_window": self.limit, "window_seconds": self.window_seconds,
+                    "accepted": self.accepted, "rejected": self.rejected}

@@ -9,6 +9,7 @@
     GET    /_sim/health                               200 when up
     GET    /_sim/ledger  DELETE /_sim/ledger          billed Veo calls
     POST   /_sim/faults  GET, DELETE /_sim/faults     fault rules (see faults.py)
+    POST   /_sim/quota   GET, DELETE /_sim/quota      Veo request quota and its 429 count (faults.RequestQuota)
 """
 from __future__ import annotations
 
@@ -156,3 +157,17 @@ def _register_control(app: Flask, veo: VeoSimulator) -> None:
     def clear_faults() -> Response:
         veo.faults.clear()
         return jsonify({"cleared": True})
+
+    @app.get("/_sim/quota")
+    def quota() -> Response:
+        return jsonify(veo.quota.stats())
+
+    @app.post("/_sim/quota")
+    def set_quota() -> Response:
+        veo.quota.configure(request.get_json(silent=True))
+        return jsonify(veo.quota.stats())
+
+    @app.delete("/_sim/quota")
+    def clear_quota() -> Response:
+        veo.quota.configure({"requests_per_window": 0})
+        return jsonify(veo.quota.stats())

@@ -5,7 +5,7 @@ download. Vertex AI: the input video is `video.gcsUri`, results are written as G
 request's `storageUri` (into the storage emulator named by STORAGE_EMULATOR_HOST), and chains are
 limited to 37 s. A first clip is text-to-video (or image-to-video); an extension appends +7 s and the
 result is the whole extended video. Every accepted call is recorded in the billing ledger;
-429/500/400 faults are answered before billing.
+429/500/400 faults and calls over the optional request quota (429) are answered before billing.
 """
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ from typing import Any
 
 from PIL import Image, UnidentifiedImageError
 
-from infra.local.simulator.faults import REJECTING_KINDS, FaultBook, FaultRule
+from infra.local.simulator.faults import REJECTING_KINDS, FaultBook, FaultRule, RequestQuota
 from infra.local.simulator.protocol import ApiError, VeoPrompt, invalid
 from shared import log
 from shared.render import extend_clip, render_clip, seed_for, video_duration
@@ -93,6 +93,7 @@ class VeoSimulator:
         self.inputs_dir.mkdir(parents=True, exist_ok=True)
         self.min_latency_seconds = min_latency_seconds
         self.faults = FaultBook()
+        self.quota = RequestQuota()
         self._operations: dict[str, Operation] = {}
         self._durations: dict[str, float] = {}
         self._ledger: list[dict[str, Any]] = []
@@ -111,6 +112,8 @@ class VeoSimulator:
             raise ApiError(404, f"models/{model} is not found for API version v1beta, or is not "
                                 "supported for predictLongRunning.")
         request = self._validate(body, VERTEX if parent else GEMINI_API)
+        if not self.quota.admit():
+            raise _rejection("429")
         fault = self.faults.take(request.prompt, model)
         if fault and fault.kind in REJECTING_KINDS:
             raise _rejection(fault.kind)

@@ -1,0 +1,306 @@
+"""studio: make and manage videos from a terminal, through the product API (shared/openapi.yaml).
+
+    studio create --theme "A robot gardener on Mars" --preset quick_social
+    studio list --favourites          studio show VIDEO_ID          studio download VIDEO_ID
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any, Callable, TextIO
+
+from infra.studio import api
+from infra.studio.api import EXIT_JOB_FAILED, EXIT_OK, EXIT_REFUSED, Client, StudioError
+from infra.studio.progress import ProgressPrinter, format_elapsed
+from shared.presets import PRESETS
+from shared.prompts import LANGUAGES, STYLES
+
+EXIT_CODES_HELP = """exit codes:
+  0  ok
+  2  usage error (bad or missing arguments)
+  3  the API refused the request (4xx: invalid input, bad token, quota, conflict)
+  4  not found (no such video or character, or not yours)
+  5  server or network error (5xx, API unreachable, no local cloud running)
+  6  the video job failed (or was cancelled)
+
+target: the local cloud (`make up`) with the local user's key, unless --url/--token
+(or STUDIO_URL/STUDIO_TOKEN) name a deployed API and an API key or ID token."""
+FILES = {"video": [("final_video", "final.mp4")], "thumbnail": [("thumbnail", "thumbnail.jpg")],
+         "subtitles": [("subtitles_srt", "subtitles.srt"), ("subtitles_vtt", "subtitles.vtt")],
+         "qa": [("qa_report", "qa_report.json"), ("qa_report_md", "qa_report.md")]}
+MAX_STREAM_RECONNECTS = 5
+
+
+class Studio:
+    """The commands, against one API client, writing to `out`."""
+
+    def __init__(self, client: Client, out: TextIO, as_json: bool) -> None:
+        self.client, self.out, self.as_json = client, out, as_json
+
+    def say(self, text: str = "") -> None:
+        print(text, file=self.out, flush=True)
+
+    def note(self, text: str) -> None:
+        """A progress remark: on stdout, or on stderr when stdout carries --json."""
+        print(text, file=self.progress_out, flush=True)
+
+    @property
+    def progress_out(self) -> TextIO:
+        return sys.stderr if self.as_json else self.out
+
+    def dump(self, data: Any) -> None:
+        self.say(json.dumps(data, indent=2, ensure_ascii=False, default=str))
+
+    def emit(self, data: Any, human: Callable[[Any], None]) -> None:
+        """JSON with --json, else the human rendering."""
+        if self.as_json:
+            self.dump(data)
+        else:
+            human(data)
+
+    # --- videos ------------------------------------------------------------------------------
+    def create(self, args: argparse.Namespace) -> int:
+        answer = self.client.call("POST", "/videos", json=request_body(args))
+        accepted = (f"video {answer['video_id']} accepted ({answer.get('preset')}, "
+                    f"est. ${answer.get('estimated_cost_usd', 0):.2f})")
+        if args.no_wait:
+            self.emit(answer, lambda _: self.say(accepted))
+            return EXIT_OK
+        self.note(accepted)
+        return self.watch_video(answer["video_id"])
+
+    def estimate(self, args: argparse.Namespace) -> int:
+        self.emit(self.client.call("POST", "/estimate", json=request_body(args)), self._print_estimate)
+        return EXIT_OK
+
+    def _print_estimate(self, answer: dict[str, Any]) -> None:
+        for name, found in answer["presets"].items():
+            mark = "*" if name == answer.get("would_run") else " "
+            self.say(f"{mark} {name:<15} ${found['cost_usd']['total']:>7.2f}  {found['video_seconds']:>3} s video  "
+                     f"ready in ~{format_elapsed(found['delivery_seconds'])}"
+                     + ("" if found.get("fits_budget", True) else "  (over budget)"))
+        if answer.get("note"):
+            self.say(f"note: {answer['note']}")
+
+    def watch(self, args: argparse.Namespace) -> int:
+        return self.watch_video(args.video_id)
+
+    def watch_video(self, video_id: str) -> int:
+        """Follow the progress stream to the end; the exit code of the job's outcome."""
+        doc = self.client.call("GET", f"/videos/{video_id}")
+        cost = ((doc.get("estimate") or {}).get("cost_usd") or {}).get("total")
+        out = self.progress_out
+        printer = ProgressPrinter(out, doc.get("created_at"), cost, tty=out.isatty())
+        try:
+            final = self._follow(video_id, printer)
+        finally:
+            printer.close()
+        if final.get("status") == "completed":
+            self.note(f"video {video_id} completed: studio show {video_id} / studio download {video_id}")
+            if self.as_json:
+                self.dump(self.client.call("GET", f"/videos/{video_id}"))
+            return EXIT_OK
+        error = final.get("error") or {}
+        raise StudioError(f"video {video_id} {final.get('status')}: {error.get('code', '?')}: "
+                          f"{error.get('message', 'no message')}", EXIT_JOB_FAILED)
+
+    def _follow(self, video_id: str, printer: ProgressPrinter) -> dict[str, Any]:
+        last_id = None
+        for _ in range(MAX_STREAM_RECONNECTS):
+            for event, data, event_id in self.client.events(video_id, last_id):
+                last_id = event_id or last_id
+                printer.show(data)
+                if event == "end":
+                    return data
+        raise StudioError(f"the progress stream of {video_id} kept closing before the end")
+
+    def list(self, args: argparse.Namespace) -> int:
+        params = {"favourite": "true" if args.favourites else None, "style": args.style, "language": args.language,
+                  "character_id": args.character, "sort": args.sort, "order": args.order, "limit": args.limit}
+        answer = self.client.call("GET", "/videos", params={k: v for k, v in params.items() if v is not None})
+        self.emit(answer, self._print_list)
+        return EXIT_OK
+
+    def _print_list(self, answer: dict[str, Any]) -> None:
+        if not answer["videos"]:
+            self.say("no videos")
+        for video in answer["videos"]:
+            star = "*" if video.get("favourite") else " "
+            length = f"{video['duration']:.0f} s" if video.get("duration") else "-"
+            self.say(f"{star} {video['video_id']}  {video['status']:<16} {video.get('style', ''):<10} "
+                     f"{video.get('language', ''):<3} {length:>5}  {video.get('title', '')}")
+        if answer.get("next_page_token"):
+            self.say(f"more: next page after {answer['next_page_token']}")
+
+    def show(self, args: argparse.Namespace) -> int:
+        self.emit(self.client.call("GET", f"/videos/{args.video_id}"), self._print_video)
+        return EXIT_OK
+
+    def _print_video(self, doc: dict[str, Any]) -> None:
+        progress = doc.get("progress") or {}
+        self.say(f"{doc['video_id']}  {doc.get('title', '')}")
+        self.say(f"  status     {doc['status']} ({progress.get('stage', '')}, {progress.get('percent', 0)}%)")
+        for label, key in (("theme", "theme"), ("style", "style"), ("language", "language"), ("preset", "preset"),
+                           ("character", "character_id"), ("music", "music"), ("duration s", "duration")):
+            if doc.get(key) not in (None, ""):
+                self.say(f"  {label:<10} {doc[key]}")
+        self.say(f"  favourite  {'yes' if doc.get('favourite') else 'no'}    views {doc.get('views', 0)}")
+        if doc.get("qa"):
+            self.say(f"  QA         {'passed' if doc['qa'].get('passed') else 'failed'}")
+        if doc.get("error"):
+            self.say(f"  error      {doc['error'].get('code')}: {doc['error'].get('message')}")
+        for name in doc.get("files") or {}:
+            self.say(f"  file       {name}")
+
+    def favourite(self, args: argparse.Namespace) -> int:
+        answer = self.client.call("DELETE" if args.remove else "PUT", f"/videos/{args.video_id}/favourite")
+        self.emit(answer, lambda a: self.say(f"{a['video_id']} favourite: {'yes' if a['favourite'] else 'no'}"))
+        return EXIT_OK
+
+    def download(self, args: argparse.Namespace) -> int:
+        answer = self.client.call("GET", f"/videos/{args.video_id}/files")
+        files = answer.get("files") or {}
+        if not files:
+            raise StudioError(f"video {args.video_id} has no files yet (status {answer.get('status')})", EXIT_REFUSED)
+        folder = args.out or Path(args.video_id)
+        for what in args.what or list(FILES):
+            for name, filename in FILES[what]:
+                if name in files:
+                    path = self.client.download(files[name]["url"], folder / filename)
+                    self.say(f"{path}  {path.stat().st_size} bytes")
+        return EXIT_OK
+
+    def music(self, _: argparse.Namespace) -> int:
+        self.emit(self.client.call("GET", "/music"), self._print_tracks)
+        return EXIT_OK
+
+    def _print_tracks(self, answer: dict[str, Any]) -> None:
+        for track in answer["tracks"]:
+            self.say(f"{track['id']:<16} {track['category']:<11} {track['duration']:5.1f} s  {track['name']}")
+
+    # --- characters --------------------------------------------------------------------------
+    def characters_list(self, _: argparse.Namespace) -> int:
+        self.emit(self.client.call("GET", "/characters"), self._print_characters)
+        return EXIT_OK
+
+    def _print_characters(self, answer: dict[str, Any]) -> None:
+        if not answer["characters"]:
+            self.say("no characters")
+        for character in answer["characters"]:
+            self._print_character(character)
+
+    def _print_character(self, character: dict[str, Any]) -> None:
+        self.say(f"{character['character_id']}  {character['name']:<20} {character.get('style', ''):<10} "
+                 f"{character.get('description', '')}")
+
+    def characters_create(self, args: argparse.Namespace) -> int:
+        body = {"name": args.name, "description": args.description, "style": args.style}
+        self.emit(self.client.call("POST", "/characters", json=body), self._print_character)
+        return EXIT_OK
+
+    def characters_show(self, args: argparse.Namespace) -> int:
+        self.emit(self.client.call("GET", f"/characters/{args.character_id}"), self._print_character)
+        return EXIT_OK
+
+    def characters_delete(self, args: argparse.Namespace) -> int:
+        self.client.call("DELETE", f"/characters/{args.character_id}")
+        self.say(f"deleted {args.character_id}")
+        return EXIT_OK
+
+
+def request_body(args: argparse.Namespace) -> dict[str, Any]:
+    """The POST /videos (and /estimate) body of the create/estimate options that were given."""
+    body = {"theme": args.theme, "style": args.style, "language": args.language, "character_id": args.character,
+            "music": args.music, "preset": args.preset, "target_seconds": args.target_seconds,
+            "max_cost_usd": args.max_cost, "allow_downgrade": args.allow_downgrade or None}
+    return {k: v for k, v in body.items() if v is not None}
+
+
+def _add_request_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--theme", required=True, help="what the video is about (3-300 characters)")
+    parser.add_argument("--style", choices=sorted(STYLES), help="visual style (default: the API's, cinematic)")
+    parser.add_argument("--language", choices=sorted(LANGUAGES), help="narration and subtitles (default en)")
+    parser.add_argument("--character", metavar="CHARACTER_ID", help="one of your characters (studio characters list)")
+    parser.add_argument("--music", metavar="TRACK_ID", help="a track of the catalogue (studio music)")
+    parser.add_argument("--preset", choices=list(PRESETS), help="quality preset (default brand_campaign)")
+    parser.add_argument("--target-seconds", type=int, help="a length inside the preset's window")
+    parser.add_argument("--max-cost", type=float, metavar="USD", help="refuse a preset that costs more")
+    parser.add_argument("--allow-downgrade", action="store_true", help="over budget, run a cheaper preset")
+
+
+def _command(sub: Any, name: str, handler: str, help_text: str) -> argparse.ArgumentParser:
+    parser = sub.add_parser(name, help=help_text, description=help_text, epilog=EXIT_CODES_HELP,
+                            formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.set_defaults(handler=handler)
+    return parser
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Every command and option (each has --help)."""
+    parser = argparse.ArgumentParser(prog="studio", description=__doc__, epilog=EXIT_CODES_HELP,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--url", default=os.environ.get("STUDIO_URL"), help="API base URL (env STUDIO_URL)")
+    parser.add_argument("--token", default=os.environ.get("STUDIO_TOKEN"),
+                        help="API key vk_... or ID token (env STUDIO_TOKEN)")
+    parser.add_argument("--json", action="store_true", help="print the API's JSON instead of text")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    create = _command(sub, "create", "create", "create a video and follow its progress")
+    _add_request_options(create)
+    create.add_argument("--no-wait", action="store_true", help="return once the video is accepted")
+    _add_request_options(_command(sub, "estimate", "estimate", "every preset's cost and time; creates nothing"))
+    _command(sub, "watch", "watch", "follow a video's live progress to the end").add_argument("video_id")
+    listing = _command(sub, "list", "list", "my videos, newest first")
+    listing.add_argument("--favourites", action="store_true", help="favourites only")
+    listing.add_argument("--style", choices=sorted(STYLES))
+    listing.add_argument("--language", choices=sorted(LANGUAGES))
+    listing.add_argument("--character", metavar="CHARACTER_ID")
+    listing.add_argument("--sort", choices=["date", "views", "duration"])
+    listing.add_argument("--order", choices=["asc", "desc"])
+    listing.add_argument("--limit", type=int, help="1-50 (default 20)")
+    _command(sub, "show", "show", "a video's status, settings and files").add_argument("video_id")
+    favourite = _command(sub, "favourite", "favourite", "mark a video as favourite (or --remove)")
+    favourite.add_argument("video_id")
+    favourite.add_argument("--remove", action="store_true", help="remove it from the favourites")
+    download = _command(sub, "download", "download", "save a completed video's files")
+    download.add_argument("video_id")
+    download.add_argument("--out", type=Path, help="folder (default ./VIDEO_ID)")
+    download.add_argument("--what", action="append", choices=list(FILES), help="only these (repeatable)")
+    _command(sub, "music", "music", "the music catalogue")
+    _add_character_commands(sub)
+    return parser
+
+
+def _add_character_commands(sub: Any) -> None:
+    characters = _command(sub, "characters", "", "manage characters (list, create, show, delete)")
+    actions = characters.add_subparsers(dest="action", required=True, metavar="ACTION")
+    _command(actions, "list", "characters_list", "my characters")
+    create = _command(actions, "create", "characters_create", "create a character (draws a portrait)")
+    create.add_argument("--name", required=True)
+    create.add_argument("--description", required=True, help="3-400 characters")
+    create.add_argument("--style", choices=sorted(STYLES), default="cinematic")
+    _command(actions, "show", "characters_show", "one character").add_argument("character_id")
+    _command(actions, "delete", "characters_delete", "delete a character and its portrait").add_argument("character_id")
+
+
+def main(argv: list[str] | None = None, out: TextIO = sys.stdout) -> int:
+    """Run one command; its exit code (documented in --help)."""
+    args = build_parser().parse_args(argv)
+    try:
+        from infra.studio.target import resolve
+
+        url, token = resolve(args.url, args.token)
+        studio = Studio(Client(url, token), out, args.json)
+        return getattr(studio, args.handler)(args)
+    except StudioError as exc:
+        print(f"studio: {exc.message}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("studio: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
