@@ -197,8 +197,9 @@ def test_monitor_republishes_a_stalled_step_once_then_fails_it(pipeline, clients
     assert video_id not in [j["video_id"] for j in again["jobs"]], "a retry must not be published twice"
     [message] = pipeline.published_for(ASSEMBLY_REQUESTS, video_id)
     assert (message.origin, message.attempt) == ("monitor", 1)
-    for _ in range(3):
-        status.doc_ref(clients.db, video_id).update({"next_attempt_at": status.utcnow() - dt.timedelta(seconds=1)})
+    for _ in range(3):  # as if each backoff had run out
+        past = status.utcnow() - dt.timedelta(seconds=1)
+        status.doc_ref(clients.db, video_id).update({"next_attempt_at": past, "monitor.not_before": past})
         requests.post(monitor, timeout=60)
     doc = pipeline.doc(video_id)
     assert doc["status"] == "failed" and doc["error"]["code"] == "retries_exhausted"
