@@ -341,7 +341,7 @@ ensure_gemini_secret() {
 }
 
 # --------------------------------------------------------------------------------------------------
-# Topics (names from shared/topics.py, prefixed by environment), the dead-letter topic with a pull
+# Topics (names from shared/core/topics.py, prefixed by environment), the dead-letter topic with a pull
 # subscription that keeps parked messages, and the dead-letter/retry policy of the subscriptions
 # Eventarc creates for the event functions.
 ensure_topics() {
@@ -402,7 +402,7 @@ configure_trigger_subscription() {
 
 # --------------------------------------------------------------------------------------------------
 # Stage each agent (python -m infra.deploy.stage) and deploy it as a 2nd-gen Cloud Function:
-# HTTP for the agents of shared.topics.HTTP_AGENTS, Pub/Sub-triggered (with retries) for the
+# HTTP for the agents of shared.core.topics.HTTP_AGENTS, Pub/Sub-triggered (with retries) for the
 # event routes. Then the Cloud Scheduler job that calls the monitor every 2 minutes with OIDC.
 stage_functions() {
   log "staging the agents into $WORK_DIR/functions"
@@ -411,12 +411,12 @@ stage_functions() {
 
 function_url() { printf 'https://%s-%s.cloudfunctions.net/%s' "$REGION" "$PROJECT" "$1"; }
 
-# Settings passed to every function when set in the deploy environment (else shared/config.py's
+# Settings passed to every function when set in the deploy environment (else shared/core/config.py's
 # production defaults apply).
 PASSED_THROUGH=(VEO_FALLBACK_MODEL VEO_RETRY_ATTEMPTS VEO_RETRY_MAX_WAIT_SECONDS VEO_ORPHAN_SECONDS
   VEO_REQUESTS_PER_MINUTE VEO_MAX_CONCURRENT CORS_ORIGINS)
 
-# Environment variables of every function (shared/config.py reads them).
+# Environment variables of every function (shared/core/config.py reads them).
 function_env_vars() {
   local budget_s="$1"
   local vars=(

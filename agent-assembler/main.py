@@ -2,10 +2,10 @@
 import functions_framework
 from cloudevents.http import CloudEvent
 
-from shared.assemble_step import handle
-from shared.clients import default_clients
-from shared.messages import AssemblyRequest, BlockReady
-from shared.steps import run_event
+from shared.assembly.step import handle
+from shared.core.clients import default_clients
+from shared.core.messages import AssemblyRequest, BlockReady
+from shared.core.runner import run_event
 
 
 @functions_framework.cloud_event

@@ -2,8 +2,8 @@
 import flask
 import functions_framework
 
-from shared.clients import default_clients
-from shared.monitor import handle_request
+from shared.core.clients import default_clients
+from shared.ops.monitor import handle_request
 
 
 @functions_framework.http

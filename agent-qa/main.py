@@ -2,10 +2,10 @@
 import functions_framework
 from cloudevents.http import CloudEvent
 
-from shared.clients import default_clients
-from shared.messages import QaRequest
-from shared.qa_step import check_delivery
-from shared.steps import run_event
+from shared.core.clients import default_clients
+from shared.core.messages import QaRequest
+from shared.qa.step import check_delivery
+from shared.core.runner import run_event
 
 
 @functions_framework.cloud_event

@@ -2,9 +2,9 @@
 import flask
 import functions_framework
 
-from shared.clients import default_clients
-from shared.front_door import handle_request
-from shared.responses import error_response
+from shared.core.clients import default_clients
+from shared.api.routes import handle_request
+from shared.core.responses import error_response
 
 
 @functions_framework.http

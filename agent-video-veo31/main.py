@@ -2,10 +2,10 @@
 import functions_framework
 from cloudevents.http import CloudEvent
 
-from shared.clients import default_clients
-from shared.messages import VideoRequest
-from shared.steps import run_event
-from shared.video_step import generate_video
+from shared.core.clients import default_clients
+from shared.core.messages import VideoRequest
+from shared.core.runner import run_event
+from shared.video.step import generate_video
 
 
 @functions_framework.cloud_event

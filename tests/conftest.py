@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from shared.config import LocalPorts  # noqa: E402
+from shared.core.config import LocalPorts  # noqa: E402
 
 TEST_PORT_OFFSET = int(os.environ.get("TEST_PORT_OFFSET", "100"))
 # The video agent stops every 20 s and re-publishes itself, so every job exercises resumption.
@@ -52,8 +52,8 @@ def local_cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator["LocalClou
 @pytest.fixture(scope="session")
 def clients(local_cloud):  # type: ignore[no-untyped-def]
     """Google clients of the test process, built by the production factory against the local cloud."""
-    from shared.clients import make_clients
-    from shared.config import settings_from_env
+    from shared.core.clients import make_clients
+    from shared.core.config import settings_from_env
 
     return make_clients(settings_from_env(local_cloud.env()))
 
@@ -69,7 +69,7 @@ def simulator(local_cloud):  # type: ignore[no-untyped-def]
 @pytest.fixture(scope="session")
 def api_key(clients) -> str:  # type: ignore[no-untyped-def]
     """An API key of the session's test user (studio plan), made by the same code as the CLI command."""
-    from shared.auth import create_api_key
+    from shared.api.auth import create_api_key
     from tests.support import TEST_USER
 
     return create_api_key(clients.db, TEST_USER, plan="studio", label="pytest session")

@@ -13,10 +13,10 @@ from typing import Any, Iterable
 import requests
 from google.cloud import pubsub_v1
 
-from shared import messages, status
-from shared.clients import Clients
-from shared.storage import download_file
-from shared.topics import EVENT_ROUTES, EventRoute, route_for_topic
+from shared.core import messages, status
+from shared.core.clients import Clients
+from shared.core.storage import download_file
+from shared.core.topics import EVENT_ROUTES, EventRoute, route_for_topic
 
 HTTP_TIMEOUT = 600
 TEST_USER = "test-user"  # the session's API-key user (tests/conftest.py)
@@ -79,7 +79,7 @@ class Pipeline:
     # -- identity ------------------------------------------------------------------------------
     def key_for(self, user_id: str, plan: str = "studio") -> str:
         """An API key of `user_id` (created once per session with the CLI's code)."""
-        from shared.auth import create_api_key
+        from shared.api.auth import create_api_key
 
         if user_id not in self._keys:
             self._keys[user_id] = create_api_key(self.clients.db, user_id, plan=plan, label="pytest")
@@ -197,7 +197,7 @@ def make_job(clients: Clients, blocks: int = 2, *, style: str = "cinematic", lan
     Every scene names the video id, so a fault rule can target one block of one job
     (`match=scene_of(video_id, k)`).
     """
-    from shared.storage import gs_uri, upload_json
+    from shared.core.storage import gs_uri, upload_json
 
     video_id = f"vtest-{uuid.uuid4().hex[:16]}"
     script = {"video_id": video_id, "title": "test", "theme": "a quiet harbour", "style": style,
@@ -221,8 +221,8 @@ def drive_video_step(pipeline: "Pipeline", video_id: str, max_invocations: int =
 
     A 5xx (transient error) is redelivered as Pub/Sub would.
     """
-    from shared.messages import VideoRequest
-    from shared.topics import VIDEO_REQUESTS
+    from shared.core.messages import VideoRequest
+    from shared.core.topics import VIDEO_REQUESTS
 
     codes: list[int] = []
     message: Any = VideoRequest(video_id=video_id)

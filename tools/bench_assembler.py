@@ -26,14 +26,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from shared import block_transcripts  # noqa: E402
-from shared.config import GEMINI_API  # noqa: E402
-from shared.finish import encode_args, produce_deliverables  # noqa: E402
-from shared.plan import plan_video  # noqa: E402
-from shared.transcribe import get_model, load_audio  # noqa: E402
-from shared.media import escape_filter_value, probe, run_ffmpeg  # noqa: E402
-from shared.music import choose_track  # noqa: E402
-from shared.subtitles import block_window  # noqa: E402
+from shared.assembly import block_transcripts  # noqa: E402
+from shared.core.config import GEMINI_API  # noqa: E402
+from shared.assembly.finish import encode_args, produce_deliverables  # noqa: E402
+from shared.video.plan import plan_video  # noqa: E402
+from shared.assembly.transcribe import get_model, load_audio  # noqa: E402
+from shared.media.ffmpeg import escape_filter_value, probe, run_ffmpeg  # noqa: E402
+from shared.assembly.music import choose_track  # noqa: E402
+from shared.assembly.subtitles import block_window  # noqa: E402
 
 LINES = [
     "The ocean wakes up before the city does.",
@@ -128,7 +128,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def whisper_cold_start() -> float:
     """Seconds a new instance spends importing faster-whisper and loading the model (fresh process)."""
-    code = "from shared.transcribe import get_model; get_model()"
+    code = "from shared.assembly.transcribe import get_model; get_model()"
     root = Path(__file__).resolve().parent.parent
     return timed(lambda: subprocess.run([sys.executable, "-c", code], cwd=root, check=True))
 

@@ -1,4 +1,4 @@
-"""Read the declarative infra (infra/gcp/*.json + shared.topics) and print it for deploy-veo31.sh.
+"""Read the declarative infra (infra/gcp/*.json + shared.core.topics) and print it for deploy-veo31.sh.
 
 Every subcommand prints tab-separated lines, one resource per line, so the shell script never holds
 a second list of names. Names are prefixed with the environment (`dev-video-requests`,
@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
-from shared import topics
+from shared.core import topics
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 GCP_DIR = REPO_ROOT / "infra" / "gcp"
@@ -27,7 +27,7 @@ _PLACEHOLDER = re.compile(r"\$\{([A-Z][A-Z0-9_]*)\}")
 
 
 class SpecError(Exception):
-    """A declarative file is inconsistent with shared.topics or with itself."""
+    """A declarative file is inconsistent with shared.core.topics or with itself."""
 
 
 @dataclass(frozen=True)
@@ -66,14 +66,14 @@ def prefixed(env: str, name: str) -> str:
 
 
 def function_specs(env: str, gcp_dir: Path = GCP_DIR) -> list[FunctionSpec]:
-    """Every agent of shared.topics with its settings from functions.json."""
+    """Every agent of shared.core.topics with its settings from functions.json."""
     spec = load_json("functions.json", gcp_dir)
     settings: Mapping[str, Any] = spec["agents"]
     entries: list[tuple[str, str, str | None]] = [(a.agent, a.entry_point, None) for a in topics.HTTP_AGENTS]
     entries += [(r.agent, r.entry_point, prefixed(env, r.topic)) for r in topics.EVENT_ROUTES]
     unknown = set(settings) - {agent for agent, _, _ in entries}
     if unknown:
-        raise SpecError(f"functions.json names agents unknown to shared.topics: {sorted(unknown)}")
+        raise SpecError(f"functions.json names agents unknown to shared.core.topics: {sorted(unknown)}")
     return [_function_spec(env, agent, entry, topic, settings, int(spec["budget_margin_s"]))
             for agent, entry, topic in entries]
 

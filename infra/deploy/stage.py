@@ -119,8 +119,8 @@ def _parse_args(argv: list[str]) -> argparse.Namespace:
 
 
 def all_agents() -> list[str]:
-    """Every agent folder named by shared.topics, HTTP agents first."""
-    from shared import topics
+    """Every agent folder named by shared.core.topics, HTTP agents first."""
+    from shared.core import topics
 
     return [a.agent for a in topics.HTTP_AGENTS] + [r.agent for r in topics.EVENT_ROUTES]
 

@@ -25,8 +25,8 @@ from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from shared import log, topics
-from shared.config import LOCAL_PROJECT, LocalPorts, settings_from_env
+from shared.core import log, topics
+from shared.core.config import LOCAL_PROJECT, LocalPorts, settings_from_env
 
 SDK_PLATFORM = Path("/usr/lib/google-cloud-sdk/platform")
 FIRESTORE_BIN = SDK_PLATFORM / "cloud-firestore-emulator" / "cloud_firestore_emulator"
@@ -35,7 +35,7 @@ DEAD_LETTER_SUBSCRIPTION = topics.DEAD_LETTER_SUBSCRIPTION
 ACK_DEADLINE_SECONDS = 600
 READY_TIMEOUT_SECONDS = 90.0
 STOP_GRACE_SECONDS = 8.0
-# Variables a child may need that shared/config.py does not name.
+# Variables a child may need that shared/core/config.py does not name.
 _EXTRA_PASSTHROUGH = ("PIPELINE_DEBUG", "WHISPER_MODEL_DIR")
 # A developer's real key must not end up in .local-cloud/env.sh: the simulator takes any key.
 _NEVER_PASSED = ("GEMINI_API_KEY",)
@@ -59,7 +59,7 @@ class Component:
 
 
 def config_variable_names(root: Path) -> list[str]:
-    """Every environment variable named in shared/config.py (all its upper-case string literals)."""
+    """Every environment variable named in shared/core/config.py (all its upper-case string literals)."""
     source = (root / "shared" / "config.py").read_text(encoding="utf-8")
     names = set(re.findall(r'"([A-Z][A-Z0-9_]{2,})"', source)) | set(_EXTRA_PASSTHROUGH)
     return sorted(names - set(_NEVER_PASSED))
@@ -80,7 +80,7 @@ def functions_framework_argv() -> list[str]:
 
 
 def agent_ports(ports: LocalPorts) -> dict[str, tuple[int, str]]:
-    """Agent name -> (port, entry point), in shared.topics order: HTTP agents then event routes."""
+    """Agent name -> (port, entry point), in shared.core.topics order: HTTP agents then event routes."""
     agents = [(a.agent, a.entry_point) for a in topics.HTTP_AGENTS]
     agents += [(r.agent, r.entry_point) for r in topics.EVENT_ROUTES]
     return {name: (ports.agents_base + i, entry) for i, (name, entry) in enumerate(agents)}
@@ -343,7 +343,7 @@ class LocalCloud:
 
     def start(self) -> None:
         """Start whatever is not already running and healthy, wait until ready, then provision."""
-        from shared.signed_urls import write_throwaway_key
+        from shared.api.signed_urls import write_throwaway_key
 
         write_throwaway_key(self.signing_key_file, self.project)
         state = self._load_state()

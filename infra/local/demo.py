@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from infra.local.cloud import LocalCloud
-from shared.storage import split_uri
+from shared.core.storage import split_uri
 
 DEFAULT_THEME = "A lighthouse keeper who befriends a storm"
 STATUS_COLLECTION = "video_status"
@@ -72,8 +72,8 @@ def request_body(args: argparse.Namespace) -> dict[str, str]:
 
 def demo_api_key(db: Any, state_dir: Path, user_id: str = "demo") -> str:
     """The local demo user's API key: reused from state_dir/demo-api-key while valid, else created by
-    the same code as `python -m shared.auth create-key`."""
-    from shared import auth
+    the same code as `python -m shared.api.auth create-key`."""
+    from shared.api import auth
 
     saved = state_dir / "demo-api-key"
     if saved.exists():

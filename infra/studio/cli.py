@@ -1,4 +1,4 @@
-"""studio: make and manage videos from a terminal, through the product API (shared/openapi.yaml).
+"""studio: make and manage videos from a terminal, through the product API (shared/api/openapi.yaml).
 
     studio create --theme "A robot gardener on Mars" --preset quick_social
     studio list --favourites          studio show VIDEO_ID          studio download VIDEO_ID
@@ -15,8 +15,8 @@ from typing import Any, Callable, TextIO
 from infra.studio import api
 from infra.studio.api import EXIT_JOB_FAILED, EXIT_OK, EXIT_REFUSED, Client, StudioError
 from infra.studio.progress import ProgressPrinter, format_elapsed
-from shared.presets import PRESETS
-from shared.prompts import LANGUAGES, STYLES
+from shared.pricing.presets import PRESETS
+from shared.script.prompts import LANGUAGES, STYLES
 
 EXIT_CODES_HELP = """exit codes:
   0  ok

@@ -16,7 +16,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from shared.config import load_settings
+from shared.core.config import load_settings
 
 WEB_DIR = Path(__file__).resolve().parent / "web"
 

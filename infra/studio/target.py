@@ -1,6 +1,6 @@
 """Which API the studio talks to: --url/--token (or STUDIO_URL/STUDIO_TOKEN), else the local cloud.
 
-Locally the key is the `demo` user's (the one `make demo` uses), created with shared.auth's code the
+Locally the key is the `demo` user's (the one `make demo` uses), created with shared.api.auth's code the
 first time and kept in .local-cloud/demo-api-key: local videos made by either tool show up in both.
 """
 from __future__ import annotations
@@ -22,7 +22,7 @@ def local_target(root: Path = ROOT) -> tuple[str, str]:
     if not cloud.is_running("agent-script"):
         raise StudioError("no local cloud is running: start it with `make up`, "
                           "or pass --url and --token (STUDIO_URL, STUDIO_TOKEN) for a deployed API", EXIT_SERVER)
-    # shared.log writes to stdout: keep a first-use "api key created" line out of the command's output.
+    # shared.core.log writes to stdout: keep a first-use "api key created" line out of the command's output.
     with patched_environ(cloud.env()), contextlib.redirect_stdout(sys.stderr):
         from google.cloud import firestore
 

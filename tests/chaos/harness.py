@@ -15,12 +15,12 @@ from typing import Any, Iterable, Iterator
 import requests
 
 from infra.local.cloud import agent_ports
-from shared import lease, status
-from shared.clients import Clients
-from shared.config import GEMINI_API
-from shared.messages import VideoRequest
-from shared.presets import PRESETS
-from shared.pubsub import publish
+from shared.core import lease, status
+from shared.core.clients import Clients
+from shared.core.config import GEMINI_API
+from shared.core.messages import VideoRequest
+from shared.pricing.presets import PRESETS
+from shared.core.pubsub import publish
 from tests.chaos import report
 from tests.chaos.report import SuiteResult
 from tests.support import make_job

@@ -24,7 +24,7 @@ from typing import Any
 
 import pytest
 
-from shared.config import VERTEX
+from shared.core.config import VERTEX
 from tests.chaos import report
 from tests.chaos.harness import (MONITOR_AFTER_SECONDS, MonitorTicker, billing_mismatches, duplicate_veo_calls,
                                  read_all, request_video, set_agent_env, short_job, suite_result,

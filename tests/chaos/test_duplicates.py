@@ -17,8 +17,8 @@ from typing import Any
 
 import pytest
 
-from shared.messages import StepMessage, VideoRequest
-from shared.topics import EVENT_ROUTES, VIDEO_REQUESTS
+from shared.core.messages import StepMessage, VideoRequest
+from shared.core.topics import EVENT_ROUTES, VIDEO_REQUESTS
 from tests.chaos import report
 from tests.chaos.harness import (MONITOR_AFTER_SECONDS, billing_mismatches, duplicate_veo_calls, history_problems,
                                  read_all, short_job, suite_result)

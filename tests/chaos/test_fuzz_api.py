@@ -1,4 +1,4 @@
-"""Bad input: property-based fuzzing of the HTTP API described by shared/openapi.yaml, and of the Pub/Sub
+"""Bad input: property-based fuzzing of the HTTP API described by shared/api/openapi.yaml, and of the Pub/Sub
 payloads the agents consume.
 
 HTTP: every operation of the description, with valid and invalid bodies, parameters, headers, methods
@@ -27,12 +27,13 @@ import yaml
 from hypothesis import HealthCheck, Phase, assume, given, settings
 from hypothesis import strategies as st
 
-from shared import dead_letters, messages
-from shared.topics import EVENT_ROUTES
+from shared.core import messages
+from shared.ops import dead_letters
+from shared.core.topics import EVENT_ROUTES
 from tests.chaos import report
 
 pytestmark = [pytest.mark.timeout(3600)]
-SPEC = yaml.safe_load((Path(__file__).resolve().parents[2] / "shared" / "openapi.yaml").read_text())
+SPEC = yaml.safe_load((Path(__file__).resolve().parents[2] / "shared" / "api" / "openapi.yaml").read_text())
 METHODS = ("get", "post", "put", "patch", "delete")
 OTHER_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "HEAD", "TRACE")
 REQUESTS = report.scale(400, 10_000)

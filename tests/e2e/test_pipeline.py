@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from shared.storage import read_json
+from shared.core.storage import read_json
 from tests.support import dialogue_of, ffprobe, read_sse, srt_text, words_of
 
 pytestmark = pytest.mark.timeout(1200)
@@ -86,7 +86,7 @@ def test_qa_report_passes(delivered):
 
 
 def test_audio_has_speech_and_music(delivered):
-    from shared.transcribe import transcribe
+    from shared.assembly.transcribe import transcribe
 
     final = delivered["files"]["final.mp4"]
     words = " ".join(w.text for w in transcribe(final, "en").words)

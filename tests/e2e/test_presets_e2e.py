@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 from google.cloud.firestore_v1.base_query import FieldFilter
 
-from shared import status
-from shared.presets import PRESETS
-from shared.storage import read_json
+from shared.core import status
+from shared.pricing.presets import PRESETS
+from shared.core.storage import read_json
 from tests.support import ffprobe
 
 pytestmark = pytest.mark.timeout(900)

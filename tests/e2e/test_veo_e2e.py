@@ -11,14 +11,15 @@ from typing import Iterator
 import numpy as np
 import pytest
 
-from shared import status, veo
-from shared.config import VERTEX, settings_from_env
-from shared.messages import VideoRequest
-from shared.prompts import block_prompt
-from shared.segments import join_segments
-from shared.storage import read_json
-from shared.topics import EVENT_ROUTES
-from shared.video_step import block_output_prefix, generate_video
+from shared.core import status
+from shared.video import veo
+from shared.core.config import VERTEX, settings_from_env
+from shared.core.messages import VideoRequest
+from shared.script.prompts import block_prompt
+from shared.video.segments import join_segments
+from shared.core.storage import read_json
+from shared.core.topics import EVENT_ROUTES
+from shared.video.step import block_output_prefix, generate_video
 from tests.conftest import ROOT, TEST_PORT_OFFSET, TEST_SETTINGS
 from tests.support import Pipeline, SimulatorControl, billed_seconds, drive_video_step, ffprobe, make_job
 
@@ -30,8 +31,8 @@ VERTEX_OFFSET = TEST_PORT_OFFSET + 50  # beside the default test stack, never on
 def vertex(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
     """A second local cloud in Vertex AI mode; this module's Google clients point at it."""
     from infra.local.cloud import LocalCloud, patched_environ
-    from shared.clients import make_clients
-    from shared.config import LocalPorts
+    from shared.core.clients import make_clients
+    from shared.core.config import LocalPorts
 
     d = LocalPorts()
     ports = LocalPorts(d.firestore + VERTEX_OFFSET, d.pubsub + VERTEX_OFFSET, d.gcs + VERTEX_OFFSET,

@@ -1,7 +1,7 @@
 """Integration tests drive one agent at a time: the pipeline's subscriptions are in pull mode."""
 import pytest
 
-from shared.topics import EVENT_ROUTES
+from shared.core.topics import EVENT_ROUTES
 
 
 @pytest.fixture(scope="module")

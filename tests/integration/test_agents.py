@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import pytest
 
-from shared import block_transcripts, status
-from shared.messages import AssemblyRequest, BlockReady, QaRequest, VideoRequest
-from shared.storage import read_json
-from shared.topics import ASSEMBLY_REQUESTS, QA_REQUESTS, VIDEO_REQUESTS
+from shared.assembly import block_transcripts
+from shared.core import status
+from shared.core.messages import AssemblyRequest, BlockReady, QaRequest, VideoRequest
+from shared.core.storage import read_json
+from shared.core.topics import ASSEMBLY_REQUESTS, QA_REQUESTS, VIDEO_REQUESTS
 from tests.support import dialogue_of, ffprobe, srt_text, words_of
 
 pytestmark = [pytest.mark.timeout(900), pytest.mark.usefixtures("pull_mode")]

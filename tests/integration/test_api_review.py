@@ -16,12 +16,14 @@ import numpy as np
 import pytest
 import requests
 
-from shared import script_cache, status, webhooks
-from shared.errors import PermanentError
-from shared.status import Status
-from shared.steps import fail_job
-from shared.storage import read_json
-from shared.topics import VIDEO_REQUESTS
+from shared.api import script_cache
+from shared.core import status
+from shared.ops import webhooks
+from shared.core.errors import PermanentError
+from shared.core.status import Status
+from shared.core.runner import fail_job
+from shared.core.storage import read_json
+from shared.core.topics import VIDEO_REQUESTS
 from tests.support import ffprobe, make_job, read_sse
 
 pytestmark = [pytest.mark.timeout(300), pytest.mark.usefixtures("pull_mode")]

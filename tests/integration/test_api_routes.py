@@ -12,10 +12,11 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import requests
 
-from shared import quotas, status
-from shared.front_door import URLS
-from shared.signed_urls import check_signed_url
-from shared.storage import gs_uri, upload_bytes
+from shared.api import quotas
+from shared.core import status
+from shared.api.routes import URLS
+from shared.api.signed_urls import check_signed_url
+from shared.core.storage import gs_uri, upload_bytes
 from tests.support import ffprobe, make_job
 
 pytestmark = [pytest.mark.timeout(300), pytest.mark.usefixtures("pull_mode")]
@@ -45,7 +46,7 @@ def test_every_route_refuses_missing_or_bad_credentials(pipeline):
 
 
 def test_a_revoked_key_stops_working(pipeline, clients):
-    from shared.auth import revoke_api_key
+    from shared.api.auth import revoke_api_key
 
     key = pipeline.key_for(f"revoked-{uuid.uuid4().hex[:6]}")
     headers = {"X-API-Key": key}

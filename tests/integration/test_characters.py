@@ -11,8 +11,8 @@ import pytest
 import requests
 from PIL import Image
 
-from shared.signed_urls import check_signed_url
-from shared.storage import read_json
+from shared.api.signed_urls import check_signed_url
+from shared.core.storage import read_json
 from tests.support import billed_seconds, drive_video_step, make_job
 
 pytestmark = [pytest.mark.timeout(600), pytest.mark.usefixtures("pull_mode")]

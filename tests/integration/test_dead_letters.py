@@ -11,9 +11,10 @@ import pytest
 import requests
 from google.cloud import pubsub_v1
 
-from shared import dead_letters, status, topics
-from shared.messages import VideoRequest, encode
-from shared.topics import ASSEMBLY_REQUESTS, VIDEO_REQUESTS
+from shared.core import status, topics
+from shared.ops import dead_letters
+from shared.core.messages import VideoRequest, encode
+from shared.core.topics import ASSEMBLY_REQUESTS, VIDEO_REQUESTS
 from tests.support import make_job
 
 pytestmark = [pytest.mark.timeout(300), pytest.mark.usefixtures("pull_mode")]

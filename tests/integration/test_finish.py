@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from shared.finish import produce_deliverables, render_final
-from shared.media import has_faststart, measure_loudness, probe, run_ffmpeg
-from shared.music import load_catalogue
-from shared.subtitles import Cue, align_script, build_ass, caption_style, parse_srt
-from shared.transcribe import transcribe
+from shared.assembly.finish import produce_deliverables, render_final
+from shared.media.ffmpeg import has_faststart, measure_loudness, probe, run_ffmpeg
+from shared.assembly.music import load_catalogue
+from shared.assembly.subtitles import Cue, align_script, build_ass, caption_style, parse_srt
+from shared.assembly.transcribe import transcribe
 
 pytestmark = pytest.mark.timeout(240)
 

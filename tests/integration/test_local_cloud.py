@@ -29,8 +29,8 @@ from infra.local.cloud import (
     is_healthy,
     patched_environ,
 )
-from shared import topics
-from shared.config import LocalPorts
+from shared.core import topics
+from shared.core.config import LocalPorts
 
 pytestmark = pytest.mark.timeout(240)
 

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from shared.media import measure_loudness
-from shared.presets import ALL_CHECKS, PRESETS
-from shared.qa import SubtitleEvidence, check_file
+from shared.media.ffmpeg import measure_loudness
+from shared.pricing.presets import ALL_CHECKS, PRESETS
+from shared.qa.checks import SubtitleEvidence, check_file
 
 pytestmark = pytest.mark.timeout(300)
 W, H, SECONDS = 180, 320, 6

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from infra.deploy.stage import stage_agent
-from shared import topics
+from shared.core import topics
 
 TARGETS = {a.agent: a.entry_point for a in topics.HTTP_AGENTS} | {r.agent: r.entry_point for r in topics.EVENT_ROUTES}
 

@@ -115,7 +115,7 @@ def test_watch_of_a_finished_video_replays_its_history(studio, created):
 
 
 def test_watch_of_a_failed_job_exits_6_with_its_reason(studio, clients):
-    from shared import status
+    from shared.core import status
     from tests.support import TEST_USER
 
     video_id = make_job(clients, owner=TEST_USER)
@@ -127,7 +127,7 @@ def test_watch_of_a_failed_job_exits_6_with_its_reason(studio, clients):
 
 
 def test_create_no_wait_with_json_prints_only_the_api_answer(studio, pipeline, pull_mode):
-    from shared.topics import VIDEO_REQUESTS
+    from shared.core.topics import VIDEO_REQUESTS
 
     result = studio("--json", "create", "--theme", THEME, "--preset", "quick_social", "--no-wait")
     assert result.returncode == 0, result.stderr

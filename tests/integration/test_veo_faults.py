@@ -8,10 +8,10 @@ import dataclasses
 
 import pytest
 
-from shared import status
-from shared.messages import VideoRequest
-from shared.topics import VIDEO_REQUESTS
-from shared.video_step import generate_video
+from shared.core import status
+from shared.core.messages import VideoRequest
+from shared.core.topics import VIDEO_REQUESTS
+from shared.video.step import generate_video
 from tests.support import billed_seconds, drive_video_step, make_job, scene_of
 
 pytestmark = [pytest.mark.timeout(600), pytest.mark.usefixtures("pull_mode")]

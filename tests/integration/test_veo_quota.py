@@ -12,10 +12,11 @@ from typing import Any, Callable
 
 import pytest
 
-from shared import status, veo_quota
-from shared.messages import decode
-from shared.topics import VIDEO_REQUESTS, route_for_topic
-from shared.veo_quota import Limits, Waiter
+from shared.core import status
+from shared.video import quota as veo_quota
+from shared.core.messages import decode
+from shared.core.topics import VIDEO_REQUESTS, route_for_topic
+from shared.video.quota import Limits, Waiter
 from tests.support import make_job, scene_of
 
 pytestmark = [pytest.mark.timeout(300)]
@@ -101,8 +102,8 @@ def test_queued_waiters_are_served_highest_preset_first_then_in_order(clients):
 
 @pytest.mark.usefixtures("pull_mode")
 def test_every_retry_of_a_submission_takes_a_request_token(pipeline, simulator, clients):
-    from shared.messages import VideoRequest
-    from shared.video_step import generate_video
+    from shared.core.messages import VideoRequest
+    from shared.video.step import generate_video
 
     video_id = make_job(clients, blocks=1)
     simulator.set_faults([{"kind": "429", "match": scene_of(video_id, 0), "times": 2}])
@@ -168,7 +169,7 @@ def _ledger_order(simulator, video_ids: list[str]) -> list[str]:
 
 @pytest.mark.usefixtures("pull_mode", "throttled_agent")
 def test_a_burst_queues_under_the_quota_and_a_later_premium_job_goes_first(pipeline, simulator, clients):
-    from shared.messages import VideoRequest
+    from shared.core.messages import VideoRequest
 
     simulator.clear_ledger()
     quick = [make_job(clients, blocks=1, preset="quick_social") for _ in range(4)]

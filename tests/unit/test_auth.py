@@ -16,8 +16,8 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 from google.auth import crypt, jwt
 
-from shared import auth
-from shared.config import settings_from_env
+from shared.api import auth
+from shared.core.config import settings_from_env
 
 PROJECT = "demo-auth"
 SETTINGS = replace(settings_from_env({"GOOGLE_CLOUD_PROJECT": PROJECT}), auth_mode="id_token")

@@ -5,13 +5,13 @@ import math
 
 import pytest
 
-from shared import block_transcripts
-from shared.block_transcripts import Window, complete, windows_of_plan
-from shared.config import GEMINI_API, VERTEX
-from shared.errors import InvalidInputError
-from shared.messages import AssemblyRequest, BlockReady, decode, encode
-from shared.plan import plan_video
-from shared.transcribe import Transcript, Word
+from shared.assembly import block_transcripts
+from shared.assembly.block_transcripts import Window, complete, windows_of_plan
+from shared.core.config import GEMINI_API, VERTEX
+from shared.core.errors import InvalidInputError
+from shared.core.messages import AssemblyRequest, BlockReady, decode, encode
+from shared.video.plan import plan_video
+from shared.assembly.transcribe import Transcript, Word
 
 
 def test_one_chain_windows_follow_the_blocks_and_cover_the_whole_video() -> None:

@@ -1,8 +1,8 @@
 """Settings: local defaults run the local stack; production fails fast naming what is missing."""
 import pytest
 
-from shared.config import settings_from_env
-from shared.errors import ConfigError
+from shared.core.config import settings_from_env
+from shared.core.errors import ConfigError
 
 
 def test_local_defaults_point_at_the_local_stack():

@@ -5,13 +5,13 @@ import datetime as dt
 
 import pytest
 
-from shared import costs
-from shared.config import GEMINI_API, VEO_PRICE_PER_SECOND
-from shared.estimates import OverBudget, build_receipt, estimates_for, measured_compute_seconds, quote, total_of
-from shared.qa import speech_coverage, word_error_rate, words_of
-from shared.qa_report import render_markdown
-from shared.script import parse_request
-from shared.subtitles import Cue
+from shared.pricing import costs
+from shared.core.config import GEMINI_API, VEO_PRICE_PER_SECOND
+from shared.api.estimates import OverBudget, build_receipt, estimates_for, measured_compute_seconds, quote, total_of
+from shared.qa.checks import speech_coverage, word_error_rate, words_of
+from shared.qa.report import render_markdown
+from shared.script.writer import parse_request
+from shared.assembly.subtitles import Cue
 
 T0 = dt.datetime(2026, 11, 23, 12, 0, tzinfo=dt.timezone.utc)
 

@@ -1,6 +1,6 @@
 """deploy-veo31.sh --dry-run: the full command plan, read back and checked against the specs.
 
-The expected values come from shared/topics.py and infra/gcp/*.json, never from a second list.
+The expected values come from shared/core/topics.py and infra/gcp/*.json, never from a second list.
 Each plan is built in a scratch copy of the deploy tree (placeholder main.py only where an agent
 has none yet), so the staged sources can be inspected too.
 """
@@ -14,7 +14,7 @@ import pytest
 
 from infra.deploy import spec
 from infra.deploy.dryrun import REPO_ROOT, DryRun, copy_deploy_tree, dry_run
-from shared import topics
+from shared.core import topics
 
 PROJECT = "veo-unit-test"
 REGION = "europe-west1"

@@ -4,8 +4,8 @@ import json
 
 import pytest
 
-from shared.errors import InvalidInputError
-from shared.messages import (AssemblyRequest, MAX_MESSAGE_BYTES, PUBSUB_EVENT_TYPE, QaRequest, VideoRequest,
+from shared.core.errors import InvalidInputError
+from shared.core.messages import (AssemblyRequest, MAX_MESSAGE_BYTES, PUBSUB_EVENT_TYPE, QaRequest, VideoRequest,
                              data_from_cloud_event, decode, encode)
 
 VID = "v20261123-abcdef012345"

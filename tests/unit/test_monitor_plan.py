@@ -1,9 +1,9 @@
 """The monitor's backoff plan and lease expiry (pure logic; the emulator tests cover the transactions)."""
 import datetime as dt
 
-from shared import lease
-from shared.monitor import BACKOFF_SECONDS, _retry_plan
-from shared.status import Status, utcnow
+from shared.core import lease
+from shared.ops.monitor import BACKOFF_SECONDS, _retry_plan
+from shared.core.status import Status, utcnow
 
 NOW = dt.datetime(2026, 11, 23, 12, 0, tzinfo=dt.timezone.utc)
 

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import yaml
 
-from shared.front_door import HANDLERS, URLS
+from shared.api.routes import HANDLERS, URLS
 
-SPEC = Path(__file__).resolve().parents[2] / "shared" / "openapi.yaml"
+SPEC = Path(__file__).resolve().parents[2] / "shared" / "api" / "openapi.yaml"
 METHODS = {"get", "post", "put", "patch", "delete"}
 
 
@@ -27,7 +27,7 @@ def _described() -> set[tuple[str, str]]:
 
 def test_every_route_is_described_and_every_description_is_a_route():
     routes, described = _routes(), _described()
-    assert routes - described == set(), "routes missing from shared/openapi.yaml"
+    assert routes - described == set(), "routes missing from shared/api/openapi.yaml"
     assert described - routes == set(), "described paths that the front door does not serve"
 
 

@@ -1,10 +1,10 @@
 """The video plan: chain lengths per API mode, balanced segments, and totals consistent with billing."""
 import pytest
 
-from shared.config import GEMINI_API, VERTEX
-from shared.plan import (EXTENSION_SECONDS, FIRST_CLIP_SECONDS, LIMITS, chain_seconds, max_blocks_per_chain,
+from shared.core.config import GEMINI_API, VERTEX
+from shared.video.plan import (EXTENSION_SECONDS, FIRST_CLIP_SECONDS, LIMITS, chain_seconds, max_blocks_per_chain,
                          plan_video, segment_sizes)
-from shared.script import block_range, video_seconds
+from shared.script.writer import block_range, video_seconds
 
 
 def test_chain_limits_per_mode():

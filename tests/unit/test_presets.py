@@ -3,12 +3,12 @@ from __future__ import annotations
 
 import pytest
 
-from shared.config import GEMINI_API, VERTEX
-from shared.errors import InvalidInputError
-from shared.plan import plan_video
-from shared.presets import ALL_CHECKS, PRESETS, get_preset, preset_from_doc
-from shared.remedial import MAX_REMEDIAL_ATTEMPTS, plan_remedy
-from shared.script import blocks_for, parse_request, video_seconds
+from shared.core.config import GEMINI_API, VERTEX
+from shared.core.errors import InvalidInputError
+from shared.video.plan import plan_video
+from shared.pricing.presets import ALL_CHECKS, PRESETS, get_preset, preset_from_doc
+from shared.ops.remedial import MAX_REMEDIAL_ATTEMPTS, plan_remedy
+from shared.script.writer import blocks_for, parse_request, video_seconds
 
 
 def test_each_preset_is_a_complete_spec_whose_window_holds_a_veo_chain():

@@ -8,10 +8,12 @@ import json
 
 import pytest
 
-from shared import progress, script_cache, status, storyboard, webhooks
-from shared.errors import InvalidInputError
-from shared.privacy import REDACTED, strip_personal
-from shared.status import Status
+from shared.api import progress, script_cache, storyboard
+from shared.core import status
+from shared.ops import webhooks
+from shared.core.errors import InvalidInputError
+from shared.api.privacy import REDACTED, strip_personal
+from shared.core.status import Status
 
 
 def _resolver(address: str):

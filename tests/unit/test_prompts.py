@@ -1,7 +1,7 @@
 """Prompt building: the labelled lines the models (and the simulator) read, for every style and language."""
 import pytest
 
-from shared.prompts import LANGUAGES, NEGATIVE_PROMPT, STYLES, block_prompt, script_prompt
+from shared.script.prompts import LANGUAGES, NEGATIVE_PROMPT, STYLES, block_prompt, script_prompt
 
 
 def _script(style, language, blocks=3):

@@ -1,4 +1,4 @@
-"""shared.render: real ffmpeg renders, checked with ffprobe and decoded pixels/samples (no network)."""
+"""shared.media.render: real ffmpeg renders, checked with ffprobe and decoded pixels/samples (no network)."""
 from __future__ import annotations
 
 import json
@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from shared.render import (FPS, HEIGHT, SAMPLE_RATE, WIDTH, RenderInfo, extend_clip, render_clip, seed_for,
+from shared.media.render import (FPS, HEIGHT, SAMPLE_RATE, WIDTH, RenderInfo, extend_clip, render_clip, seed_for,
                            wrap_scene_text)
 
 pytestmark = pytest.mark.timeout(120)

@@ -3,9 +3,9 @@ import json
 
 import pytest
 
-from shared.errors import GenerationError, InvalidInputError
-from shared.prompts import LANGUAGES, STYLES
-from shared.script import block_range, parse_request, validate_script, video_seconds
+from shared.core.errors import GenerationError, InvalidInputError
+from shared.script.prompts import LANGUAGES, STYLES
+from shared.script.writer import block_range, parse_request, validate_script, video_seconds
 
 
 def test_video_length_is_8_plus_7_per_extension():

@@ -1,7 +1,7 @@
 """The state machine's table: legal paths, terminal states, no way backwards."""
 import pytest
 
-from shared.status import ORDER, TERMINAL, TRANSITIONS, Status, can_transition, is_past
+from shared.core.status import ORDER, TERMINAL, TRANSITIONS, Status, can_transition, is_past
 
 
 def test_every_status_has_a_row():

@@ -6,11 +6,11 @@ import subprocess
 
 import pytest
 
-from shared.errors import PermanentError
-from shared.subtitles import (MAX_CUE_SECONDS, MAX_LINE_CHARS, MIN_CUE_SECONDS, Cue, TimedWord, align_block, align_script,
+from shared.core.errors import PermanentError
+from shared.assembly.subtitles import (MAX_CUE_SECONDS, MAX_LINE_CHARS, MIN_CUE_SECONDS, Cue, TimedWord, align_block, align_script,
                               block_window, build_ass, build_cues, caption_style, check_font_coverage,
                               escape_ass_text, normalise, parse_srt, to_srt, to_vtt, wrap_lines)
-from shared.transcribe import Word
+from shared.assembly.transcribe import Word
 
 
 def _timed(text: str, start: float = 0.0, per_word: float = 0.35, block: int = 0) -> list[TimedWord]:

@@ -1,7 +1,7 @@
 """Veo block prompts for every style x language: character, voice, continuity, segments, the rephrase."""
 import pytest
 
-from shared.prompts import (CHARACTER_LABELS, LANGUAGES, STYLES, VOICES, block_prompt, opening_frame_prompt,
+from shared.script.prompts import (CHARACTER_LABELS, LANGUAGES, STYLES, VOICES, block_prompt, opening_frame_prompt,
                             portrait_prompt, safer_visual, script_prompt)
 
 CHARACTER = {"name": "Mila", "description": "a red fox in a blue scarf"}

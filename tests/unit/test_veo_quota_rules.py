@@ -1,9 +1,9 @@
-"""The Veo quota's rules (shared.veo_quota.decide / decide_token) on plain state, no Firestore."""
+"""The Veo quota's rules (shared.video.quota.decide / decide_token) on plain state, no Firestore."""
 from __future__ import annotations
 
 import datetime as dt
 
-from shared.veo_quota import Limits, Waiter, decide, decide_token, rank_of, waiter_for
+from shared.video.quota import Limits, Waiter, decide, decide_token, rank_of, waiter_for
 
 T0 = dt.datetime(2026, 11, 28, 12, 0, tzinfo=dt.timezone.utc)
 LIMITS = Limits(per_window=2, max_concurrent=2, window_seconds=60, slot_seconds=300, waiter_seconds=30)

@@ -1,9 +1,10 @@
 """Veo request building per API mode (incl. the 16:9 reference-image branch), model ids, and the cost ledger."""
 import pytest
 
-from shared import costs, veo
-from shared.config import GEMINI_API, VERTEX
-from shared.errors import GenerationError
+from shared.pricing import costs
+from shared.video import veo
+from shared.core.config import GEMINI_API, VERTEX
+from shared.core.errors import GenerationError
 
 PNG = b"\x89PNG fake"
 

@@ -5,7 +5,7 @@ import argparse
 import logging
 
 from infra.local.simulator.server import create_app
-from shared.config import LocalPorts
+from shared.core.config import LocalPorts
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

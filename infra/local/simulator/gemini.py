@@ -12,7 +12,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 from infra.local.simulator.protocol import ApiError, invalid, language_code, prompt_fields
 from infra.local.simulator.scripts import build_script
-from shared.render import seed_for
+from shared.media.render import seed_for
 
 MAX_BLOCKS = 20  # Veo's 148 s limit: 8 s + 20 x 7 s
 FONT = "/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf"

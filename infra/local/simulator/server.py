@@ -24,7 +24,7 @@ from infra.local.simulator.faults import FaultRule
 from infra.local.simulator.gemini import generate_content
 from infra.local.simulator.protocol import ApiError, invalid
 from infra.local.simulator.veo import VeoSimulator
-from shared import log
+from shared.core import log
 
 _UNREGISTERED = ("Method doesn't allow unregistered callers (callers without established identity). "
                  "Please use API Key or other form of API consumer identity to call this API.")

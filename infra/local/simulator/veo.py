@@ -1,4 +1,4 @@
-"""Veo 3.1 in both protocols: long-running operations that render clips with shared.render.
+"""Veo 3.1 in both protocols: long-running operations that render clips with shared.media.render.
 
 Gemini API: the input video is `video.uri` (a file this simulator made), results are files to
 download. Vertex AI: the input video is `video.gcsUri`, results are written as GCS objects under the
@@ -28,8 +28,8 @@ from PIL import Image, UnidentifiedImageError
 
 from infra.local.simulator.faults import REJECTING_KINDS, FaultBook, FaultRule, RequestQuota
 from infra.local.simulator.protocol import ApiError, VeoPrompt, invalid
-from shared import log
-from shared.render import extend_clip, render_clip, seed_for, video_duration
+from shared.core import log
+from shared.media.render import extend_clip, render_clip, seed_for, video_duration
 
 FIRST_CLIP_SECONDS = (4, 6, 8)
 EXTENSION_SECONDS = 7

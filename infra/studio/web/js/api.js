@@ -1,4 +1,4 @@
-// The product API (shared/openapi.yaml): settings, JSON calls, the live progress stream.
+// The product API (shared/api/openapi.yaml): settings, JSON calls, the live progress stream.
 
 const STORE = "studio.settings";
 

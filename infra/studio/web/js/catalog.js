@@ -1,4 +1,4 @@
-// What the pages say about each choice (the API validates the values; shared/prompts.py has the
+// What the pages say about each choice (the API validates the values; shared/script/prompts.py has the
 // prompt text each style sends to the models).
 
 export const STYLES = {

@@ -1,0 +1,135 @@
+"""Live progress: a Server-Sent Events stream of one video's status, fed by a Firestore listener.
+
+    GET /videos/{id}/events      text/event-stream
+
+    event: status     one per entry of the job's history, in order (id = history index)
+    event: progress   blocks done/total changed within a status
+    event: end        the job reached a terminal status; the stream closes
+
+Each `data:` is JSON {video_id, status, stage, blocks_done, blocks_total, percent, error, at}.
+The listener's thread puts snapshots on a queue the response generator reads: no polling. Events are
+derived from `history`, so two status changes that land in one snapshot still produce two events.
+A reconnecting client sends `Last-Event-ID` and resumes after that history entry.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import queue
+import time
+from typing import Any, Iterator
+
+import flask
+from google.cloud import firestore
+
+from shared.core import log, status
+from shared.core.status import Status
+
+HEARTBEAT_SECONDS = 15.0
+MAX_STREAM_SECONDS = 3300.0  # HTTP functions end at 3600 s; the client reconnects with Last-Event-ID
+STAGES = {
+    "awaiting_approval": "waiting for your approval", "script_ready": "script written",
+    "video_generating": "generating video", "video_generated": "video generated", "assembling": "assembling",
+    "assembled": "checking quality", "qa_passed": "quality checked", "qa_failed": "repairing",
+    "completed": "done", "failed": "failed", "cancelled": "cancelled",
+}
+_PERCENT = {"awaiting_approval": 2, "script_ready": 5, "video_generated": 75, "assembling": 78,
+            "assembled": 90, "qa_failed": 85, "qa_passed": 96, "completed": 100}
+
+
+def percent(state: str, done: int, total: int) -> int:
+    """How far a job in `state` with `done` of `total` blocks is, 0-100 (None-free)."""
+    if state == Status.VIDEO_GENERATING.value:
+        return 5 + round(70 * done / total) if total else 5
+    return _PERCENT.get(state, 0)
+
+
+def progress_of(doc: dict[str, Any], state: str | None = None) -> dict[str, Any]:
+    """The progress summary of a status document (for `state`, default its current status)."""
+    state = state or doc.get("status", "")
+    done, total = int(doc.get("completed_blocks") or 0), int(doc.get("total_blocks") or 0)
+    value = percent(state, done, total)
+    if state in ("failed", "cancelled"):  # where it stopped
+        earlier = [h["status"] for h in doc.get("history", []) if h["status"] not in ("failed", "cancelled")]
+        value = percent(earlier[-1], done, total) if earlier else 0
+    return {"video_id": doc.get("video_id"), "status": state, "stage": STAGES.get(state, state),
+            "blocks_done": done, "blocks_total": total, "percent": value,
+            "error": doc.get("error") if state in ("failed", "qa_failed") else None}
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, dt.datetime):
+        return value.isoformat()
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+def sse(event: str, data: dict[str, Any], event_id: str | None = None) -> str:
+    """One Server-Sent Event."""
+    head = f"id: {event_id}\n" if event_id is not None else ""
+    return f"{head}event: {event}\ndata: {json.dumps(data, default=_json_default, ensure_ascii=False)}\n\n"
+
+
+class _Cursor:
+    """What the stream has already sent."""
+
+    def __init__(self, after_index: int) -> None:
+        self.sent = after_index + 1
+        self.blocks: tuple[str, int] | None = None
+
+    def events(self, doc: dict[str, Any]) -> list[str]:
+        history = doc.get("history") or []
+        out = []
+        for index in range(self.sent, len(history)):
+            entry = history[index]
+            latest = index == len(history) - 1
+            data = {**progress_of(doc, entry["status"]), "at": entry.get("at")}
+            if not latest:
+                data.update(error=None)
+            out.append(sse("status", data, str(index)))
+        self.sent = max(self.sent, len(history))
+        current = (doc.get("status", ""), int(doc.get("completed_blocks") or 0))
+        if self.blocks is not None and current != self.blocks and current[0] == self.blocks[0]:
+            out.append(sse("progress", progress_of(doc), str(len(history) - 1)))
+        self.blocks = current
+        return out
+
+
+def _last_event_index(request: flask.Request) -> int:
+    raw = request.headers.get("Last-Event-ID", "")
+    return int(raw) if raw.isdigit() else -1
+
+
+def stream(db: firestore.Client, video_id: str, after_index: int = -1,
+           max_seconds: float = MAX_STREAM_SECONDS, heartbeat: float = HEARTBEAT_SECONDS) -> Iterator[str]:
+    """SSE text for one job until it is terminal (or `max_seconds` pass); the listener stops on exit."""
+    snapshots: queue.Queue[dict[str, Any]] = queue.Queue()
+
+    def on_snapshot(docs: list[Any], _changes: Any, _read_time: Any) -> None:
+        for snap in docs:
+            if snap.exists:
+                snapshots.put(snap.to_dict() or {})
+
+    watch = status.doc_ref(db, video_id).on_snapshot(on_snapshot)
+    cursor, deadline = _Cursor(after_index), time.monotonic() + max_seconds
+    try:
+        yield "retry: 3000\n\n"
+        while time.monotonic() < deadline:
+            try:
+                doc = snapshots.get(timeout=heartbeat)
+            except queue.Empty:
+                yield ": keep-alive\n\n"
+                continue
+            yield from cursor.events(doc)
+            if Status(doc["status"]) in status.TERMINAL:
+                yield sse("end", progress_of(doc))
+                return
+    finally:
+        watch.unsubscribe()
+        log.debug("progress stream closed", video_id=video_id)
+
+
+def stream_response(db: firestore.Client, video_id: str, request: flask.Request) -> flask.Response:
+    """The streaming HTTP response (no buffering by proxies)."""
+    body = flask.stream_with_context(stream(db, video_id, _last_event_index(request)))
+    return flask.Response(body, status=200, mimetype="text/event-stream",
+                          headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})

@@ -1,0 +1,163 @@
+"""Per-user plans: daily and monthly quotas of videos and AI calls, and a short-window rate limit.
+
+One Firestore document per user, `quotas/{user id}` {day, month, videos_day, videos_month,
+ai_calls_day, ai_calls_month, recent: [epoch seconds of recent expensive requests]}, read and
+written in one transaction per request, so concurrent requests cannot both take the last unit.
+A refused request raises QuotaError (HTTP 429 with `Retry-After`): `rate_limited` when the window
+is full, `quota_exceeded` when a daily or monthly count is used up.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import math
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from google.cloud import firestore
+
+from shared.core import log
+from shared.core.errors import InvalidInputError
+
+COLLECTION = "quotas"
+KINDS = ("videos", "ai_calls")
+PERIODS = ("day", "month")
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Limits of one plan; `burst` expensive requests per rate-limit window."""
+
+    name: str
+    videos_per_day: int
+    videos_per_month: int
+    ai_calls_per_day: int
+    ai_calls_per_month: int
+    burst: int
+
+    def limit(self, kind: str, period: str) -> int:
+        return int(getattr(self, f"{kind}_per_{period}"))
+
+
+PLANS: dict[str, Plan] = {
+    "free": Plan("free", videos_per_day=3, videos_per_month=20, ai_calls_per_day=10, ai_calls_per_month=60, burst=2),
+    "pro": Plan("pro", videos_per_day=20, videos_per_month=300, ai_calls_per_day=60, ai_calls_per_month=900,
+                burst=5),
+    "studio": Plan("studio", videos_per_day=200, videos_per_month=3000, ai_calls_per_day=600,
+                   ai_calls_per_month=9000, burst=30),
+}
+
+
+class QuotaError(InvalidInputError):
+    """The request is over a limit; retry after `retry_after` seconds (HTTP 429)."""
+
+    def __init__(self, message: str, *, code: str, retry_after: int) -> None:
+        super().__init__(message, code=code)
+        self.retry_after = max(1, retry_after)
+
+
+def plan_named(name: str | None) -> Plan:
+    """The plan called `name` (unknown names fall back to free)."""
+    return PLANS.get(name or "free", PLANS["free"])
+
+
+def _periods(now: dt.datetime) -> dict[str, str]:
+    return {"day": f"{now:%Y-%m-%d}", "month": f"{now:%Y-%m}"}
+
+
+def seconds_until_reset(period: str, now: dt.datetime) -> int:
+    """Seconds until the next UTC midnight (day) or first of the month (month)."""
+    start = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    if period == "day":
+        reset = start + dt.timedelta(days=1)
+    else:
+        reset = (start.replace(day=1) + dt.timedelta(days=32)).replace(day=1)
+    return math.ceil((reset - now).total_seconds())
+
+
+def current_counts(doc: dict[str, Any], now: dt.datetime) -> dict[str, int]:
+    """The document's counts, zeroed for a period that has rolled over."""
+    periods = _periods(now)
+    return {f"{kind}_{period}": int(doc.get(f"{kind}_{period}", 0)) if doc.get(period) == periods[period] else 0
+            for kind in KINDS for period in PERIODS}
+
+
+def _check_rate(doc: dict[str, Any], plan: Plan, window: float, now_s: float) -> list[float]:
+    recent = sorted(t for t in doc.get("recent", []) if t > now_s - window)
+    if len(recent) >= plan.burst:
+        retry = math.ceil(recent[-plan.burst] + window - now_s)
+        raise QuotaError(f"rate limit: at most {plan.burst} such requests per {window:g} s on the {plan.name} plan",
+                         code="rate_limited", retry_after=retry)
+    return recent
+
+
+def _check_quota(counts: dict[str, int], plan: Plan, wanted: dict[str, int], now: dt.datetime) -> None:
+    for kind, amount in wanted.items():
+        for period in PERIODS:
+            limit = plan.limit(kind, period)
+            if amount and counts[f"{kind}_{period}"] + amount > limit:
+                raise QuotaError(f"{kind.replace('_', ' ')} quota used up: {limit} per {period} on the "
+                                 f"{plan.name} plan", code="quota_exceeded",
+                                 retry_after=seconds_until_reset(period, now))
+
+
+def consume(db: firestore.Client, user_id: str, plan: Plan, *, videos: int = 0, ai_calls: int = 0,
+            rate_limited: bool = False, window_seconds: float = 60.0,
+            now: dt.datetime | None = None) -> dict[str, int]:
+    """Take units from the user's quotas in a transaction; QuotaError (nothing taken) when over a limit."""
+    ref = db.collection(COLLECTION).document(user_id)
+    wanted = {"videos": videos, "ai_calls": ai_calls}
+
+    @firestore.transactional
+    def run(tx: firestore.Transaction) -> dict[str, int]:
+        at = now or dt.datetime.now(dt.timezone.utc)
+        snap = ref.get(transaction=tx)
+        doc = snap.to_dict() if snap.exists else {}
+        recent = _check_rate(doc, plan, window_seconds, at.timestamp()) if rate_limited else \
+            [t for t in doc.get("recent", []) if t > at.timestamp() - window_seconds]
+        counts = current_counts(doc, at)
+        _check_quota(counts, plan, wanted, at)
+        for kind, amount in wanted.items():
+            for period in PERIODS:
+                counts[f"{kind}_{period}"] += amount
+        tx.set(ref, {**counts, **_periods(at), "recent": recent + ([at.timestamp()] if rate_limited else [])})
+        return counts
+
+    counts = run(db.transaction())
+    log.info("quota used", user_id=user_id, plan=plan.name, **counts)
+    return counts
+
+
+def refund(db: firestore.Client, user_id: str, *, videos: int = 0, ai_calls: int = 0,
+           now: dt.datetime | None = None) -> None:
+    """Give back units taken today for work that did not happen (e.g. a script served from the cache)."""
+    ref = db.collection(COLLECTION).document(user_id)
+
+    @firestore.transactional
+    def run(tx: firestore.Transaction) -> None:
+        at = now or dt.datetime.now(dt.timezone.utc)
+        snap = ref.get(transaction=tx)
+        if not snap.exists:
+            return
+        counts = current_counts(snap.to_dict() or {}, at)
+        for kind, amount in (("videos", videos), ("ai_calls", ai_calls)):
+            for period in PERIODS:
+                counts[f"{kind}_{period}"] = max(0, counts[f"{kind}_{period}"] - amount)
+        tx.update(ref, {**counts, **_periods(at)})
+
+    run(db.transaction())
+
+
+def usage(db: firestore.Client, user_id: str, plan: Plan, window_seconds: float = 60.0,
+          now: dt.datetime | None = None) -> dict[str, Any]:
+    """What the user sees: their plan's limits, what is used and what is left, per period."""
+    at = now or dt.datetime.now(dt.timezone.utc)
+    snap = db.collection(COLLECTION).document(user_id).get()
+    doc = snap.to_dict() if snap.exists else {}
+    counts = current_counts(doc or {}, at)
+    recent = [t for t in (doc or {}).get("recent", []) if t > at.timestamp() - window_seconds]
+    periods = {period: {kind: {"used": counts[f"{kind}_{period}"], "limit": plan.limit(kind, period),
+                               "left": max(0, plan.limit(kind, period) - counts[f"{kind}_{period}"])}
+                        for kind in KINDS} | {"resets_in_seconds": seconds_until_reset(period, at)}
+               for period in PERIODS}
+    return {"plan": asdict(plan), **periods,
+            "rate_limit": {"window_seconds": window_seconds, "limit": plan.burst, "used": len(recent)}}

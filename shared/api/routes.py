@@ -1,0 +1,324 @@
+"""The HTTP front door (agent-script): the product API the front end talks to.
+
+    POST /videos  (or POST /)   {theme, style?, language?, character_id?, music?, preset?, review?,
+                                 callback_url?, …} → 202 {video_id, status_url}
+    POST /estimate              the same body as POST /videos → 200 every preset's cost, time, guarantees
+    …and the routes of shared.api.videos (status, history, favourites, views, files, live progress,
+    review, /me, /music) and shared.video.characters. The route table below is the one source of truth;
+    shared/api/openapi.yaml describes it (a test keeps the two equal).
+
+Every request is authenticated (shared.api.auth): 401 without valid credentials. Creating a video or a
+character takes from the caller's quotas and rate limit (shared.api.quotas): 429 with Retry-After.
+CORS answers only the configured origins (CORS_ORIGINS).
+
+A video request may name a `preset` (default brand_campaign), a `max_cost_usd` budget and
+`allow_downgrade`: over budget it is refused (422 over_budget, with the estimates) or, when allowed,
+runs on the most capable preset that fits and its status says so (`downgrade`).
+
+Every error answers `{"error": {"code", "message"}}` with a 4xx/5xx status.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import time
+import uuid
+from typing import Any, Callable
+
+import flask
+from google.api_core import exceptions as gexc
+from werkzeug.exceptions import MethodNotAllowed, NotFound
+from werkzeug.routing import Map, Rule
+
+from shared.api import auth, estimates, quotas, script_cache, videos as videos_api
+from shared.assembly import music
+from shared.core import lease, log, status
+from shared.ops import webhooks
+from shared.video import characters
+from shared.core.clients import Clients
+from shared.core.errors import GenerationError, InvalidInputError, PipelineError, TransientError
+from shared.core.messages import VideoRequest
+from shared.api.privacy import strip_personal
+from shared.core.pubsub import publish
+from shared.core.responses import error_response, json_response
+from shared.script.writer import GeneratedScript, VideoRequestBody, generate_script, parse_request, video_seconds
+from shared.core.storage import gs_uri, upload_json
+
+MAX_BODY_BYTES = 16 * 1024
+ANONYMOUS = auth.Identity(user_id="anonymous", method="none")
+CORS_HEADERS = "Authorization, Content-Type, X-API-Key, Last-Event-ID"
+CORS_MAX_AGE_SECONDS = 600
+
+
+def new_video_id() -> str:
+    """A unique, URL-safe, time-ordered job id."""
+    return f"v{dt.datetime.now(dt.timezone.utc):%Y%m%d%H%M%S}-{uuid.uuid4().hex[:12]}"
+
+
+def _check_references(clients: Clients, request: VideoRequestBody, owner: str) -> dict[str, str] | None:
+    """Resolve the optional music track and the caller's character, check the callback URL; 4xx if invalid."""
+    if request.music and request.music not in {track.id for track in music.load_catalogue()}:
+        raise InvalidInputError(f"music: unknown track {request.music!r}", code="invalid_music", field="music")
+    if request.callback_url:
+        webhooks.check_target(request.callback_url, clients.settings.webhook_allowed_networks)
+    if not request.character_id:
+        return None
+    character = characters.load_character(clients.db, request.character_id)
+    if character is None or character.get("owner") != owner:
+        raise InvalidInputError(f"character_id: no character {request.character_id!r}",
+                                code="character_not_found", field="character_id")
+    return {"name": character["name"], "description": character.get("description", "")}
+
+
+def _take_quota(clients: Clients, owner: str, review: bool) -> quotas.Plan:
+    """One AI call (the script) and, unless the video waits for approval, one video; rate limited."""
+    user = auth.ensure_user(clients.db, owner, default_plan=clients.settings.default_plan)
+    plan = quotas.plan_named(user.get("plan"))
+    quotas.consume(clients.db, owner, plan, videos=0 if review else 1, ai_calls=1, rate_limited=True,
+                   window_seconds=clients.settings.rate_limit_window_seconds)
+    return plan
+
+
+def _script_for(clients: Clients, request: VideoRequestBody, identity: auth.Identity,
+                character: dict[str, str] | None, blocks: int) -> tuple[GeneratedScript, dict[str, Any]]:
+    """The script from the cache, or from Gemini (sent no personal field); and the cache note."""
+    settings, now = clients.settings, status.utcnow()
+    private = request.model_copy(update={"theme": strip_personal(request.theme, identity.personal_fields)})
+    fields = script_cache.key_fields(private.theme, request.style, request.language, request.character_id,
+                                     request.preset, blocks)
+    key = script_cache.cache_key(fields)
+    cached = script_cache.lookup(clients.db, key, now)
+    if cached:
+        quotas.refund(clients.db, identity.user_id, ai_calls=1)
+        log.info("script served from the cache", key=key)
+        return GeneratedScript(cached["script"], 0, 0, 0), {"hit": True, "key": key,
+                                                             "cached_at": cached["created_at"]}
+    generated = generate_script(clients.genai, settings, private, character, blocks=blocks)
+    script_cache.store(clients.db, key, fields, {**generated.script, "theme": request.theme}, now,
+                       settings.script_cache_days)
+    return generated, {"hit": False, "key": key}
+
+
+def create_video(clients: Clients, body: Any, identity: auth.Identity = ANONYMOUS) -> dict[str, Any]:
+    """Validate, take quota, write the script (cache or Gemini), store it, create the status document,
+    then start the video step, or wait for approval when the request asks for review."""
+    request = parse_request(body)
+    owner = identity.user_id
+    character = _check_references(clients, request, owner)
+    settings = clients.settings
+    quote = estimates.quote(request, settings.genai_mode)
+    _take_quota(clients, owner, request.review)
+    try:
+        return _start_job(clients, request, identity, character, quote)
+    except Exception:
+        quotas.refund(clients.db, owner, videos=0 if request.review else 1, ai_calls=1)
+        raise
+
+
+def _start_job(clients: Clients, request: VideoRequestBody, identity: auth.Identity,
+               character: dict[str, str] | None, quote: estimates.Quote) -> dict[str, Any]:
+    settings = clients.settings
+    video_id = new_video_id()
+    initial = status.Status.AWAITING_APPROVAL if request.review else status.Status.SCRIPT_READY
+    with log.step_timer("script", video_id=video_id, preset=quote.preset.name) as step:
+        started = time.monotonic()
+        generated, cache_note = _script_for(clients, request, identity, character, quote.estimate["blocks"])
+        script_seconds = round(time.monotonic() - started, 3)
+        script = {**generated.script, "video_id": video_id}
+        script_uri = upload_json(clients.storage, gs_uri(settings.bucket, f"scripts/{video_id}.json"), script)
+        blocks = len(script["blocks"])
+        status.create(clients.db, video_id, {
+            **request.model_dump(), **_preset_fields(quote, settings.genai_mode),
+            "owner": identity.user_id, "favourite": False, "views": 0, "script_cache": cache_note,
+            "script_revision": 0, "title": script["title"], "script_uri": script_uri,
+            "total_blocks": blocks, "completed_blocks": 0, "planned_seconds": video_seconds(blocks),
+            "blocks": {}, "next_attempt_at": None if request.review else lease.after(settings.stuck_after_seconds),
+            "usage": {"gemini_prompt_tokens": generated.prompt_tokens,
+                      "gemini_output_tokens": generated.output_tokens, "script_attempts": generated.attempts,
+                      "script_seconds": script_seconds, "script_cached": cache_note["hit"]},
+        }, initial=initial)
+        step["blocks"] = blocks
+    if not request.review:
+        publish(clients.publisher, settings, VideoRequest(video_id=video_id))
+    return {"video_id": video_id, "status": initial.value,
+            "status_url": f"{settings.status_base_url.rstrip('/')}/videos/{video_id}",
+            "preset": quote.preset.name, "estimated_cost_usd": estimates.total_of(quote.estimate),
+            "script_cache": {"hit": cache_note["hit"]},
+            **({"storyboard_url": f"{settings.status_base_url.rstrip('/')}/videos/{video_id}/storyboard"}
+               if request.review else {}),
+            **({"downgrade": _preset_fields(quote, settings.genai_mode)["downgrade"]} if quote.downgraded_from else {})}
+
+
+def _preset_fields(quote: estimates.Quote, mode: str) -> dict[str, Any]:
+    """What the status document records of the preset: name, spec, Veo model, estimate, any downgrade."""
+    fields: dict[str, Any] = {"preset": quote.preset.name, "preset_spec": quote.preset.to_doc(),
+                              "veo_model": quote.preset.veo_model(mode), "estimate": quote.estimate}
+    if quote.downgraded_from:
+        fields["downgrade"] = {"from": quote.downgraded_from, "to": quote.preset.name, "reason": quote.note}
+    return fields
+
+
+def estimate_request(clients: Clients, body: Any) -> dict[str, Any]:
+    """Every preset's estimate for a video request, and which preset it would run with; nothing is created."""
+    request = parse_request(body)
+    mode = clients.settings.genai_mode
+    found = estimates.estimates_for(request, mode)
+    budget = request.max_cost_usd
+    chosen, why = estimates.choose_within_budget(found, request.preset, budget, request.allow_downgrade)
+    for name, estimate in found.items():
+        estimate["fits_budget"] = budget is None or estimates.total_of(estimate) <= budget
+    return {"requested_preset": request.preset, "would_run": chosen, "note": why, "max_cost_usd": budget,
+            "presets": found, "prices": estimates.price_table()}
+
+
+def read_json_body(request: flask.Request) -> Any:
+    """The request's JSON body, within the size limit; InvalidInputError otherwise."""
+    if request.content_length and request.content_length > MAX_BODY_BYTES:
+        raise InvalidInputError(f"body larger than {MAX_BODY_BYTES} bytes", code="body_too_large")
+    if not request.is_json:
+        raise InvalidInputError("Content-Type must be application/json", code="unsupported_media_type")
+    raw = request.get_data(cache=False)
+    if len(raw) > MAX_BODY_BYTES:
+        raise InvalidInputError(f"body larger than {MAX_BODY_BYTES} bytes", code="body_too_large")
+    try:
+        return json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:  # too deeply nested: RecursionError
+        raise InvalidInputError(f"body is not valid JSON: {exc}", code="invalid_json") from exc
+
+
+_HTTP_STATUS = {"body_too_large": 413, "unsupported_media_type": 415, "character_not_found": 404,
+                "not_found": 404, "unauthenticated": 401, "video_in_progress": 409,
+                "not_awaiting_approval": 409, "no_review": 409}
+
+Handler = Callable[[Clients, flask.Request, dict[str, str]], flask.Response]
+
+
+def _create_video_route(clients: Clients, request: flask.Request, _: dict[str, str]) -> flask.Response:
+    try:
+        return json_response(create_video(clients, read_json_body(request), auth.identity_of(request)), 202)
+    except estimates.OverBudget as exc:
+        return error_response(422, exc.code, exc.message, field=exc.field, estimates=exc.estimates)
+
+
+def _estimate_route(clients: Clients, request: flask.Request, _: dict[str, str]) -> flask.Response:
+    return json_response(estimate_request(clients, read_json_body(request)), 200)
+
+
+# One rule and one handler per route; features add theirs here (and in shared/api/openapi.yaml).
+URLS = Map([
+    Rule("/", endpoint="create_video", methods=["POST"]),
+    Rule("/videos", endpoint="create_video", methods=["POST"]),
+    Rule("/videos", endpoint="list_videos", methods=["GET"]),
+    Rule("/videos/<video_id>", endpoint="get_video", methods=["GET"]),
+    Rule("/videos/<video_id>", endpoint="delete_video", methods=["DELETE"]),
+    Rule("/videos/<video_id>/files", endpoint="video_files", methods=["GET"]),
+    Rule("/videos/<video_id>/events", endpoint="video_events", methods=["GET"]),
+    Rule("/videos/<video_id>/favourite", endpoint="favourite", methods=["PUT"]),
+    Rule("/videos/<video_id>/favourite", endpoint="unfavourite", methods=["DELETE"]),
+    Rule("/videos/<video_id>/views", endpoint="record_view", methods=["POST"]),
+    Rule("/videos/<video_id>/storyboard", endpoint="storyboard", methods=["GET"]),
+    Rule("/videos/<video_id>/script", endpoint="edit_script", methods=["PATCH"]),
+    Rule("/videos/<video_id>/approve", endpoint="approve", methods=["POST"]),
+    Rule("/videos/<video_id>/cancel", endpoint="cancel", methods=["POST"]),
+    Rule("/estimate", endpoint="estimate", methods=["POST"]),
+    Rule("/me", endpoint="me", methods=["GET"]),
+    Rule("/music", endpoint="music", methods=["GET"]),
+    Rule("/characters", endpoint="create_character", methods=["POST"]),
+    Rule("/characters", endpoint="list_characters", methods=["GET"]),
+    Rule("/characters/<character_id>", endpoint="get_character", methods=["GET"]),
+    Rule("/characters/<character_id>", endpoint="delete_character", methods=["DELETE"]),
+], strict_slashes=False)
+HANDLERS: dict[str, Handler] = {
+    "create_video": _create_video_route,
+    "list_videos": videos_api.list_route,
+    "get_video": videos_api.get_route,
+    "delete_video": videos_api.delete_route,
+    "video_files": videos_api.files_route,
+    "video_events": videos_api.events_route,
+    "favourite": videos_api.favourite_route,
+    "unfavourite": videos_api.unfavourite_route,
+    "record_view": videos_api.view_route,
+    "storyboard": videos_api.storyboard_route,
+    "edit_script": videos_api.script_route,
+    "approve": videos_api.approve_route,
+    "cancel": videos_api.cancel_route,
+    "estimate": _estimate_route,
+    "me": videos_api.me_route,
+    "music": videos_api.music_route,
+    "create_character": characters.create_route,
+    "list_characters": characters.list_route,
+    "get_character": characters.get_route,
+    "delete_character": characters.delete_route,
+}
+
+
+def _dispatch(clients: Clients, request: flask.Request) -> flask.Response:
+    try:
+        endpoint, args = URLS.bind_to_environ(request.environ).match()
+    except MethodNotAllowed as exc:
+        allowed = ", ".join(sorted(exc.valid_methods or []))
+        return error_response(405, "method_not_allowed", f"{request.method} not allowed here; use {allowed}")
+    except NotFound:
+        return error_response(404, "not_found", f"no route {request.method} {request.path}")
+    identity = auth.authenticate(clients.db, clients.settings, request)
+    log.bind(user_id=identity.user_id)
+    return HANDLERS[endpoint](clients, request, args)
+
+
+def _allowed_origin(clients: Clients, request: flask.Request) -> str | None:
+    origin = request.headers.get("Origin")
+    return origin if origin and origin in clients.settings.cors_origins else None
+
+
+def _preflight(clients: Clients, request: flask.Request) -> flask.Response:
+    """Answer a CORS preflight: only configured origins are allowed."""
+    origin = _allowed_origin(clients, request)
+    if origin is None:
+        return error_response(403, "origin_not_allowed", "this origin may not call the API")
+    return flask.Response(status=204, headers={
+        "Access-Control-Allow-Origin": origin, "Vary": "Origin",
+        "Access-Control-Allow-Methods": "GET, POST, PUT, PATCH, DELETE",
+        "Access-Control-Allow-Headers": CORS_HEADERS, "Access-Control-Max-Age": str(CORS_MAX_AGE_SECONDS)})
+
+
+def _with_cors(clients: Clients, request: flask.Request, response: flask.Response) -> flask.Response:
+    origin = _allowed_origin(clients, request)
+    if origin:
+        response.headers["Access-Control-Allow-Origin"] = origin
+        response.headers["Access-Control-Expose-Headers"] = "Retry-After"
+    response.headers.add("Vary", "Origin")
+    return response
+
+
+def _errors_as_json(clients: Clients, request: flask.Request) -> flask.Response:
+    try:
+        return _dispatch(clients, request)
+    except quotas.QuotaError as exc:
+        response = error_response(429, exc.code, exc.message, retry_after_seconds=exc.retry_after)
+        response.headers["Retry-After"] = str(exc.retry_after)
+        return response
+    except auth.Unauthenticated as exc:
+        response = error_response(401, exc.code, exc.message)
+        response.headers["WWW-Authenticate"] = 'Bearer realm="veo-pipeline"'
+        return response
+    except InvalidInputError as exc:
+        return error_response(_HTTP_STATUS.get(exc.code, 400), exc.code, exc.message,
+                              **({"field": exc.field} if exc.field else {}))
+    except TransientError as exc:
+        log.warning("front door: upstream unavailable", reason=exc.message)
+        return error_response(503, "upstream_unavailable", "a backing service is busy; retry shortly")
+    except GenerationError as exc:
+        log.error("front door: generation failed", reason=exc.message)
+        return error_response(502, exc.code, exc.message)
+    except (PipelineError, gexc.GoogleAPICallError) as exc:
+        log.exception("front door: request failed", exc)
+        return error_response(500, "internal", "the request could not be completed")
+
+
+def handle_request(clients: Clients, request: flask.Request) -> flask.Response:
+    """Route one HTTP request: CORS, authentication, and every failure as a JSON error."""
+    log.bind(agent="agent-script", **log.trace_field(request.headers.get("X-Cloud-Trace-Context"),
+                                                     clients.settings.project))
+    if request.method == "OPTIONS" and request.headers.get("Access-Control-Request-Method"):
+        return _preflight(clients, request)
+    return _with_cors(clients, request, _errors_as_json(clients, request))

@@ -1,0 +1,233 @@
+"""Background music: a catalogue of tracks we synthesise ourselves (license-free by construction).
+
+`python -m shared.assembly.music generate` re-creates shared/assembly/assets/music/*.m4a and catalogue.json
+deterministically (numpy synthesis of chords, pads and soft percussion, then AAC through ffmpeg).
+`prepare_bed` loops a track to a video's length with crossfades at the loop points and fades in/out.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import wave
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from shared.core.errors import InvalidInputError, PermanentError
+from shared.media.ffmpeg import probe, run_ffmpeg
+
+MUSIC_DIR = Path(__file__).resolve().parent / "assets" / "music"
+CATALOGUE = MUSIC_DIR / "catalogue.json"
+SYNTH_RATE = 48000
+LOOP_CROSSFADE_SECONDS = 2.0
+
+
+@dataclass(frozen=True)
+class Track:
+    """One catalogue entry; `file` is relative to the music folder."""
+
+    id: str
+    name: str
+    category: str
+    duration: float
+    default_for: tuple[str, ...]
+    file: str
+
+    @property
+    def path(self) -> Path:
+        return MUSIC_DIR / self.file
+
+
+def load_catalogue(path: Path = CATALOGUE) -> list[Track]:
+    """All tracks listed in catalogue.json."""
+    entries = json.loads(path.read_text(encoding="utf-8"))["tracks"]
+    return [Track(**{**e, "default_for": tuple(e["default_for"])}) for e in entries]
+
+
+def choose_track(track_id: str | None, style: str) -> Track:
+    """The requested track, else the default for the style, else the first track."""
+    tracks = load_catalogue()
+    if track_id:
+        for track in tracks:
+            if track.id == track_id:
+                return track
+        raise InvalidInputError(f"unknown music track {track_id!r}; known: {[t.id for t in tracks]}",
+                                field="music")
+    return next((t for t in tracks if style in t.default_for), tracks[0])
+
+
+def loop_count(track_seconds: float, target_seconds: float, crossfade: float) -> int:
+    """How many copies, each overlapping the next by `crossfade`, cover `target_seconds`."""
+    if track_seconds >= target_seconds:
+        return 1
+    return 1 + math.ceil((target_seconds - track_seconds) / (track_seconds - crossfade))
+
+
+def bed_filter(copies: int, seconds: float, *, volume: float, crossfade: float = LOOP_CROSSFADE_SECONDS,
+               fade_in: float = 1.0, fade_out: float = 2.5, first_input: int = 0, out: str = "bed") -> str:
+    """filter_complex text: chain `copies` inputs with crossfades, trim, fade, set the level."""
+    chain, label = [], f"[{first_input}:a]"
+    for k in range(1, copies):
+        nxt = f"[x{k}]"
+        chain.append(f"{label}[{first_input + k}:a]acrossfade=d={crossfade}:c1=qsin:c2=qsin{nxt}")
+        label = nxt
+    fade_out_start = max(0.0, seconds - fade_out)
+    chain.append(f"{label}aformat=sample_rates=48000:channel_layouts=stereo,atrim=0:{seconds:.3f},"
+                 f"asetpts=N/SR/TB,afade=t=in:d={fade_in},afade=t=out:st={fade_out_start:.3f}:d={fade_out},"
+                 f"volume={volume:.4f}[{out}]")
+    return ";".join(chain)
+
+
+def prepare_bed(track: Path, seconds: float, out_wav: Path, *, volume: float,
+                crossfade: float = LOOP_CROSSFADE_SECONDS) -> Path:
+    """Render the music bed for a video: looped with crossfades to `seconds`, faded, at `volume`."""
+    if not track.is_file():
+        raise PermanentError(f"music track missing: {track}", code="missing_music")
+    track_seconds = probe(track).duration
+    if track_seconds <= crossfade * 2:
+        raise PermanentError(f"music track {track.name} is too short to loop ({track_seconds:.1f} s)")
+    copies = loop_count(track_seconds, seconds, crossfade)
+    inputs = [arg for _ in range(copies) for arg in ("-i", str(track))]
+    graph = bed_filter(copies, seconds, volume=volume, crossfade=crossfade)
+    run_ffmpeg([*inputs, "-filter_complex", graph, "-map", "[bed]", "-c:a", "pcm_s16le", "-ar", "48000",
+                str(out_wav)], what="music_bed")
+    return out_wav
+
+
+# --- synthesis -----------------------------------------------------------------------------------
+
+def _note_hz(semitones_from_a4: float) -> float:
+    return 440.0 * 2 ** (semitones_from_a4 / 12)
+
+
+def _envelope(n: int, attack: float, release: float) -> np.ndarray:
+    t = np.arange(n) / SYNTH_RATE
+    env = np.minimum(1.0, t / max(attack, 1e-3))
+    tail = np.clip((n / SYNTH_RATE - t) / max(release, 1e-3), 0.0, 1.0)
+    return env * tail
+
+
+def _pad(chord: list[float], seconds: float, rng: np.random.Generator) -> np.ndarray:
+    n = int(seconds * SYNTH_RATE)
+    t = np.arange(n) / SYNTH_RATE
+    left, right = np.zeros(n), np.zeros(n)
+    for semis in chord:
+        for detune in (-0.06, 0.0, 0.06):
+            hz = _note_hz(semis + detune)
+            phase = rng.uniform(0, 2 * np.pi)
+            tone = np.sin(2 * np.pi * hz * t + phase) + 0.25 * np.sin(4 * np.pi * hz * t + phase)
+            pan = 0.5 + detune * 4
+            left += tone * (1 - pan)
+            right += tone * pan
+    env = _envelope(n, attack=seconds * 0.3, release=seconds * 0.3)
+    return np.stack([left, right]) * env / (len(chord) * 3)
+
+
+def _kick(seconds: float = 0.35) -> np.ndarray:
+    n = int(seconds * SYNTH_RATE)
+    t = np.arange(n) / SYNTH_RATE
+    freq = 50 + 70 * np.exp(-t * 25)
+    return np.sin(2 * np.pi * np.cumsum(freq) / SYNTH_RATE) * np.exp(-t * 9)
+
+
+def _hat(rng: np.random.Generator, seconds: float = 0.08) -> np.ndarray:
+    n = int(seconds * SYNTH_RATE)
+    noise = rng.standard_normal(n)
+    noise = np.diff(noise, prepend=0.0)  # crude high-pass
+    return noise * np.exp(-np.arange(n) / SYNTH_RATE * 60) * 0.15
+
+
+def _add(buffer: np.ndarray, sound: np.ndarray, at: float, gain: float) -> None:
+    start = int(at * SYNTH_RATE)
+    if sound.ndim == 1:
+        sound = np.stack([sound, sound])
+    end = min(buffer.shape[1], start + sound.shape[1])
+    buffer[:, start:end] += gain * sound[:, : end - start]
+
+
+def synthesise(progression: list[list[float]], *, bpm: float, bars: int, seed: int,
+               kick_gain: float, hat_gain: float) -> np.ndarray:
+    """A stereo float track: one pad chord per bar, optional kick on beats 1/3 and off-beat hats."""
+    rng = np.random.default_rng(seed)
+    bar = 4 * 60.0 / bpm
+    total = np.zeros((2, int(bar * bars * SYNTH_RATE) + SYNTH_RATE))
+    for k in range(bars):
+        chord = progression[k % len(progression)]
+        _add(total, _pad(chord, bar * 1.25, rng), k * bar, 0.9)
+        _add(total, _pad([chord[0] - 12], bar, rng), k * bar, 0.5)  # bass an octave down
+        for beat in range(4):
+            at = k * bar + beat * bar / 4
+            if kick_gain and beat in (0, 2):
+                _add(total, _kick(), at, kick_gain)
+            if hat_gain:
+                _add(total, _hat(rng), at + bar / 8, hat_gain)
+    total = total[:, : int(bar * bars * SYNTH_RATE)]
+    return total / (np.max(np.abs(total)) + 1e-9) * 0.7
+
+
+_RECIPES: dict[str, dict] = {
+    "calm-horizon": dict(name="Calm Horizon", category="ambient",
+                         default_for=["cinematic", "realistic", "fantasy"],
+                         progression=[[-9, -5, -2], [-4, 0, 3], [-7, -3, 0], [-2, 2, 5]],
+                         bpm=70, bars=10, seed=11, kick_gain=0.0, hat_gain=0.0),
+    "neon-pulse": dict(name="Neon Pulse", category="electronic", default_for=["cyberpunk", "anime"],
+                       progression=[[-9, -5, -2], [-11, -7, -4], [-4, 0, 3], [-6, -2, 1]],
+                       bpm=112, bars=18, seed=23, kick_gain=0.55, hat_gain=0.5),
+    "paper-days": dict(name="Paper Days", category="lofi", default_for=["sketch", "vintage"],
+                       progression=[[-12, -8, -5, -1], [-7, -3, 0, 4], [-10, -7, -3, 0], [-5, -1, 2, 5]],
+                       bpm=84, bars=12, seed=37, kick_gain=0.35, hat_gain=0.3),
+}
+
+
+def _write_wav(samples: np.ndarray, path: Path) -> None:
+    pcm = (np.clip(samples.T, -1, 1) * 32767).astype("<i2")
+    with wave.open(str(path), "wb") as fh:
+        fh.setnchannels(2)
+        fh.setsampwidth(2)
+        fh.setframerate(SYNTH_RATE)
+        fh.writeframes(pcm.tobytes())
+
+
+def generate(folder: Path = MUSIC_DIR, *, echo: Callable[[str], None] = print) -> list[Track]:
+    """Synthesise every recipe into folder/*.m4a (AAC ~96 kbps) and write catalogue.json."""
+    folder.mkdir(parents=True, exist_ok=True)
+    tracks = []
+    for track_id, recipe in _RECIPES.items():
+        params = {k: v for k, v in recipe.items() if k not in ("name", "category", "default_for")}
+        wav, m4a = folder / f"{track_id}.wav", folder / f"{track_id}.m4a"
+        _write_wav(synthesise(**params), wav)
+        run_ffmpeg(["-i", str(wav), "-c:a", "aac", "-b:a", "96k", "-ar", "48000", "-map_metadata", "-1",
+                    "-fflags", "+bitexact", "-flags:a", "+bitexact", "-movflags", "+faststart", str(m4a)],
+                   what="music_encode")
+        wav.unlink()
+        track = Track(track_id, recipe["name"], recipe["category"], round(probe(m4a).duration, 2),
+                      tuple(recipe["default_for"]), m4a.name)
+        tracks.append(track)
+        echo(f"{m4a} {track.duration:.1f} s")
+    catalogue = {"tracks": [{**asdict(t), "default_for": list(t.default_for)} for t in tracks]}
+    (folder / "catalogue.json").write_text(json.dumps(catalogue, indent=2) + "\n", encoding="utf-8")
+    return tracks
+
+
+def main(argv: list[str] | None = None) -> int:
+    """CLI: `python -m shared.assembly.music generate [--out DIR]` or `python -m shared.assembly.music list`."""
+    parser = argparse.ArgumentParser(prog="python -m shared.assembly.music")
+    sub = parser.add_subparsers(dest="command", required=True)
+    gen = sub.add_parser("generate", help="re-create the music tracks and catalogue.json")
+    gen.add_argument("--out", type=Path, default=MUSIC_DIR)
+    sub.add_parser("list", help="print the catalogue")
+    args = parser.parse_args(argv)
+    if args.command == "generate":
+        generate(args.out)
+    else:
+        for track in load_catalogue():
+            print(f"{track.id}\t{track.category}\t{track.duration:.1f}s\t{','.join(track.default_for)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,152 @@
+"""agent-assembler's step: turn the stored Veo video into the delivered short and hand it to QA."""
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from shared.assembly import block_transcripts
+from shared.core import lease, log, status
+from shared.core.clients import Clients
+from shared.core.errors import InvalidInputError
+from shared.assembly.finish import Deliverables, produce_deliverables
+from shared.video.segments import join_segments
+from shared.core.messages import AssemblyRequest, BlockReady, QaRequest
+from shared.pricing.presets import Preset, preset_from_doc
+from shared.assembly.renditions import write_rendition
+from shared.core.pubsub import publish
+from shared.core.status import Status
+from shared.core.storage import download_file, gs_uri, read_json, upload_file
+
+ASSEMBLING = frozenset({Status.ASSEMBLING})
+_STARTABLE = frozenset({Status.VIDEO_GENERATED, Status.QA_FAILED})
+
+
+def handle(clients: Clients, message: AssemblyRequest | BlockReady) -> str:
+    """agent-assembler's one entry: a finished Veo block to transcribe ahead, or a job to assemble."""
+    if isinstance(message, BlockReady):
+        return block_transcripts.transcribe_block(clients, message)
+    return assemble(clients, message)
+
+
+def assemble(clients: Clients, message: AssemblyRequest) -> str:
+    """Assemble a job once; duplicates and late messages are acknowledged without work."""
+    owner = lease.new_owner()
+    doc = _claim(clients, message.video_id, owner)
+    if doc is None:
+        return "duplicate"
+    try:
+        outputs = _produce(clients, doc)
+    except BaseException:
+        lease.release(clients.db, message.video_id, ASSEMBLING, owner, retry_in=0)
+        raise
+    try:
+        status.transition(clients.db, message.video_id, Status.ASSEMBLED,
+                          {**outputs, "lease": None,
+                           "next_attempt_at": lease.after(clients.settings.stuck_after_seconds)})
+    except status.IllegalTransition:
+        log.info("duplicate: job assembled by another invocation")
+        return "duplicate"
+    publish(clients.publisher, clients.settings, QaRequest(video_id=message.video_id))
+    return "assembled"
+
+
+def _claim(clients: Clients, video_id: str, owner: str) -> dict[str, Any] | None:
+    """Enter `assembling` holding the lease; None when another invocation has it or the job is past it."""
+    doc = status.read(clients.db, video_id)
+    if doc is None:
+        raise InvalidInputError(f"no job {video_id}", code="unknown_job")
+    current = Status(doc["status"])
+    seconds, grace = clients.settings.assembly_lease_seconds, clients.settings.lease_grace_seconds
+    fields = lease.lease_fields(owner, seconds, grace)
+    try:
+        if current in _STARTABLE:
+            return status.transition(clients.db, video_id, Status.ASSEMBLING, fields,
+                                     allowed_from=_STARTABLE).document
+        if current == Status.ASSEMBLING:
+            return lease.claim(clients.db, video_id, ASSEMBLING, owner, seconds, grace)
+    except lease.LeaseHeld:
+        log.info("another invocation is assembling this job")
+        return None
+    except status.IllegalTransition:
+        pass
+    log.info("duplicate message: job not waiting for assembly", current=current.value)
+    return None
+
+
+def _produce(clients: Clients, doc: dict[str, Any]) -> dict[str, Any]:
+    """Download inputs, run the media pipeline, upload the deliverables; the fields for the document."""
+    video_id = doc["video_id"]
+    with tempfile.TemporaryDirectory(prefix="assemble-") as tmp:
+        work = Path(tmp)
+        veo_video = _veo_video(clients, doc, work)
+        script = read_json(clients.storage, doc["script_uri"])
+        preset = preset_from_doc(doc)
+        language, heard = str(script.get("language") or "en"), {}
+        result = produce_deliverables(veo_video, script, work / "out", music_track=doc.get("music"),
+                                      crf=preset.crf, music_volume=clients.settings.music_volume,
+                                      target_lufs=loudness_target(doc, preset),
+                                      max_bitrate_kbps=preset.max_bitrate_kbps,
+                                      hear=lambda: block_transcripts.job_transcript(clients, doc, veo_video,
+                                                                                    language, heard))
+        summary = _summary(result)
+        summary["assembly"].update(heard)
+        return {**_upload(clients, video_id, result, preset), **_renditions(clients, video_id, result, preset),
+                **summary}
+
+
+def loudness_target(doc: dict[str, Any], preset: Preset) -> float:
+    """The mix's loudness target: the preset's, or the corrected one of a remedial re-assembly."""
+    corrected = (doc.get("remedial") or {}).get("loudness_target_lufs")
+    return float(corrected) if corrected is not None else preset.loudness_lufs
+
+
+def _renditions(clients: Clients, video_id: str, result: Deliverables, preset: Preset) -> dict[str, Any]:
+    """Encode and upload the preset's extra renditions; their URLs by name."""
+    if not preset.renditions:
+        return {}
+    urls = {}
+    for rendition in preset.renditions:
+        local = write_rendition(result.final_video, rendition, result.final_video.with_name(f"{rendition.name}.mp4"))
+        urls[rendition.name] = upload_file(clients.storage, gs_uri(clients.settings.bucket,
+                                                                   f"renditions/{video_id}/{rendition.name}.mp4"),
+                                           local, "video/mp4")
+    return {"rendition_urls": urls}
+
+
+def _veo_video(clients: Clients, doc: dict[str, Any], work: Path) -> Path:
+    """The job's Veo video: one file, or its segments joined losslessly (packet copy) into one."""
+    segments = doc.get("veo_segment_uris") or [doc["veo_video_uri"]]
+    if len(segments) == 1:
+        return download_file(clients.storage, segments[0], work / "veo.mp4")
+    parts = [download_file(clients.storage, uri, work / f"segment-{i}.mp4") for i, uri in enumerate(segments)]
+    method = join_segments(parts, work / "veo.mp4")
+    log.info("veo segments joined", segments=len(parts), method=method)
+    return work / "veo.mp4"
+
+
+def _upload(clients: Clients, video_id: str, result: Deliverables, preset: Preset) -> dict[str, str]:
+    """Upload the final video, thumbnail and the subtitle formats the preset delivers; their URLs."""
+    bucket = clients.settings.bucket
+    store = clients.storage
+    urls = {
+        "final_video_url": upload_file(store, gs_uri(bucket, f"final_videos/{video_id}.mp4"),
+                                       result.final_video, "video/mp4"),
+        "thumbnail_url": upload_file(store, gs_uri(bucket, f"thumbnails/{video_id}.jpg"),
+                                     result.thumbnail, "image/jpeg"),
+    }
+    if "srt" in preset.subtitle_formats:
+        urls["srt_url"] = upload_file(store, gs_uri(bucket, f"subtitles/{video_id}.srt"), result.srt,
+                                      "application/x-subrip")
+    if "vtt" in preset.subtitle_formats:
+        urls["vtt_url"] = upload_file(store, gs_uri(bucket, f"subtitles/{video_id}.vtt"), result.vtt, "text/vtt")
+    return urls
+
+
+def _summary(result: Deliverables) -> dict[str, Any]:
+    return {
+        "duration": round(result.duration, 3),
+        "assembly": {"cues": result.cue_count, "words_transcribed": result.words_transcribed,
+                     "loudness_lufs": result.loudness_lufs, "true_peak_dbtp": result.true_peak_dbtp,
+                     "timings": result.timings},
+    }

@@ -1,0 +1,52 @@
+"""Client factories: every Google client is built here and passed in, so tests swap endpoints, not code."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+import google.oauth2.credentials
+from google import genai
+from google.cloud import firestore, pubsub_v1, storage
+from google.genai import types
+
+from shared.core.config import VERTEX, Settings, load_settings
+
+
+@dataclass(frozen=True)
+class Clients:
+    """The clients one step needs, built once per process."""
+
+    settings: Settings
+    db: firestore.Client
+    publisher: pubsub_v1.PublisherClient
+    storage: storage.Client
+    genai: genai.Client
+
+
+def make_genai(settings: Settings) -> genai.Client:
+    """google-genai client for the configured mode (Gemini API key or Vertex AI), endpoint overridable."""
+    http_options = types.HttpOptions(base_url=settings.genai_base_url) if settings.genai_base_url else None
+    if settings.genai_mode == VERTEX:
+        credentials = None
+        if settings.is_local:  # the simulator accepts any bearer token; ADC is used in production
+            credentials = google.oauth2.credentials.Credentials(token="local-simulator")
+        return genai.Client(vertexai=True, project=settings.project, location=settings.vertex_location,
+                            credentials=credentials, http_options=http_options)
+    return genai.Client(api_key=settings.gemini_api_key, http_options=http_options)
+
+
+def make_clients(settings: Settings) -> Clients:
+    """Build every client for `settings` (emulator endpoints come from the standard *_EMULATOR_HOST variables)."""
+    return Clients(
+        settings=settings,
+        db=firestore.Client(project=settings.project, database=settings.firestore_database),
+        publisher=pubsub_v1.PublisherClient(),
+        storage=storage.Client(project=settings.project),
+        genai=make_genai(settings),
+    )
+
+
+@lru_cache(maxsize=1)
+def default_clients() -> Clients:
+    """The process-wide clients of a deployed agent."""
+    return make_clients(load_settings())

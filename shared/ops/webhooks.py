@@ -1,0 +1,163 @@
+"""Webhooks: a request's optional `callback_url` is called when its job completes or fails.
+
+The body is JSON, signed with HMAC-SHA256 using the owner's secret (`users/{id}.webhook_secret`,
+shown by `GET /me`):
+
+    X-Pipeline-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>">
+
+Non-2xx answers and network errors are retried with doubling backoff (WEBHOOK_ATTEMPTS,
+WEBHOOK_BACKOFF_SECONDS); every attempt is recorded in `webhook_deliveries/{video id}-{event}` and
+summarised on the status document (`webhook`). Targets that resolve to private, loopback,
+link-local or other non-public addresses are refused, at request time and again before each call
+(DNS may change), unless WEBHOOK_ALLOWED_NETWORKS allows that kind of network.
+"""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import ipaddress
+import json
+import socket
+import time
+import urllib.parse
+from typing import Any, Callable
+
+import requests
+
+from shared.core import log, status
+from shared.core.clients import Clients
+from shared.core.errors import InvalidInputError
+
+SIGNATURE_HEADER = "X-Pipeline-Signature"
+DELIVERIES = "webhook_deliveries"
+TIMEOUT_SECONDS = 5.0
+MAX_URL_CHARS = 2000
+EVENTS = {"completed": "video.completed", "failed": "video.failed"}
+
+Address = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+
+def network_kind(address: Address) -> str:
+    """'public', or the kind of non-public network an address belongs to."""
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
+        return network_kind(address.ipv4_mapped)
+    if address.is_loopback:
+        return "loopback"
+    if address.is_link_local:
+        return "link_local"
+    if address.is_multicast or address.is_reserved or address.is_unspecified:
+        return "reserved"
+    if address.is_private or not address.is_global:
+        return "private"
+    return "public"
+
+
+def _resolve(host: str) -> list[Address]:
+    try:
+        infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
+    except socket.gaierror as exc:
+        raise InvalidInputError(f"callback_url: cannot resolve {host!r}", code="invalid_callback_url",
+                                field="callback_url") from exc
+    return [ipaddress.ip_address(info[4][0].split("%")[0]) for info in infos]
+
+
+def check_target(url: str, allowed: tuple[str, ...],
+                 resolve: Callable[[str], list[Address]] = _resolve) -> None:
+    """Refuse a callback URL that is not http(s) or resolves to a network the configuration does not allow."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname or len(url) > MAX_URL_CHARS:
+        raise InvalidInputError("callback_url must be an http(s) URL", code="invalid_callback_url",
+                                field="callback_url")
+    if parts.username or parts.password:
+        raise InvalidInputError("callback_url must not carry credentials", code="invalid_callback_url",
+                                field="callback_url")
+    for address in resolve(parts.hostname):
+        kind = network_kind(address)
+        if kind != "public" and kind not in allowed:
+            raise InvalidInputError(f"callback_url resolves to a {kind} address ({address}); refused",
+                                    code="invalid_callback_url", field="callback_url")
+
+
+def signature(secret: str, timestamp: int, body: bytes) -> str:
+    """The signature header's value for a body sent at `timestamp`."""
+    digest = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
+    return f"t={timestamp},v1={digest}"
+
+
+def verify_signature(secret: str, header: str, body: bytes) -> bool:
+    """Whether a received signature header matches the body (what a receiver does)."""
+    fields = dict(part.split("=", 1) for part in header.split(",") if "=" in part)
+    try:
+        expected = signature(secret, int(fields.get("t", "")), body)
+    except ValueError:
+        return False
+    return hmac.compare_digest(expected, header)
+
+
+def payload_of(doc: dict[str, Any]) -> dict[str, Any]:
+    """What a callback receives about a finished job."""
+    event = EVENTS.get(doc.get("status", ""), f"video.{doc.get('status')}")
+    return {"event": event, "video_id": doc["video_id"], "status": doc.get("status"), "title": doc.get("title"),
+            "duration": doc.get("duration"), "error": doc.get("error"),
+            "receipt_total_usd": ((doc.get("receipt") or {}).get("cost_usd") or {}).get("total"),
+            "status_url_path": f"/videos/{doc['video_id']}"}
+
+
+def _attempt(url: str, body: bytes, secret: str) -> dict[str, Any]:
+    started = time.monotonic()
+    record: dict[str, Any] = {"at": status.utcnow()}
+    try:
+        response = requests.post(url, data=body, timeout=TIMEOUT_SECONDS, allow_redirects=False, headers={
+            "Content-Type": "application/json", SIGNATURE_HEADER: signature(secret, int(time.time()), body)})
+        record.update(status_code=response.status_code, ok=200 <= response.status_code < 300)
+    except requests.RequestException as exc:
+        record.update(error=str(exc)[:300], ok=False)
+    record["seconds"] = round(time.monotonic() - started, 3)
+    return record
+
+
+def deliver(clients: Clients, doc: dict[str, Any], secret: str,
+            sleep: Callable[[float], None] = time.sleep) -> dict[str, Any]:
+    """Call the job's callback until it answers 2xx or attempts run out; every attempt recorded."""
+    settings = clients.settings
+    url, payload = doc["callback_url"], payload_of(doc)
+    body = json.dumps(payload, default=str, ensure_ascii=False).encode()
+    ref = clients.db.collection(DELIVERIES).document(f"{doc['video_id']}-{payload['event']}")
+    attempts: list[dict[str, Any]] = []
+    for number in range(1, settings.webhook_attempts + 1):
+        try:
+            check_target(url, settings.webhook_allowed_networks)
+            record = _attempt(url, body, secret)
+        except InvalidInputError as exc:
+            attempts.append({"number": number, "at": status.utcnow(), "ok": False, "error": exc.message})
+            break
+        attempts.append({"number": number, **record})
+        ref.set({"video_id": doc["video_id"], "url": url, "event": payload["event"], "attempts": attempts,
+                 "delivered": record["ok"]})
+        if record["ok"]:
+            break
+        if number < settings.webhook_attempts:
+            sleep(settings.webhook_backoff_seconds * 2 ** (number - 1))
+    summary = {"event": payload["event"], "delivered": attempts[-1]["ok"], "attempts": len(attempts)}
+    ref.set({"video_id": doc["video_id"], "url": url, "event": payload["event"], "attempts": attempts,
+             "delivered": summary["delivered"]})
+    log.info("webhook delivered" if summary["delivered"] else "webhook not delivered", video_id=doc["video_id"],
+             **summary)
+    return summary
+
+
+def notify(clients: Clients, video_id: str) -> dict[str, Any] | None:
+    """Call the job's callback, if it has one, now that it is finished; never raises."""
+    try:
+        doc = status.read(clients.db, video_id)
+        if not doc or not doc.get("callback_url") or doc.get("status") not in EVENTS:
+            return None
+        from shared.api.auth import ensure_user
+
+        secret = ensure_user(clients.db, doc.get("owner") or "anonymous")["webhook_secret"]
+        summary = deliver(clients, doc, secret)
+        status.update_in_status(clients.db, video_id, status.TERMINAL, {"webhook": summary})
+        return summary
+    except Exception as exc:  # noqa: BLE001 - a callback must never fail the job it reports on
+        log.exception("webhook failed", exc, video_id=video_id)
+        return None

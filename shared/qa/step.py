@@ -1,0 +1,126 @@
+"""agent-qa's step: check the delivered file against its preset, store the report, complete or hold the job.
+
+A passing report completes the job and writes its receipt. A blocking failure sets `qa_failed` and
+makes the job due for the monitor at once, which decides on a bounded remedial step
+(shared.ops.monitor); nothing is delivered silently.
+"""
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from shared.core import log, status
+from shared.ops import webhooks
+from shared.core.clients import Clients
+from shared.core.errors import InvalidInputError
+from shared.api.estimates import build_receipt
+from shared.core.messages import QaRequest
+from shared.pricing.presets import preset_from_doc
+from shared.qa.checks import SubtitleEvidence, check_file
+from shared.qa.report import render_markdown
+from shared.core.status import Status
+from shared.core.storage import download_file, gs_uri, read_json, upload_bytes, upload_json
+
+Span = tuple[float, float]
+
+
+def check_delivery(clients: Clients, message: QaRequest) -> str:
+    """Check a job once it is assembled; `completed` only after a passing report is stored."""
+    video_id = message.video_id
+    doc = status.read(clients.db, video_id)
+    if doc is None:
+        raise InvalidInputError(f"no job {video_id}", code="unknown_job")
+    current = Status(doc["status"])
+    if current == Status.QA_PASSED:  # an earlier invocation stopped between the two transitions
+        return _complete(clients, video_id)
+    if current != Status.ASSEMBLED:
+        log.info("duplicate message: job not waiting for QA", current=current.value)
+        return "duplicate"
+    report = _run_checks(clients, doc)
+    fields = {"qa": summarise(report), **_store_report(clients, video_id, report)}
+    try:
+        if not report["passed"]:
+            reason = "QA failed: " + ", ".join(report["blocking_failures"])
+            status.transition(clients.db, video_id, Status.QA_FAILED, {
+                **fields, "next_attempt_at": status.utcnow(),  # the monitor's next pass takes it
+                "error": {"code": "qa_failed", "message": reason, "step": "qa"}})
+            return "qa_failed"
+        status.transition(clients.db, video_id, Status.QA_PASSED, {**fields, "error": None})
+    except status.IllegalTransition:
+        return "duplicate"
+    return _complete(clients, video_id)
+
+
+def summarise(report: dict[str, Any]) -> dict[str, Any]:
+    """What the status document shows of a report: verdict, failures and each failed check's numbers."""
+    failed = {c["name"]: {"measured": c["measured"], "threshold": c["threshold"], "blocking": c["blocking"]}
+              for c in report["checks"] if not c["passed"]}
+    return {"passed": report["passed"], "blocking_failures": report["blocking_failures"],
+            "warnings": report["warnings"], "failed_checks": failed, "checks_run": len(report["checks"]),
+            "preset": report.get("preset")}
+
+
+def _store_report(clients: Clients, video_id: str, report: dict[str, Any]) -> dict[str, str]:
+    """Upload the JSON report and its Markdown rendering; their URLs."""
+    bucket = clients.settings.bucket
+    json_uri = upload_json(clients.storage, gs_uri(bucket, f"qa_reports/{video_id}.json"), report)
+    md_uri = upload_bytes(clients.storage, gs_uri(bucket, f"qa_reports/{video_id}.md"),
+                          render_markdown(report).encode(), "text/markdown; charset=utf-8")
+    return {"qa_report_url": json_uri, "qa_report_md_url": md_uri}
+
+
+def _run_checks(clients: Clients, doc: dict[str, Any]) -> dict[str, Any]:
+    preset = preset_from_doc(doc)
+    with tempfile.TemporaryDirectory(prefix="qa-") as tmp:
+        work = Path(tmp)
+        local = download_file(clients.storage, doc["final_video_url"], work / "final.mp4")
+        evidence = subtitle_evidence(clients, doc, work)
+        with log.step_timer("qa_checks", video_id=doc["video_id"], preset=preset.name):
+            report = check_file(local, preset, evidence)
+    return {"video_id": doc["video_id"], "file": doc["final_video_url"], **report}
+
+
+def subtitle_evidence(clients: Clients, doc: dict[str, Any], work: Path) -> SubtitleEvidence | None:
+    """The delivered SRT, the script's dialogue, and the speech spans of the Veo audio (before music)."""
+    if not doc.get("srt_url"):
+        return None
+    srt = download_file(clients.storage, doc["srt_url"], work / "subtitles.srt").read_text(encoding="utf-8")
+    script = read_json(clients.storage, doc["script_uri"])
+    dialogue = " ".join(str(b.get("dialogue") or "") for b in script.get("blocks") or [])
+    sources = doc.get("veo_segment_uris") or [doc["veo_video_uri"]]
+    paths = [download_file(clients.storage, uri, work / f"veo-{i}.mp4") for i, uri in enumerate(sources)]
+    return SubtitleEvidence(srt, dialogue, speech_spans_of(paths))
+
+
+def speech_spans_of(paths: list[Path]) -> list[Span]:
+    """Silero VAD speech spans of consecutive source files, on one timeline."""
+    from shared.media.ffmpeg import probe
+    from shared.assembly.transcribe import load_audio, speech_spans
+
+    spans: list[Span] = []
+    offset = 0.0
+    for path in paths:
+        spans += [(offset + s, offset + e) for s, e in speech_spans(load_audio(path))]
+        offset += probe(path).duration
+    return spans
+
+
+def _receipt(doc: dict[str, Any]) -> dict[str, Any]:
+    """The job's receipt; it says when the script came from the cache (no Gemini call was billed)."""
+    receipt = build_receipt(doc, status.utcnow())
+    if (doc.get("script_cache") or {}).get("hit"):
+        receipt["script_cache_hit"] = True
+        receipt["reasons"] = [*receipt.get("reasons", []), "the script came from the cache: Gemini was not called"]
+    return receipt
+
+
+def _complete(clients: Clients, video_id: str) -> str:
+    try:
+        status.transition(clients.db, video_id, Status.COMPLETED,
+                          lambda doc: {"next_attempt_at": None, "receipt": _receipt(doc)})
+    except status.IllegalTransition:
+        return "duplicate"
+    webhooks.notify(clients, video_id)
+    return "completed"
+

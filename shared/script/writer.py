@@ -1,0 +1,201 @@
+"""Scripts: the request's validation, the video plan's block count, and the Gemini call that writes one."""
+from __future__ import annotations
+
+import math
+import re
+import unicodedata
+from dataclasses import dataclass
+from typing import Any, Optional
+
+from google import genai
+from google.genai import errors as genai_errors
+from google.genai import types
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
+
+from shared.core import log
+from shared.core.config import Settings
+from shared.core.errors import GenerationError, InvalidInputError, TransientError
+from shared.pricing.presets import DEFAULT_PRESET, PRESETS, Preset
+from shared.script.prompts import LANGUAGES, MAX_DIALOGUE_WORDS, SCRIPT_SYSTEM_INSTRUCTION, STYLES, VOICES, script_prompt
+from shared.core.validation import one_of, parse_body
+
+FIRST_CLIP_SECONDS = 8
+EXTENSION_SECONDS = 7
+MAX_THEME_CHARS = 300
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+
+
+def video_seconds(blocks: int) -> int:
+    """Length of a Veo chain: an 8 s first clip, then +7 s per extension."""
+    return FIRST_CLIP_SECONDS + EXTENSION_SECONDS * (blocks - 1)
+
+
+def blocks_for(preset: Preset, target_seconds: int | None = None) -> int:
+    """Block count of a preset's video: the shortest in its window, or the one nearest the target."""
+    low, high = block_range(preset.min_seconds, preset.max_seconds)
+    if target_seconds is None:
+        return low
+    return min(range(low, high + 1), key=lambda n: (abs(video_seconds(n) - target_seconds), n))
+
+
+def block_range(min_seconds: int, max_seconds: int) -> tuple[int, int]:
+    """The smallest and largest block counts whose video length lies in [min_seconds, max_seconds]."""
+    low = max(1, math.ceil((min_seconds - FIRST_CLIP_SECONDS) / EXTENSION_SECONDS) + 1)
+    high = (max_seconds - FIRST_CLIP_SECONDS) // EXTENSION_SECONDS + 1
+    if low > high:
+        raise InvalidInputError(f"no block count gives {min_seconds}-{max_seconds} s", code="invalid_duration")
+    return low, high
+
+
+class VideoRequestBody(BaseModel):
+    """What the front end POSTs to create a video."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    theme: str = Field(min_length=3, max_length=MAX_THEME_CHARS)
+    style: str = "cinematic"
+    language: str = "en"
+    character_id: Optional[str] = Field(default=None, pattern=r"^[A-Za-z0-9_-]{1,64}$")
+    music: Optional[str] = Field(default=None, pattern=r"^[a-z0-9_-]{1,64}$")
+    preset: str = DEFAULT_PRESET
+    target_seconds: Optional[int] = Field(default=None, ge=8, le=148)  # within the preset's window
+    max_cost_usd: Optional[float] = Field(default=None, gt=0, le=10000)
+    allow_downgrade: bool = False
+    voice: Optional[str] = None  # one narrator voice described in every Veo block (prompts.VOICES)
+    review: bool = False  # stop after the script in awaiting_approval, with a storyboard preview
+    callback_url: Optional[str] = Field(default=None, min_length=8, max_length=2000)  # webhook on completion/failure
+
+    @field_validator("preset")
+    @classmethod
+    def _known_preset(cls, value: str) -> str:
+        return one_of(value, PRESETS, "preset")
+
+    @field_validator("target_seconds")
+    @classmethod
+    def _target_within_preset(cls, value: Optional[int], info: ValidationInfo) -> Optional[int]:
+        preset = PRESETS.get(info.data.get("preset", DEFAULT_PRESET))
+        if value is not None and preset and not preset.min_seconds <= value <= preset.max_seconds:
+            raise ValueError(f"must lie within {preset.name}'s {preset.min_seconds}-{preset.max_seconds} s")
+        return value
+
+    @field_validator("voice")
+    @classmethod
+    def _known_voice(cls, value: Optional[str]) -> Optional[str]:
+        return value if value is None else one_of(value, VOICES, "voice")
+
+    @field_validator("theme")
+    @classmethod
+    def _printable_theme(cls, value: str) -> str:
+        if _CONTROL.search(value):
+            raise ValueError("theme contains control characters")
+        if not any(ch.isalnum() for ch in value):
+            raise ValueError("theme must contain letters or digits")
+        return unicodedata.normalize("NFC", value)
+
+    @field_validator("style")
+    @classmethod
+    def _known_style(cls, value: str) -> str:
+        return one_of(value, STYLES, "style")
+
+    @field_validator("language")
+    @classmethod
+    def _known_language(cls, value: str) -> str:
+        return one_of(value, LANGUAGES, "language")
+
+
+def parse_request(body: Any) -> VideoRequestBody:
+    """Validate a video request body; InvalidInputError with a per-field code on the first problem."""
+    return parse_body(VideoRequestBody, body)
+
+
+class Block(BaseModel):
+    """One shot of the script."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    index: int = Field(ge=0)
+    visual: str = Field(min_length=3, max_length=600)
+    dialogue: str = Field(default="", max_length=200)
+    sound_effects: str = Field(default="", max_length=300)
+
+
+class ScriptModel(BaseModel):
+    """What Gemini must return (also the structured-output schema sent to it)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    title: str = Field(min_length=1, max_length=120)
+    blocks: list[Block]
+
+
+def validate_script(raw_text: str, *, blocks: int) -> ScriptModel:
+    """Parse and check Gemini's JSON; GenerationError says what is wrong (it is sent back once)."""
+    try:
+        script = ScriptModel.model_validate_json(raw_text)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        raise GenerationError(f"script JSON invalid at {'.'.join(map(str, err['loc']))}: {err['msg']}",
+                              code="invalid_script") from exc
+    if len(script.blocks) != blocks:
+        raise GenerationError(f"expected {blocks} blocks, got {len(script.blocks)}", code="invalid_script")
+    for position, block in enumerate(script.blocks):
+        words = len(block.dialogue.split())
+        if words > MAX_DIALOGUE_WORDS:
+            raise GenerationError(f"block {position} dialogue has {words} words (max {MAX_DIALOGUE_WORDS})",
+                                  code="invalid_script")
+    if not any(b.dialogue.strip() for b in script.blocks):
+        raise GenerationError("no block has any dialogue", code="invalid_script")
+    return script
+
+
+@dataclass(frozen=True)
+class GeneratedScript:
+    script: dict[str, Any]
+    prompt_tokens: int
+    output_tokens: int
+    attempts: int
+
+
+def _ask_gemini(client: genai.Client, model: str, prompt: str) -> types.GenerateContentResponse:
+    config = types.GenerateContentConfig(
+        system_instruction=SCRIPT_SYSTEM_INSTRUCTION,
+        response_mime_type="application/json",
+        response_schema=ScriptModel,
+        temperature=0.8,
+    )
+    try:
+        return client.models.generate_content(model=model, contents=prompt, config=config)
+    except genai_errors.ServerError as exc:
+        raise TransientError(f"Gemini unavailable: {exc}") from exc
+    except genai_errors.ClientError as exc:
+        if exc.code == 429:
+            raise TransientError(f"Gemini quota exhausted: {exc}") from exc
+        raise GenerationError(f"Gemini refused the request: {exc}", code="script_generation_failed") from exc
+
+
+def generate_script(client: genai.Client, settings: Settings, request: VideoRequestBody,
+                    character: dict[str, str] | None = None, *, blocks: int | None = None) -> GeneratedScript:
+    """Ask Gemini for a script (`blocks` blocks, default: the request's preset); one retry on a malformed one."""
+    blocks = blocks or blocks_for(PRESETS[request.preset], request.target_seconds)
+    correction: str | None = None
+    prompt_tokens = output_tokens = 0
+    for attempt in (1, 2):
+        prompt = script_prompt(request.theme, request.style, request.language, blocks, character, correction)
+        response = _ask_gemini(client, settings.script_model, prompt)
+        usage = response.usage_metadata
+        prompt_tokens += (usage and usage.prompt_token_count) or 0
+        output_tokens += (usage and usage.candidates_token_count) or 0
+        try:
+            script = validate_script(response.text or "", blocks=blocks)
+        except GenerationError as exc:
+            log.warning("script rejected", attempt=attempt, reason=exc.message)
+            correction = exc.message
+            continue
+        return GeneratedScript(_script_document(script, request), prompt_tokens, output_tokens, attempt)
+    raise GenerationError(f"Gemini returned an invalid script twice: {correction}", code="invalid_script")
+
+
+def _script_document(script: ScriptModel, request: VideoRequestBody) -> dict[str, Any]:
+    blocks = [{**b.model_dump(), "index": i} for i, b in enumerate(script.blocks)]
+    return {"title": script.title, "theme": request.theme, "style": request.style,
+            "language": request.language, "blocks": blocks}

@@ -1,0 +1,71 @@
+"""Images a Veo block starts from: a character's opening frame, or the last frame of the previous segment.
+
+Each is stored at a deterministic path (gs://BUCKET/veo31_frames/{video_id}/…) and reused when it is
+already there, so a redelivered message never pays the image model twice.
+"""
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from google.api_core import exceptions as gexc
+
+from shared.core import log
+from shared.video import veo
+from shared.video.characters import generate_image
+from shared.core.clients import Clients
+from shared.core.errors import TransientError
+from shared.script.prompts import opening_frame_prompt
+from shared.video.segments import last_frame
+from shared.core.storage import gs_uri, split_uri, upload_bytes
+
+
+def frame_uri(clients: Clients, video_id: str, name: str) -> str:
+    """Where a job's start frame `name` is kept."""
+    return gs_uri(clients.settings.bucket, f"veo31_frames/{video_id}/{name}.png")
+
+
+def _existing(clients: Clients, uri: str) -> bytes | None:
+    bucket, path = split_uri(uri)
+    try:
+        return clients.storage.bucket(bucket).blob(path).download_as_bytes()
+    except gexc.NotFound:
+        return None
+    except gexc.GoogleAPICallError as exc:
+        raise TransientError(f"reading {uri} failed: {exc}") from exc
+
+
+def _read(clients: Clients, uri: str) -> bytes:
+    data = _existing(clients, uri)
+    if data is None:
+        raise TransientError(f"{uri} is missing")
+    return data
+
+
+def opening_frame(clients: Clients, video_id: str, script: dict[str, Any],
+                  character: dict[str, Any]) -> tuple[bytes, bool]:
+    """Block 1's opening frame showing the character in its scene; (PNG, whether the image model was called)."""
+    uri = frame_uri(clients, video_id, "opening")
+    found = _existing(clients, uri)
+    if found is not None:
+        return found, False
+    portrait = _read(clients, character["image_uri"])
+    png = generate_image(clients.genai, clients.settings.image_model, opening_frame_prompt(script, character),
+                         [portrait], aspect_ratio=veo.VERTICAL)
+    upload_bytes(clients.storage, uri, png, "image/png")
+    log.info("opening frame composed", uri=uri)
+    return png, True
+
+
+def segment_start_frame(clients: Clients, video_id: str, segment: int, previous_video_uri: str) -> bytes:
+    """The last frame of the previous segment's video, which starts segment `segment`."""
+    uri = frame_uri(clients, video_id, f"segment-{segment}")
+    found = _existing(clients, uri)
+    if found is not None:
+        return found
+    with tempfile.TemporaryDirectory(prefix="frame-") as tmp:
+        video = veo.download(clients.genai, clients.storage, previous_video_uri, Path(tmp) / "previous.mp4")
+        png = last_frame(video, Path(tmp) / "last.png").read_bytes()
+    upload_bytes(clients.storage, uri, png, "image/png")
+    return png

@@ -1,0 +1,121 @@
+"""The video plan: which block is a first clip and which an extension, grouped into Veo segments.
+
+A Veo chain starts with an 8 s clip and grows by 7 s per extension, up to a per-API limit (data
+below). When the script needs more than one chain can reach, the plan splits the blocks into
+segments of balanced size: segment 2+ starts image-to-video from the last frame of the previous
+segment (again 8 s) and is extended from there; the assembler joins the segments.
+
+    blocks:   0    1    2    3    4  |  5    6    7    8
+    seconds:  8    7    7    7    7  |  8    7    7    7      (Vertex AI, 9 blocks → 36 s + 29 s)
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from shared.core.config import GEMINI_API, VERTEX
+from shared.core.errors import InvalidInputError
+
+FIRST_CLIP_SECONDS = 8
+EXTENSION_SECONDS = 7
+
+
+@dataclass(frozen=True)
+class ModeLimits:
+    """How long one Veo chain may get in an API mode."""
+
+    max_total_seconds: float  # the extended video may not be longer than this
+    max_input_seconds: float  # an extension's input must be shorter than this
+
+
+LIMITS: dict[str, ModeLimits] = {
+    GEMINI_API: ModeLimits(max_total_seconds=148, max_input_seconds=141),
+    VERTEX: ModeLimits(max_total_seconds=37, max_input_seconds=30.01),  # documented input 1–30 s
+}
+
+
+@dataclass(frozen=True)
+class PlannedBlock:
+    """One block: its segment, whether it extends the segment's chain, its length and start time."""
+
+    index: int
+    segment: int
+    seconds: int
+    start: int
+
+    @property
+    def extension(self) -> bool:
+        return self.seconds == EXTENSION_SECONDS
+
+
+@dataclass(frozen=True)
+class Segment:
+    """One Veo chain: blocks first..last (inclusive)."""
+
+    index: int
+    first_block: int
+    last_block: int
+    seconds: int
+
+
+@dataclass(frozen=True)
+class VideoPlan:
+    """Blocks and segments of a job's Veo video."""
+
+    mode: str
+    blocks: tuple[PlannedBlock, ...]
+    segments: tuple[Segment, ...]
+
+    @property
+    def total_seconds(self) -> int:
+        return sum(s.seconds for s in self.segments)
+
+    def segment_of(self, block: int) -> Segment:
+        """The segment holding block `block`."""
+        return self.segments[self.blocks[block].segment]
+
+    def to_doc(self) -> dict[str, Any]:
+        """The plan as stored on the status document."""
+        return {"mode": self.mode, "total_seconds": self.total_seconds,
+                "segments": [{"index": s.index, "first_block": s.first_block, "last_block": s.last_block,
+                              "seconds": s.seconds} for s in self.segments]}
+
+
+def chain_seconds(blocks: int) -> int:
+    """Length of one chain of `blocks` blocks: 8 s, then +7 s per extension."""
+    return FIRST_CLIP_SECONDS + EXTENSION_SECONDS * (blocks - 1) if blocks else 0
+
+
+def max_blocks_per_chain(limits: ModeLimits) -> int:
+    """The most blocks one chain can hold within the mode's limits."""
+    blocks = 1
+    while (chain_seconds(blocks + 1) <= limits.max_total_seconds
+           and chain_seconds(blocks) < limits.max_input_seconds):
+        blocks += 1
+    return blocks
+
+
+def segment_sizes(blocks: int, per_chain: int) -> list[int]:
+    """Balanced segment sizes (largest first) for `blocks` blocks, each at most `per_chain`."""
+    count = -(-blocks // per_chain)
+    base, extra = divmod(blocks, count)
+    return [base + 1 if i < extra else base for i in range(count)]
+
+
+def plan_video(blocks: int, mode: str) -> VideoPlan:
+    """The plan of a `blocks`-block script in API mode `mode`."""
+    if blocks < 1:
+        raise InvalidInputError("a video needs at least one block", code="invalid_plan")
+    if mode not in LIMITS:
+        raise InvalidInputError(f"unknown API mode {mode!r}", code="invalid_plan")
+    planned: list[PlannedBlock] = []
+    segments: list[Segment] = []
+    start = 0
+    for seg_index, size in enumerate(segment_sizes(blocks, max_blocks_per_chain(LIMITS[mode]))):
+        first = len(planned)
+        for position in range(size):
+            seconds = EXTENSION_SECONDS if position else FIRST_CLIP_SECONDS
+            planned.append(PlannedBlock(first + position, seg_index, seconds, start))
+            start += seconds
+        segments.append(Segment(seg_index, first, first + size - 1, chain_seconds(size)))
+    return VideoPlan(mode, tuple(planned), tuple(segments))
