@@ -6,9 +6,10 @@ from shared.core.clients import default_clients
 from shared.core.messages import QaRequest
 from shared.qa.step import check_delivery
 from shared.core.runner import run_event
+from shared.ops.hooks import PIPELINE_HOOKS
 
 
 @functions_framework.cloud_event
 def qa_event(cloud_event: CloudEvent) -> None:
     """Check the delivery; complete the job or hold it as qa_failed."""
-    run_event(default_clients(), cloud_event, QaRequest, "agent-qa", "qa", check_delivery)
+    run_event(default_clients(), cloud_event, QaRequest, "agent-qa", "qa", check_delivery, PIPELINE_HOOKS)

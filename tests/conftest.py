@@ -7,17 +7,14 @@ at a time; e2e tests switch them back to push and let the pipeline run by itself
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 from typing import Iterator
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+from shared.core.config import LocalPorts  # the root is on sys.path: pyproject's pytest `pythonpath`
 
-from shared.core.config import LocalPorts  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 TEST_PORT_OFFSET = int(os.environ.get("TEST_PORT_OFFSET", "100"))
 # The video agent stops every 20 s and re-publishes itself, so every job exercises resumption.
@@ -47,6 +44,23 @@ def local_cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator["LocalClou
         cloud.stop()
         os.environ.clear()
         os.environ.update(saved)
+
+
+@pytest.fixture(autouse=True)
+def restore_environment() -> Iterator[None]:
+    """Each test leaves os.environ as it found it.
+
+    The snapshot is the environment at the start of the test, so it already holds what higher-scoped
+    fixtures set (pytest sets up session and module fixtures, like `local_cloud`, before function ones):
+    only what the test itself, or its function-scoped fixtures, changed is undone.
+    """
+    saved = dict(os.environ)
+    yield
+    for key in set(os.environ) - set(saved):
+        del os.environ[key]
+    for key, value in saved.items():
+        if os.environ.get(key) != value:
+            os.environ[key] = value
 
 
 @pytest.fixture(scope="session")

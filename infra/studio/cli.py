@@ -16,7 +16,7 @@ from infra.studio import api
 from infra.studio.api import EXIT_JOB_FAILED, EXIT_OK, EXIT_REFUSED, Client, StudioError
 from infra.studio.progress import ProgressPrinter, format_elapsed
 from shared.pricing.presets import PRESETS
-from shared.script.prompts import LANGUAGES, STYLES
+from shared.core.vocabulary import LANGUAGES, STYLES
 
 EXIT_CODES_HELP = """exit codes:
   0  ok

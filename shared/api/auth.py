@@ -28,12 +28,11 @@ import flask
 from google.api_core import exceptions as gexc
 from google.cloud import firestore
 
-from shared.core import log, status
+from shared.core import layout, log, status
+from shared.core.users import ensure_user
 from shared.core.config import Settings
 from shared.core.errors import InvalidInputError
 
-KEYS = "api_keys"
-USERS = "users"
 KEY_PREFIX = "vk"
 API_KEY_HEADER = "X-API-Key"
 ENVIRON_KEY = "pipeline.identity"  # where the verified identity rides on the WSGI request
@@ -68,25 +67,6 @@ class Identity:
 
 # --- users and keys -------------------------------------------------------------------------------
 
-def ensure_user(db: firestore.Client, user_id: str, plan: str | None = None,
-                default_plan: str = "free") -> dict[str, Any]:
-    """The user's document, created on first sight (with a webhook secret); `plan` overrides the stored one."""
-    ref = db.collection(USERS).document(user_id)
-    snap = ref.get()
-    if snap.exists:
-        doc = snap.to_dict() or {}
-        if plan and doc.get("plan") != plan:
-            ref.update({"plan": plan})
-            doc["plan"] = plan
-        return doc
-    doc = {"plan": plan or default_plan, "webhook_secret": secrets.token_hex(32), "created_at": status.utcnow()}
-    try:
-        ref.create(doc)
-    except gexc.AlreadyExists:  # a concurrent first request created it
-        return ensure_user(db, user_id, plan, default_plan)
-    return doc
-
-
 def _secret_hash(secret: str) -> str:
     # The secret is 192 random bits, so a plain digest cannot be brute-forced; no salt is needed.
     return hashlib.sha256(secret.encode()).hexdigest()
@@ -98,7 +78,7 @@ def create_api_key(db: firestore.Client, user_id: str, *, plan: str | None = Non
         raise InvalidInputError(f"user id must match {USER_ID.pattern}", code="invalid_user_id")
     ensure_user(db, user_id, plan)
     key_id, secret = secrets.token_hex(8), secrets.token_hex(24)
-    db.collection(KEYS).document(key_id).create({
+    db.collection(layout.API_KEYS).document(key_id).create({
         "user_id": user_id, "secret_sha256": _secret_hash(secret), "label": label[:80],
         "created_at": status.utcnow(), "revoked": False})
     log.info("api key created", user_id=user_id, key_id=key_id)
@@ -108,7 +88,7 @@ def create_api_key(db: firestore.Client, user_id: str, *, plan: str | None = Non
 def revoke_api_key(db: firestore.Client, key_id: str) -> bool:
     """Revoke a key by id; False when there is no such key."""
     try:
-        db.collection(KEYS).document(key_id).update({"revoked": True})
+        db.collection(layout.API_KEYS).document(key_id).update({"revoked": True})
     except gexc.NotFound:
         return False
     return True
@@ -120,7 +100,7 @@ def verify_api_key(db: firestore.Client, key: str) -> Identity:
     if not match:
         raise Unauthenticated("malformed API key")
     key_id, secret = match.groups()
-    snap = db.collection(KEYS).document(key_id).get()
+    snap = db.collection(layout.API_KEYS).document(key_id).get()
     doc = snap.to_dict() if snap.exists else None
     if not doc or doc.get("revoked") or not hmac.compare_digest(doc.get("secret_sha256", ""), _secret_hash(secret)):
         raise Unauthenticated("unknown or revoked API key")

@@ -15,10 +15,10 @@ from typing import Any
 
 from google.cloud import firestore
 
+from shared.core import layout
 from shared.core import log
 from shared.core.errors import InvalidInputError
 
-COLLECTION = "quotas"
 KINDS = ("videos", "ai_calls")
 PERIODS = ("day", "month")
 
@@ -104,7 +104,7 @@ def consume(db: firestore.Client, user_id: str, plan: Plan, *, videos: int = 0, 
             rate_limited: bool = False, window_seconds: float = 60.0,
             now: dt.datetime | None = None) -> dict[str, int]:
     """Take units from the user's quotas in a transaction; QuotaError (nothing taken) when over a limit."""
-    ref = db.collection(COLLECTION).document(user_id)
+    ref = db.collection(layout.USER_QUOTAS).document(user_id)
     wanted = {"videos": videos, "ai_calls": ai_calls}
 
     @firestore.transactional
@@ -130,7 +130,7 @@ def consume(db: firestore.Client, user_id: str, plan: Plan, *, videos: int = 0, 
 def refund(db: firestore.Client, user_id: str, *, videos: int = 0, ai_calls: int = 0,
            now: dt.datetime | None = None) -> None:
     """Give back units taken today for work that did not happen (e.g. a script served from the cache)."""
-    ref = db.collection(COLLECTION).document(user_id)
+    ref = db.collection(layout.USER_QUOTAS).document(user_id)
 
     @firestore.transactional
     def run(tx: firestore.Transaction) -> None:
@@ -151,7 +151,7 @@ def usage(db: firestore.Client, user_id: str, plan: Plan, window_seconds: float 
           now: dt.datetime | None = None) -> dict[str, Any]:
     """What the user sees: their plan's limits, what is used and what is left, per period."""
     at = now or dt.datetime.now(dt.timezone.utc)
-    snap = db.collection(COLLECTION).document(user_id).get()
+    snap = db.collection(layout.USER_QUOTAS).document(user_id).get()
     doc = snap.to_dict() if snap.exists else {}
     counts = current_counts(doc or {}, at)
     recent = [t for t in (doc or {}).get("recent", []) if t > at.timestamp() - window_seconds]

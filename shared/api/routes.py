@@ -4,7 +4,7 @@
                                  callback_url?, …} → 202 {video_id, status_url}
     POST /estimate              the same body as POST /videos → 200 every preset's cost, time, guarantees
     …and the routes of shared.api.videos (status, history, favourites, views, files, live progress,
-    review, /me, /music) and shared.video.characters. The route table below is the one source of truth;
+    review, /me, /music) and shared.api.characters. The route table below is the one source of truth;
     shared/api/openapi.yaml describes it (a test keeps the two equal).
 
 Every request is authenticated (shared.api.auth): 401 without valid credentials. Creating a video or a
@@ -20,7 +20,6 @@ Every error answers `{"error": {"code", "message"}}` with a 4xx/5xx status.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import time
 import uuid
 from typing import Any, Callable
@@ -30,12 +29,15 @@ from google.api_core import exceptions as gexc
 from werkzeug.exceptions import MethodNotAllowed, NotFound
 from werkzeug.routing import Map, Rule
 
+from shared.core import users, layout
 from shared.api import auth, estimates, quotas, script_cache, videos as videos_api
 from shared.assembly import music
 from shared.core import lease, log, status
 from shared.ops import webhooks
-from shared.video import characters
+from shared.api import characters
 from shared.core.clients import Clients
+from shared.api.http import read_json_body
+from shared.pricing.prices import price_table
 from shared.core.errors import GenerationError, InvalidInputError, PipelineError, TransientError
 from shared.core.messages import VideoRequest
 from shared.api.privacy import strip_personal
@@ -44,7 +46,6 @@ from shared.core.responses import error_response, json_response
 from shared.script.writer import GeneratedScript, VideoRequestBody, generate_script, parse_request, video_seconds
 from shared.core.storage import gs_uri, upload_json
 
-MAX_BODY_BYTES = 16 * 1024
 ANONYMOUS = auth.Identity(user_id="anonymous", method="none")
 CORS_HEADERS = "Authorization, Content-Type, X-API-Key, Last-Event-ID"
 CORS_MAX_AGE_SECONDS = 600
@@ -72,7 +73,7 @@ def _check_references(clients: Clients, request: VideoRequestBody, owner: str) -
 
 def _take_quota(clients: Clients, owner: str, review: bool) -> quotas.Plan:
     """One AI call (the script) and, unless the video waits for approval, one video; rate limited."""
-    user = auth.ensure_user(clients.db, owner, default_plan=clients.settings.default_plan)
+    user = users.ensure_user(clients.db, owner, default_plan=clients.settings.default_plan)
     plan = quotas.plan_named(user.get("plan"))
     quotas.consume(clients.db, owner, plan, videos=0 if review else 1, ai_calls=1, rate_limited=True,
                    window_seconds=clients.settings.rate_limit_window_seconds)
@@ -125,7 +126,7 @@ def _start_job(clients: Clients, request: VideoRequestBody, identity: auth.Ident
         generated, cache_note = _script_for(clients, request, identity, character, quote.estimate["blocks"])
         script_seconds = round(time.monotonic() - started, 3)
         script = {**generated.script, "video_id": video_id}
-        script_uri = upload_json(clients.storage, gs_uri(settings.bucket, f"scripts/{video_id}.json"), script)
+        script_uri = upload_json(clients.storage, gs_uri(settings.bucket, layout.script_path(video_id)), script)
         blocks = len(script["blocks"])
         status.create(clients.db, video_id, {
             **request.model_dump(), **_preset_fields(quote, settings.genai_mode),
@@ -168,22 +169,7 @@ def estimate_request(clients: Clients, body: Any) -> dict[str, Any]:
     for name, estimate in found.items():
         estimate["fits_budget"] = budget is None or estimates.total_of(estimate) <= budget
     return {"requested_preset": request.preset, "would_run": chosen, "note": why, "max_cost_usd": budget,
-            "presets": found, "prices": estimates.price_table()}
-
-
-def read_json_body(request: flask.Request) -> Any:
-    """The request's JSON body, within the size limit; InvalidInputError otherwise."""
-    if request.content_length and request.content_length > MAX_BODY_BYTES:
-        raise InvalidInputError(f"body larger than {MAX_BODY_BYTES} bytes", code="body_too_large")
-    if not request.is_json:
-        raise InvalidInputError("Content-Type must be application/json", code="unsupported_media_type")
-    raw = request.get_data(cache=False)
-    if len(raw) > MAX_BODY_BYTES:
-        raise InvalidInputError(f"body larger than {MAX_BODY_BYTES} bytes", code="body_too_large")
-    try:
-        return json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:  # too deeply nested: RecursionError
-        raise InvalidInputError(f"body is not valid JSON: {exc}", code="invalid_json") from exc
+            "presets": found, "prices": price_table()}
 
 
 _HTTP_STATUS = {"body_too_large": 413, "unsupported_media_type": 415, "character_not_found": 404,

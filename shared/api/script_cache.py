@@ -16,9 +16,9 @@ from typing import Any
 from google.api_core import exceptions as gexc
 from google.cloud import firestore
 
+from shared.core import layout
 from shared.core import log
 
-COLLECTION = "script_cache"
 _SPACES = re.compile(r"\s+")
 _EDGE_PUNCTUATION = " .!?,;:…\"'«»“”"
 
@@ -43,7 +43,7 @@ def cache_key(fields: dict[str, Any]) -> str:
 
 def lookup(db: firestore.Client, key: str, now: dt.datetime) -> dict[str, Any] | None:
     """The cached entry ({script, created_at, …}) when present and not expired; counts the hit."""
-    ref = db.collection(COLLECTION).document(key)
+    ref = db.collection(layout.SCRIPT_CACHE).document(key)
     snap = ref.get()
     if not snap.exists:
         return None
@@ -60,6 +60,6 @@ def store(db: firestore.Client, key: str, fields: dict[str, Any], script: dict[s
     entry = {"key_fields": fields, "script": {k: v for k, v in script.items() if k != "video_id"},
              "created_at": now, "expires_at": now + dt.timedelta(days=days), "hits": 0}
     try:
-        db.collection(COLLECTION).document(key).set(entry)
+        db.collection(layout.SCRIPT_CACHE).document(key).set(entry)
     except gexc.GoogleAPICallError as exc:  # the cache is an optimisation: never fail the request for it
         log.warning("script cache write failed", key=key, error=str(exc))

@@ -20,7 +20,7 @@ from shared.core import lease, log, status
 from shared.core.clients import Clients
 from shared.core.errors import InvalidInputError
 from shared.core.messages import VideoRequest
-from shared.script.prompts import MAX_DIALOGUE_WORDS
+from shared.core.vocabulary import MAX_DIALOGUE_WORDS
 from shared.core.pubsub import publish
 from shared.media.render import concat_copy, render_clip, seed_for, video_duration
 from shared.core.status import Status

@@ -24,10 +24,12 @@ from google.cloud import firestore
 from google.cloud.firestore_v1.base_query import FieldFilter
 from pydantic import BaseModel, ConfigDict, Field
 
+from shared.core import users, layout
 from shared.api import auth, progress, quotas, signed_urls, storyboard
 from shared.assembly import music
 from shared.core import status
 from shared.core.clients import Clients
+from shared.api.http import read_json_body
 from shared.core.errors import InvalidInputError
 from shared.core.messages import VIDEO_ID_PATTERN
 from shared.core.responses import json_response
@@ -44,9 +46,6 @@ PUBLIC_FIELDS = ("video_id", "status", "theme", "style", "language", "music", "c
 LISTED_FIELDS = ("video_id", "status", "title", "theme", "style", "language", "character_id", "preset",
                  "favourite", "views", "planned_seconds", "duration", "created_at", "thumbnail_url")
 SORT_FIELDS = {"date": "created_at", "views": "views", "duration": "planned_seconds"}
-# Folders holding a job's intermediate files (the delivered ones are named on its document).
-JOB_PREFIXES = ("veo31_videos/{id}/", "veo31_blocks/{id}/", "veo31_frames/{id}/", "renditions/{id}/",
-                "storyboards/{id}/", "transcripts/{id}/")
 DELETABLE = status.TERMINAL | {Status.AWAITING_APPROVAL}
 
 
@@ -133,8 +132,8 @@ def delete_video(clients: Clients, doc: dict[str, Any]) -> int:
                                 code="video_in_progress")
     blobs = [clients.storage.bucket(b).blob(p) for b, p in map(split_uri, _job_uris(doc))]
     bucket = clients.storage.bucket(clients.settings.bucket)
-    for prefix in JOB_PREFIXES:
-        blobs += list(bucket.list_blobs(prefix=prefix.format(id=doc["video_id"])))
+    for prefix in layout.job_prefixes(doc["video_id"]):
+        blobs += list(bucket.list_blobs(prefix=prefix))
     removed = 0
     for blob in blobs:
         try:
@@ -171,7 +170,7 @@ class ListQuery(BaseModel):
 
 def list_videos(clients: Clients, user_id: str, query: ListQuery) -> dict[str, Any]:
     """One page of the user's videos and the token of the next page (None at the end)."""
-    q: Any = clients.db.collection(status.COLLECTION).where(filter=FieldFilter("owner", "==", user_id))
+    q: Any = clients.db.collection(layout.VIDEO_STATUS).where(filter=FieldFilter("owner", "==", user_id))
     for field in ("favourite", "style", "language", "character_id"):
         value = getattr(query, field)
         if value is not None:
@@ -209,8 +208,6 @@ def storyboard_route(clients: Clients, request: flask.Request, args: dict[str, s
 
 def script_route(clients: Clients, request: flask.Request, args: dict[str, str]) -> flask.Response:
     """PATCH /videos/{id}/script: edit blocks while the video awaits approval."""
-    from shared.api.routes import read_json_body
-
     doc = owned_video(clients, request, args["video_id"])
     return json_response(storyboard.edit_script(clients, doc, read_json_body(request)), 200)
 
@@ -220,7 +217,7 @@ def approve_route(clients: Clients, request: flask.Request, args: dict[str, str]
     doc = owned_video(clients, request, args["video_id"])
     if doc["status"] != Status.AWAITING_APPROVAL.value:
         raise InvalidInputError("only a video awaiting approval can be approved", code="not_awaiting_approval")
-    user = auth.ensure_user(clients.db, doc["owner"], default_plan=clients.settings.default_plan)
+    user = users.ensure_user(clients.db, doc["owner"], default_plan=clients.settings.default_plan)
     plan = quotas.plan_named(user.get("plan"))
     quotas.consume(clients.db, doc["owner"], plan, videos=1, window_seconds=clients.settings.rate_limit_window_seconds)
     try:
@@ -241,7 +238,7 @@ def cancel_route(clients: Clients, request: flask.Request, args: dict[str, str])
 def me_route(clients: Clients, request: flask.Request, _: dict[str, str]) -> flask.Response:
     """GET /me: who I am, my plan and quota use, and the secret my webhooks are signed with."""
     identity = auth.identity_of(request)
-    user = auth.ensure_user(clients.db, identity.user_id, default_plan=clients.settings.default_plan)
+    user = users.ensure_user(clients.db, identity.user_id, default_plan=clients.settings.default_plan)
     plan = quotas.plan_named(user.get("plan"))
     return json_response({"user_id": identity.user_id, "auth": identity.method,
                           "quotas": quotas.usage(clients.db, identity.user_id, plan,
@@ -254,7 +251,7 @@ _uploaded_previews: set[str] = set()
 
 def _preview_uri(clients: Clients, track: music.Track) -> str:
     """The track's file in the bucket (uploaded from the catalogue once)."""
-    path = f"music/{track.file}"
+    path = layout.music_path(track.file)
     if path not in _uploaded_previews:
         blob = clients.storage.bucket(clients.settings.bucket).blob(path)
         if not blob.exists():

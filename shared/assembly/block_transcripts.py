@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from shared.core import layout
 from shared.core import log, status
 from shared.video import veo
 from shared.core.clients import Clients
@@ -33,7 +34,6 @@ WINDOW_PAD_SECONDS = 1.0
 # espeak lines under music: most lines garbled alone, right with the three blocks before them), so a
 # window is decoded with this much of what precedes it, like a 30 s window of a whole-video pass.
 CONTEXT_SECONDS = 21.0
-FOLDER = "transcripts"
 _AHEAD_OF_ASSEMBLY = frozenset({Status.VIDEO_GENERATING.value, Status.VIDEO_GENERATED.value})
 
 
@@ -103,11 +103,11 @@ def complete(stored: dict[int, Transcript], windows: list[Window], audio: Any, l
 # --- storage ---------------------------------------------------------------------------------------
 
 def _prefix(clients: Clients, video_id: str) -> str:
-    return gs_uri(clients.settings.bucket, f"{FOLDER}/{video_id}/")
+    return gs_uri(clients.settings.bucket, layout.job_folder(layout.TRANSCRIPTS, video_id))
 
 
 def block_uri(clients: Clients, video_id: str, block: int) -> str:
-    return f"{_prefix(clients, video_id)}block-{block:02d}.json"
+    return gs_uri(clients.settings.bucket, layout.transcript_path(video_id, block))
 
 
 def _to_json(block: int, transcript: Transcript) -> dict[str, Any]:

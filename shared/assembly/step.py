@@ -5,6 +5,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from shared.core import layout
 from shared.assembly import block_transcripts
 from shared.core import lease, log, status
 from shared.core.clients import Clients
@@ -108,8 +109,7 @@ def _renditions(clients: Clients, video_id: str, result: Deliverables, preset: P
     urls = {}
     for rendition in preset.renditions:
         local = write_rendition(result.final_video, rendition, result.final_video.with_name(f"{rendition.name}.mp4"))
-        urls[rendition.name] = upload_file(clients.storage, gs_uri(clients.settings.bucket,
-                                                                   f"renditions/{video_id}/{rendition.name}.mp4"),
+        urls[rendition.name] = upload_file(clients.storage, gs_uri(clients.settings.bucket, layout.rendition_path(video_id, rendition.name)),
                                            local, "video/mp4")
     return {"rendition_urls": urls}
 
@@ -130,16 +130,16 @@ def _upload(clients: Clients, video_id: str, result: Deliverables, preset: Prese
     bucket = clients.settings.bucket
     store = clients.storage
     urls = {
-        "final_video_url": upload_file(store, gs_uri(bucket, f"final_videos/{video_id}.mp4"),
+        "final_video_url": upload_file(store, gs_uri(bucket, layout.final_video_path(video_id)),
                                        result.final_video, "video/mp4"),
-        "thumbnail_url": upload_file(store, gs_uri(bucket, f"thumbnails/{video_id}.jpg"),
+        "thumbnail_url": upload_file(store, gs_uri(bucket, layout.thumbnail_path(video_id)),
                                      result.thumbnail, "image/jpeg"),
     }
     if "srt" in preset.subtitle_formats:
-        urls["srt_url"] = upload_file(store, gs_uri(bucket, f"subtitles/{video_id}.srt"), result.srt,
+        urls["srt_url"] = upload_file(store, gs_uri(bucket, layout.subtitles_path(video_id, "srt")), result.srt,
                                       "application/x-subrip")
     if "vtt" in preset.subtitle_formats:
-        urls["vtt_url"] = upload_file(store, gs_uri(bucket, f"subtitles/{video_id}.vtt"), result.vtt, "text/vtt")
+        urls["vtt_url"] = upload_file(store, gs_uri(bucket, layout.subtitles_path(video_id, "vtt")), result.vtt, "text/vtt")
     return urls
 
 

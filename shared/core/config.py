@@ -15,6 +15,21 @@ from shared.core.errors import ConfigError
 LOCAL_PROJECT = "demo-veo-pipeline"
 GEMINI_API = "gemini_api"
 VERTEX = "vertex"
+# Every environment variable settings_from_env (so load_settings) reads; tests/unit/test_config_variables.py
+# keeps it exact. The local cloud passes these through to its processes.
+ENVIRONMENT_VARIABLES: tuple[str, ...] = (
+    "PIPELINE_ENV", "GENAI_MODE", "GOOGLE_CLOUD_PROJECT", "PIPELINE_BUCKET", "GEMINI_API_KEY", "GENAI_BASE_URL",
+    "LOCAL_FIRESTORE_PORT", "LOCAL_PUBSUB_PORT", "LOCAL_GCS_PORT", "LOCAL_SIMULATOR_PORT", "LOCAL_AGENTS_BASE_PORT",
+    "VERTEX_LOCATION", "SCRIPT_MODEL", "VEO_MODEL", "VEO_FALLBACK_MODEL", "IMAGE_MODEL", "VERTEX_OUTPUT_PREFIX",
+    "VEO_RETRY_ATTEMPTS", "VEO_RETRY_MAX_WAIT_SECONDS", "VEO_ORPHAN_SECONDS", "VEO_POLL_SECONDS",
+    "VEO_REQUESTS_PER_MINUTE", "VEO_MAX_CONCURRENT", "VEO_QUOTA_WINDOW_SECONDS", "INVOCATION_BUDGET_SECONDS",
+    "MUSIC_VOLUME", "WHISPER_MODEL_DIR", "STATUS_BASE_URL", "STUCK_AFTER_SECONDS", "MAX_MONITOR_RETRIES",
+    "MONITOR_BACKOFF_SECONDS", "LEASE_GRACE_SECONDS", "VIDEO_LEASE_MARGIN_SECONDS", "ASSEMBLY_LEASE_SECONDS",
+    "PIPELINE_TOPIC_PREFIX", "FIRESTORE_DATABASE",
+    "AUTH_MODE", "AUTH_AUDIENCE", "CORS_ORIGINS", "DEFAULT_PLAN", "RATE_LIMIT_WINDOW_SECONDS", "SIGNED_URL_SECONDS",
+    "SIGNING_KEY_FILE", "SIGNED_URL_ENDPOINT", "WEBHOOK_ALLOWED_NETWORKS", "WEBHOOK_ATTEMPTS",
+    "WEBHOOK_BACKOFF_SECONDS", "SCRIPT_CACHE_DAYS",
+)
 
 
 @dataclass(frozen=True)
@@ -108,18 +123,6 @@ VEO_MODELS: dict[str, dict[str, str]] = {
     VERTEX: {"standard": "veo-3.1-generate-001", "fast": "veo-3.1-fast-generate-001",
              "lite": "veo-3.1-lite-generate-001"},
 }
-# Dated price table (USD), used for the cost ledger on the status document.
-PRICES_AS_OF = "2026-11"
-VEO_PRICE_PER_SECOND: dict[str, float] = {"standard": 0.40, "fast": 0.15, "lite": 0.05}
-GEMINI_PRICE_PER_MILLION_TOKENS: dict[str, float] = {"input": 0.30, "output": 2.50}
-IMAGE_PRICE_PER_IMAGE = 0.039
-# Cloud Run functions (2nd gen), tier-1 region, per second of instance time while a request is served.
-COMPUTE_PRICE_PER_VCPU_SECOND = 0.000024
-COMPUTE_PRICE_PER_GIB_SECOND = 0.0000025
-PRICES_SOURCE = ("published list prices seen 2026-11: Gemini API Veo 3.1 per generated second, Gemini 2.5 "
-                 "Flash per 1M tokens, gemini-2.5-flash-image per image, Cloud Run functions per vCPU-s/GiB-s")
-
-
 def default_veo_model(mode: str) -> str:
     """The standard Veo 3.1 model id of an API mode."""
     return VEO_MODELS[mode]["standard"]

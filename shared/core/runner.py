@@ -1,36 +1,55 @@
-"""Running one event step: decode the CloudEvent, bind log context, split transient from permanent errors."""
+"""Running one event step: decode the CloudEvent, bind log context, split transient from permanent errors.
+
+The runner knows nothing of what happens when a job ends (webhooks live in shared.ops): whoever wires an
+agent passes `Hooks`, and the runner calls them.
+"""
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Callable, TypeVar
 
 from shared.core import log, status
-from shared.ops import dead_letters, webhooks
 from shared.core.clients import Clients
 from shared.core.errors import InvalidInputError, PermanentError
 from shared.core.messages import StepMessage, message_from_cloud_event, raw_event_data, source_topic
+from shared.core.pubsub import park_dead_letter
 from shared.core.status import Status
 
 M = TypeVar("M", bound=StepMessage)
+JobEnded = Callable[[Clients, str], Any]
+# The outcome a step handler returns when it moved its job to `completed`.
+COMPLETED = "completed"
 
 
-def record_failure(clients: Clients, video_id: str, error: dict[str, str]) -> bool:
-    """Move the job to `failed` with `error` and call its webhook; False if it was already terminal."""
+def _nothing(_clients: Clients, _video_id: str) -> None:
+    return None
+
+
+@dataclass(frozen=True)
+class Hooks:
+    """Calls at the edges of a step; `job_ended(clients, video_id)` runs once a job completed or failed."""
+
+    job_ended: JobEnded = _nothing
+
+
+def record_failure(clients: Clients, video_id: str, error: dict[str, str], hooks: Hooks = Hooks()) -> bool:
+    """Move the job to `failed` with `error` and call `hooks.job_ended`; False if it was already terminal."""
     try:
         status.transition(clients.db, video_id, Status.FAILED, {"error": error, "lease": None})
     except status.IllegalTransition as illegal:
         log.warning("job not failed: already terminal", video_id=video_id, current=str(illegal.current))
         return False
-    webhooks.notify(clients, video_id)
+    hooks.job_ended(clients, video_id)
     return True
 
 
-def fail_job(clients: Clients, video_id: str, step: str, exc: PermanentError) -> None:
+def fail_job(clients: Clients, video_id: str, step: str, exc: PermanentError, hooks: Hooks = Hooks()) -> None:
     """Record a permanent failure of `step` on the job (no-op if the job is already terminal)."""
-    record_failure(clients, video_id, {"code": exc.code, "message": exc.message[:1000], "step": step})
+    record_failure(clients, video_id, {"code": exc.code, "message": exc.message[:1000], "step": step}, hooks)
 
 
 def run_event(clients: Clients, cloud_event: Any, expected: type[M] | tuple[type[M], ...], agent: str, step: str,
-              handler: Callable[[Clients, M], str]) -> str:
+              handler: Callable[[Clients, M], str], hooks: Hooks = Hooks()) -> str:
     """Decode and run one step. Transient errors propagate (→ redelivery); permanent ones fail the job.
 
     A malformed message (not JSON, wrong schema or kind, too large) can never succeed and has no job
@@ -41,15 +60,17 @@ def run_event(clients: Clients, cloud_event: Any, expected: type[M] | tuple[type
         message = message_from_cloud_event(cloud_event, expected)
     except InvalidInputError as exc:
         log.error("malformed message rejected", code=exc.code, reason=exc.message)
-        dead_letters.park(clients, raw_event_data(cloud_event), exc, source_topic(cloud_event))
+        park_dead_letter(clients, raw_event_data(cloud_event), exc, source_topic(cloud_event))
         return "dead_lettered"
     with log.bound(video_id=message.video_id, attempt=message.attempt, origin=message.origin):
         try:
             with log.step_timer(step) as timing:
                 outcome = handler(clients, message)
                 timing["result"] = outcome
-            return outcome
         except PermanentError as exc:
             log.error("step failed permanently", code=exc.code, reason=exc.message)
-            fail_job(clients, message.video_id, step, exc)
+            fail_job(clients, message.video_id, step, exc, hooks)
             return "failed"
+        if outcome == COMPLETED:
+            hooks.job_ended(clients, message.video_id)
+        return outcome

@@ -20,9 +20,9 @@ from typing import Any, Callable
 
 from google.cloud import firestore
 
+from shared.core import layout
 from shared.core import log
 
-COLLECTION = "video_status"
 
 
 class Status(str, Enum):
@@ -96,7 +96,7 @@ def utcnow() -> dt.datetime:
 
 
 def doc_ref(db: firestore.Client, video_id: str) -> firestore.DocumentReference:
-    return db.collection(COLLECTION).document(video_id)
+    return db.collection(layout.VIDEO_STATUS).document(video_id)
 
 
 def read(db: firestore.Client, video_id: str) -> dict[str, Any] | None:

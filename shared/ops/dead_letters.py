@@ -2,7 +2,7 @@
 
 Two ways in to the dead-letter topic (shared.core.topics.DEAD_LETTER):
 - an agent receives a payload that can never succeed (not JSON, wrong schema or kind, too large):
-  `park` republishes it there with attributes {reason, source_topic} and the agent acknowledges it, so
+  `shared.core.pubsub.park_dead_letter` republishes it there with attributes {reason, source_topic} and the agent acknowledges it, so
   it does not burn the subscription's delivery attempts;
 - a step kept failing transiently: after MAX_DELIVERY_ATTEMPTS Pub/Sub moves the message there itself.
 
@@ -22,16 +22,15 @@ from typing import Any
 from google.api_core import exceptions as gexc
 from google.cloud import pubsub_v1
 
+from shared.core import layout
 from shared.core import log, messages, status
 from shared.ops import webhooks
 from shared.core.clients import Clients
-from shared.core.errors import InvalidInputError, TransientError
+from shared.core.errors import InvalidInputError
 from shared.core.status import Status
-from shared.core.topics import DEAD_LETTER, DEAD_LETTER_SUBSCRIPTION
+from shared.core.topics import DEAD_LETTER_SUBSCRIPTION
 
-COLLECTION = "dead_letters"
 PAYLOAD_KEPT_BYTES = 1024
-PARKED_MAX_BYTES = 64 * 1024  # an oversized payload is parked truncated (its size is an attribute)
 MAX_PER_PASS = 500
 PULL_BATCH = 100
 PULL_TIMEOUT_SECONDS = 20.0
@@ -46,21 +45,6 @@ STEP_STATUS = {"video_request": Status.VIDEO_GENERATING, "assembly_request": Sta
 
 class _AlreadyRecorded(Exception):
     pass
-
-
-def park(clients: Clients, data: bytes, reason: InvalidInputError, source_topic: str) -> str:
-    """Send a payload that can never be processed to the dead-letter topic; its message id."""
-    settings = clients.settings
-    topic = clients.publisher.topic_path(settings.project, settings.topic_prefix + DEAD_LETTER)
-    attributes = {"reason": reason.code, "detail": reason.message[:500], "source_topic": source_topic,
-                  "size": str(len(data))}
-    try:
-        message_id = clients.publisher.publish(topic, data[:PARKED_MAX_BYTES], **attributes).result(timeout=30)
-    except (gexc.GoogleAPICallError, TimeoutError) as exc:
-        raise TransientError(f"parking a malformed message failed: {exc}") from exc
-    log.warning("malformed message parked on the dead-letter topic", reason=reason.code, size=len(data),
-                source_topic=source_topic, message_id=message_id)
-    return message_id
 
 
 def _number(raw: str | None) -> int | None:
@@ -127,7 +111,7 @@ def _park_record(clients: Clients, data: bytes, entry: dict[str, Any]) -> str:
     record = {**entry, "payload_truncated": len(data) > PAYLOAD_KEPT_BYTES,
               "payload": kept.decode("utf-8", "replace"), "payload_b64": base64.b64encode(kept).decode()}
     try:
-        clients.db.collection(COLLECTION).document(entry["message_id"]).create(record)
+        clients.db.collection(layout.DEAD_LETTERS).document(entry["message_id"]).create(record)
     except gexc.AlreadyExists:
         return "duplicate"
     return "parked"

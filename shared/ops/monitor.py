@@ -20,6 +20,7 @@ import flask
 from google.cloud import firestore
 from google.cloud.firestore_v1.base_query import FieldFilter
 
+from shared.core import layout
 from shared.core import lease, log, status
 from shared.ops import dead_letters
 from shared.core.clients import Clients
@@ -31,6 +32,7 @@ from shared.ops.remedial import plan_remedy
 from shared.core.responses import error_response, json_response
 from shared.core.status import Status
 from shared.core.runner import record_failure
+from shared.ops.hooks import PIPELINE_HOOKS
 
 RESUME: dict[Status, type[StepMessage]] = {
     Status.SCRIPT_READY: VideoRequest,
@@ -46,7 +48,7 @@ BATCH = 100
 
 def due_jobs(db: firestore.Client, current: Status, now: dt.datetime) -> list[str]:
     """Ids of jobs in `current` whose next attempt is due."""
-    query = (db.collection(status.COLLECTION)
+    query = (db.collection(layout.VIDEO_STATUS)
              .where(filter=FieldFilter("status", "==", current.value))
              .where(filter=FieldFilter("next_attempt_at", "<=", now))
              .order_by("next_attempt_at").limit(BATCH))
@@ -101,7 +103,7 @@ def _retry(clients: Clients, video_id: str, current: Status, now: dt.datetime) -
         if record["exhausted"]:
             reason = f"stuck in {current.value} after {record['attempts'] - 1} retries"
             error = {"code": "retries_exhausted", "message": reason, "step": current.value}
-            return "failed" if record_failure(clients, video_id, error) else "skipped"
+            return "failed" if record_failure(clients, video_id, error, PIPELINE_HOOKS) else "skipped"
         message = RESUME[current](video_id=video_id, origin="monitor", attempt=record["attempts"])
         publish(clients.publisher, clients.settings, message)
         log.warning("monitor re-published a stalled step", status=current.value, attempt=record["attempts"])
@@ -140,7 +142,7 @@ def _remediate(clients: Clients, video_id: str, now: dt.datetime) -> str:
     with log.bound(video_id=video_id):
         if record["give_up"]:
             error = {"code": "qa_failed", "message": record["last_reason"], "step": "qa"}
-            return "failed" if record_failure(clients, video_id, error) else "skipped"
+            return "failed" if record_failure(clients, video_id, error, PIPELINE_HOOKS) else "skipped"
         publish(clients.publisher, clients.settings,
                 AssemblyRequest(video_id=video_id, origin="monitor", attempt=record["attempts"]))
         log.warning("monitor started a remedial re-assembly", reason=record["last_reason"])

@@ -24,12 +24,13 @@ from typing import Any, Callable
 
 import requests
 
+from shared.core.users import ensure_user
+from shared.core import layout
 from shared.core import log, status
 from shared.core.clients import Clients
 from shared.core.errors import InvalidInputError
 
 SIGNATURE_HEADER = "X-Pipeline-Signature"
-DELIVERIES = "webhook_deliveries"
 TIMEOUT_SECONDS = 5.0
 MAX_URL_CHARS = 2000
 EVENTS = {"completed": "video.completed", "failed": "video.failed"}
@@ -122,7 +123,7 @@ def deliver(clients: Clients, doc: dict[str, Any], secret: str,
     settings = clients.settings
     url, payload = doc["callback_url"], payload_of(doc)
     body = json.dumps(payload, default=str, ensure_ascii=False).encode()
-    ref = clients.db.collection(DELIVERIES).document(f"{doc['video_id']}-{payload['event']}")
+    ref = clients.db.collection(layout.WEBHOOK_DELIVERIES).document(f"{doc['video_id']}-{payload['event']}")
     attempts: list[dict[str, Any]] = []
     for number in range(1, settings.webhook_attempts + 1):
         try:
@@ -152,8 +153,6 @@ def notify(clients: Clients, video_id: str) -> dict[str, Any] | None:
         doc = status.read(clients.db, video_id)
         if not doc or not doc.get("callback_url") or doc.get("status") not in EVENTS:
             return None
-        from shared.api.auth import ensure_user
-
         secret = ensure_user(clients.db, doc.get("owner") or "anonymous")["webhook_secret"]
         summary = deliver(clients, doc, secret)
         status.update_in_status(clients.db, video_id, status.TERMINAL, {"webhook": summary})

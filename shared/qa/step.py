@@ -10,12 +10,13 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from shared.core import layout
 from shared.core import log, status
-from shared.ops import webhooks
 from shared.core.clients import Clients
 from shared.core.errors import InvalidInputError
-from shared.api.estimates import build_receipt
+from shared.pricing.receipts import build_receipt
 from shared.core.messages import QaRequest
+from shared.core.runner import COMPLETED
 from shared.pricing.presets import preset_from_doc
 from shared.qa.checks import SubtitleEvidence, check_file
 from shared.qa.report import render_markdown
@@ -64,8 +65,8 @@ def summarise(report: dict[str, Any]) -> dict[str, Any]:
 def _store_report(clients: Clients, video_id: str, report: dict[str, Any]) -> dict[str, str]:
     """Upload the JSON report and its Markdown rendering; their URLs."""
     bucket = clients.settings.bucket
-    json_uri = upload_json(clients.storage, gs_uri(bucket, f"qa_reports/{video_id}.json"), report)
-    md_uri = upload_bytes(clients.storage, gs_uri(bucket, f"qa_reports/{video_id}.md"),
+    json_uri = upload_json(clients.storage, gs_uri(bucket, layout.qa_report_path(video_id, "json")), report)
+    md_uri = upload_bytes(clients.storage, gs_uri(bucket, layout.qa_report_path(video_id, "md")),
                           render_markdown(report).encode(), "text/markdown; charset=utf-8")
     return {"qa_report_url": json_uri, "qa_report_md_url": md_uri}
 
@@ -121,6 +122,5 @@ def _complete(clients: Clients, video_id: str) -> str:
                           lambda doc: {"next_attempt_at": None, "receipt": _receipt(doc)})
     except status.IllegalTransition:
         return "duplicate"
-    webhooks.notify(clients, video_id)
-    return "completed"
+    return COMPLETED
 

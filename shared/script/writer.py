@@ -16,7 +16,8 @@ from shared.core import log
 from shared.core.config import Settings
 from shared.core.errors import GenerationError, InvalidInputError, TransientError
 from shared.pricing.presets import DEFAULT_PRESET, PRESETS, Preset
-from shared.script.prompts import LANGUAGES, MAX_DIALOGUE_WORDS, SCRIPT_SYSTEM_INSTRUCTION, STYLES, VOICES, script_prompt
+from shared.core.vocabulary import LANGUAGES, MAX_DIALOGUE_WORDS, STYLES, VOICES
+from shared.script.prompts import SCRIPT_SYSTEM_INSTRUCTION, script_prompt
 from shared.core.validation import one_of, parse_body
 
 FIRST_CLIP_SECONDS = 8

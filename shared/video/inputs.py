@@ -11,19 +11,20 @@ from typing import Any
 
 from google.api_core import exceptions as gexc
 
+from shared.core import layout
 from shared.core import log
 from shared.video import veo
 from shared.video.characters import generate_image
 from shared.core.clients import Clients
 from shared.core.errors import TransientError
-from shared.script.prompts import opening_frame_prompt
+from shared.video.prompts import opening_frame_prompt
 from shared.video.segments import last_frame
 from shared.core.storage import gs_uri, split_uri, upload_bytes
 
 
 def frame_uri(clients: Clients, video_id: str, name: str) -> str:
     """Where a job's start frame `name` is kept."""
-    return gs_uri(clients.settings.bucket, f"veo31_frames/{video_id}/{name}.png")
+    return gs_uri(clients.settings.bucket, layout.frame_path(video_id, name))
 
 
 def _existing(clients: Clients, uri: str) -> bytes | None:

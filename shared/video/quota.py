@@ -26,12 +26,12 @@ from typing import Any, Callable
 from google.api_core import exceptions as gexc
 from google.cloud import firestore
 
+from shared.core import layout
 from shared.core import log
 from shared.core.config import Settings
 from shared.core.errors import TransientError
 from shared.pricing.presets import BY_COST, DEFAULT_PRESET
 
-COLLECTION = "quotas"
 DOCUMENT = "veo"
 SLOT_SECONDS = 900.0  # longer than a Veo operation takes (1–6 min): only a crashed holder's slot expires
 WAITER_SECONDS = 30.0  # a queued caller refreshes its entry well within this
@@ -152,7 +152,7 @@ def decide_token(state: State, now: dt.datetime, limits: Limits) -> Decision:
 
 
 def quota_ref(db: firestore.Client) -> firestore.DocumentReference:
-    return db.collection(COLLECTION).document(DOCUMENT)
+    return db.collection(layout.VEO_LIMITER).document(DOCUMENT)
 
 
 def _write(db: firestore.Client, snap: firestore.DocumentSnapshot, state: State) -> bool:

@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from shared.core import layout
 from shared.assembly import block_transcripts
 from shared.core import lease, log, status
 from shared.pricing import costs
@@ -42,7 +43,7 @@ from shared.core.config import VERTEX, Settings
 from shared.core.errors import GenerationError, InvalidInputError
 from shared.core.messages import AssemblyRequest, VideoRequest
 from shared.video.plan import VideoPlan, plan_video
-from shared.script.prompts import block_prompt
+from shared.video.prompts import block_prompt
 from shared.core.pubsub import publish
 from shared.core.status import Status
 from shared.core.storage import gs_uri, read_json, upload_file
@@ -229,7 +230,7 @@ def block_output_prefix(settings: Settings, video_id: str, index: int, attempt: 
     if settings.genai_mode != VERTEX:
         return None
     base = settings.vertex_output_prefix or gs_uri(settings.bucket, "")
-    return f"{base.rstrip('/')}/veo31_blocks/{video_id}/b{index:02d}-a{attempt}/"
+    return f"{base.rstrip('/')}/{layout.veo_block_prefix(video_id, index, attempt)}"
 
 
 def fingerprint(request: veo.VeoInput, model: str) -> str:
@@ -419,8 +420,7 @@ def _deliver(run: _Run) -> str:
     uris = []
     with tempfile.TemporaryDirectory(prefix="veo-") as tmp:
         for number, source in enumerate(segments):
-            name = f"veo31_videos/{run.video_id}.mp4" if len(segments) == 1 else \
-                f"veo31_videos/{run.video_id}/segment-{number}.mp4"
+            name = layout.veo_video_path(run.video_id, None if len(segments) == 1 else number)
             local = veo.download(clients.genai, clients.storage, source, Path(tmp) / f"segment-{number}.mp4")
             uris.append(upload_file(clients.storage, gs_uri(clients.settings.bucket, name), local, "video/mp4"))
     fields: dict[str, Any] = {"veo_segment_uris": uris, "lease": None,

@@ -24,7 +24,7 @@ from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_at
 from shared.core import log
 from shared.core.config import GEMINI_API, VEO_MODELS, VERTEX
 from shared.core.errors import GenerationError, TransientError
-from shared.script.prompts import NEGATIVE_PROMPT
+from shared.video.prompts import NEGATIVE_PROMPT
 from shared.core.storage import download_file, split_uri
 
 VERTICAL = "9:16"

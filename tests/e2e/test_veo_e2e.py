@@ -15,7 +15,7 @@ from shared.core import status
 from shared.video import veo
 from shared.core.config import VERTEX, settings_from_env
 from shared.core.messages import VideoRequest
-from shared.script.prompts import block_prompt
+from shared.video.prompts import block_prompt
 from shared.video.segments import join_segments
 from shared.core.storage import read_json
 from shared.core.topics import EVENT_ROUTES

@@ -6,8 +6,10 @@ import datetime as dt
 import pytest
 
 from shared.pricing import costs
-from shared.core.config import GEMINI_API, VEO_PRICE_PER_SECOND
-from shared.api.estimates import OverBudget, build_receipt, estimates_for, measured_compute_seconds, quote, total_of
+from shared.core.config import GEMINI_API
+from shared.pricing.prices import VEO_PRICE_PER_SECOND
+from shared.api.estimates import OverBudget, estimates_for, quote
+from shared.pricing.receipts import build_receipt, measured_compute_seconds, total_of
 from shared.qa.checks import speech_coverage, word_error_rate, words_of
 from shared.qa.report import render_markdown
 from shared.script.writer import parse_request

@@ -1,7 +1,9 @@
 """Prompt building: the labelled lines the models (and the simulator) read, for every style and language."""
 import pytest
 
-from shared.script.prompts import LANGUAGES, NEGATIVE_PROMPT, STYLES, block_prompt, script_prompt
+from shared.core.vocabulary import LANGUAGES, STYLES
+from shared.script.prompts import script_prompt
+from shared.video.prompts import NEGATIVE_PROMPT, block_prompt
 
 
 def _script(style, language, blocks=3):

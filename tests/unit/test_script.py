@@ -4,7 +4,7 @@ import json
 import pytest
 
 from shared.core.errors import GenerationError, InvalidInputError
-from shared.script.prompts import LANGUAGES, STYLES
+from shared.core.vocabulary import LANGUAGES, STYLES
 from shared.script.writer import block_range, parse_request, validate_script, video_seconds
 
 

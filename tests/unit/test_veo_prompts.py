@@ -1,8 +1,9 @@
 """Veo block prompts for every style x language: character, voice, continuity, segments, the rephrase."""
 import pytest
 
-from shared.script.prompts import (CHARACTER_LABELS, LANGUAGES, STYLES, VOICES, block_prompt, opening_frame_prompt,
-                            portrait_prompt, safer_visual, script_prompt)
+from shared.core.vocabulary import CHARACTER_LABELS, LANGUAGES, STYLES, VOICES
+from shared.script.prompts import script_prompt
+from shared.video.prompts import block_prompt, opening_frame_prompt, portrait_prompt, safer_visual
 
 CHARACTER = {"name": "Mila", "description": "a red fox in a blue scarf"}
 

@@ -1,0 +1,80 @@
+"""The variables of the local cloud: what every agent and client gets, as a dict or as env.sh lines.
+
+The caller's own settings pass through: every variable shared.core.config reads
+(`ENVIRONMENT_VARIABLES`) that is set in the caller's environment, plus a few children read directly.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import shlex
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+
+from shared.core.config import ENVIRONMENT_VARIABLES, LocalPorts, settings_from_env
+
+# Variables a child may need that shared/core/config.py does not read.
+_EXTRA_PASSTHROUGH = ("PIPELINE_DEBUG", "WHISPER_MODEL_DIR")
+# A developer's real key must not end up in .local-cloud/env.sh: the simulator takes any key.
+_NEVER_PASSED = ("GEMINI_API_KEY",)
+
+
+def passthrough_variables() -> list[str]:
+    """The caller's variables a local cloud hands on: the config module's, minus the real API key."""
+    names = set(ENVIRONMENT_VARIABLES) | set(_EXTRA_PASSTHROUGH)
+    return sorted(names - set(_NEVER_PASSED))
+
+
+def cors_origins(ports: LocalPorts, environ: Mapping[str, str]) -> str:
+    """The configured API origins plus the studio's own: its pages call the API from there."""
+    configured = settings_from_env({k: v for k, v in environ.items() if k == "CORS_ORIGINS"}).cors_origins
+    studio = (f"http://127.0.0.1:{ports.studio}", f"http://localhost:{ports.studio}")
+    return ",".join(dict.fromkeys(configured + studio))
+
+
+def cloud_env(ports: LocalPorts, project: str, signing_key_file: Path, extra_env: Mapping[str, str],
+              environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The variables every agent and client of a cloud on `ports` gets (`environ`: the caller's, os.environ)."""
+    environ = os.environ if environ is None else environ
+    p = ports
+    env = {k: environ[k] for k in passthrough_variables() if k in environ}
+    env.update({
+        "FIRESTORE_EMULATOR_HOST": f"127.0.0.1:{p.firestore}",
+        "PUBSUB_EMULATOR_HOST": f"127.0.0.1:{p.pubsub}",
+        "STORAGE_EMULATOR_HOST": f"http://127.0.0.1:{p.gcs}",
+        "GOOGLE_CLOUD_PROJECT": project,
+        "NO_GCE_CHECK": "True",
+        "GCE_METADATA_HOST": "127.0.0.1:1",
+        "GCE_METADATA_IP": "127.0.0.1:1",
+        "PIPELINE_ENV": "local",
+        "GENAI_BASE_URL": f"http://127.0.0.1:{p.simulator}",
+        "LOCAL_FIRESTORE_PORT": str(p.firestore),
+        "LOCAL_PUBSUB_PORT": str(p.pubsub),
+        "LOCAL_GCS_PORT": str(p.gcs),
+        "LOCAL_SIMULATOR_PORT": str(p.simulator),
+        "LOCAL_AGENTS_BASE_PORT": str(p.agents_base),
+        "SIGNING_KEY_FILE": str(signing_key_file),
+        "CORS_ORIGINS": cors_origins(p, environ),
+    })
+    env.update(extra_env)
+    return env
+
+
+def env_script(env: Mapping[str, str]) -> str:
+    """The environment as `export K=V` lines (sorted), the content of .local-cloud/env.sh."""
+    return "".join(f"export {k}={shlex.quote(v)}\n" for k, v in sorted(env.items()))
+
+
+@contextlib.contextmanager
+def patched_environ(env: Mapping[str, str]) -> Iterator[None]:
+    """Set variables in os.environ for a block (the Google clients read the emulator hosts there)."""
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
