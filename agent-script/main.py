@@ -4,6 +4,7 @@ import functions_framework
 
 from shared.core.clients import default_clients
 from shared.api.routes import handle_request
+from shared.core.errors import ErrorCode
 from shared.core.responses import error_response
 
 
@@ -16,4 +17,4 @@ def script_http(request: flask.Request) -> flask.Response:
 @functions_framework.errorhandler(404)
 def not_routed(_error: Exception) -> flask.Response:
     """Paths the framework answers itself (/robots.txt, /favicon.ico, paths with a newline) in the API's error shape."""
-    return error_response(404, "not_found", f"no route {flask.request.method} {flask.request.path}")
+    return error_response(ErrorCode.NOT_FOUND, f"no route {flask.request.method} {flask.request.path}")

@@ -1,8 +1,8 @@
 """Session fixtures: one real local cloud (emulators, fake-gcs, simulator, agents) per test session.
 
 It runs on ports offset from the defaults so a developer's `make demo` stack can keep running.
-Integration tests switch the pipeline's subscriptions to pull mode and deliver messages to one agent
-at a time; e2e tests switch them back to push and let the pipeline run by itself.
+Integration and in-process tests switch the pipeline's subscriptions to pull mode (`pull_mode`) and
+deliver messages to one agent at a time; e2e tests switch them back to push and let the pipeline run by itself.
 """
 from __future__ import annotations
 
@@ -95,3 +95,18 @@ def pipeline(local_cloud, clients, api_key):  # type: ignore[no-untyped-def]
     from tests.support import Pipeline
 
     return Pipeline(local_cloud, clients, api_key)
+
+
+@pytest.fixture(scope="module")
+def pull_mode(pipeline):  # type: ignore[no-untyped-def]
+    """Published messages wait in their subscriptions; the test delivers them itself.
+
+    The integration and in-process tiers drive one agent at a time this way; whatever a module left
+    in the subscriptions is drained at its end.
+    """
+    from shared.core.topics import EVENT_ROUTES
+
+    pipeline.use_pull()
+    yield
+    for route in EVENT_ROUTES:
+        pipeline.drain(route)

@@ -1,11 +1,16 @@
-"""Test helpers around the real local cloud: deliver Pub/Sub pushes, switch push/pull, wait on jobs."""
+"""Test helpers around the real local cloud: deliver Pub/Sub pushes, switch push/pull, wait on jobs; and
+the checks a receiver makes (webhook signatures, V4 signed URLs), independent of the production code."""
 from __future__ import annotations
 
 import base64
+import datetime as dt
+import hashlib
+import hmac
 import json
 import re
 import subprocess
 import time
+import urllib.parse
 import uuid
 from pathlib import Path
 from typing import Any, Iterable
@@ -256,3 +261,50 @@ def read_sse(pipeline: "Pipeline", video_id: str, timeout: float = 1200,
                 events.append((event, json.loads(line[6:])))
                 event = None
     return events
+
+
+# -- checks a receiver makes, written here independently of the production code that signs -----------
+def verify_signature(secret: str, header: str, body: bytes) -> bool:
+    """Whether a webhook's `X-Pipeline-Signature` header matches its body, per the documented scheme
+    (`t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>">`), as a receiver checks it."""
+    fields = dict(part.split("=", 1) for part in header.split(",") if "=" in part)
+    timestamp, given = fields.get("t", ""), fields.get("v1", "")
+    if not timestamp.isdigit() or not given:
+        return False
+    expected = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
+    return hmac.compare_digest(expected, given)
+
+
+def check_signed_url(url: str, key_file: str, now: dt.datetime | None = None) -> str | None:
+    """Why a GET V4 signed URL would be refused (bad signature, expired), or None when it is valid.
+
+    Cloud Storage does this check itself; fake-gcs does not, so local tests verify URLs with the local
+    cloud's throwaway signing key (`key_file`, infra.local.signing_key).
+    """
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import padding, rsa
+
+    parts = urllib.parse.urlsplit(url)
+    query = urllib.parse.parse_qsl(parts.query, keep_blank_values=True)
+    params = dict(query)
+    signature = params.get("X-Goog-Signature", "")
+    canonical_query = "&".join(f"{urllib.parse.quote(k, safe='~')}={urllib.parse.quote(v, safe='~')}"
+                               for k, v in sorted(query) if k != "X-Goog-Signature")
+    canonical = "\n".join(["GET", parts.path, canonical_query, f"host:{parts.netloc}", "", "host",
+                           "UNSIGNED-PAYLOAD"])
+    scope = params.get("X-Goog-Credential", "").split("/", 1)[-1]
+    to_sign = "\n".join(["GOOG4-RSA-SHA256", params.get("X-Goog-Date", ""), scope,
+                         hashlib.sha256(canonical.encode()).hexdigest()])
+    private = serialization.load_pem_private_key(json.loads(Path(key_file).read_text())["private_key"].encode(),
+                                                 password=None)
+    assert isinstance(private, rsa.RSAPrivateKey), "the local signing key is an RSA key"
+    try:
+        private.public_key().verify(bytes.fromhex(signature), to_sign.encode(), padding.PKCS1v15(), hashes.SHA256())
+    except (InvalidSignature, ValueError):
+        return "signature does not match"
+    issued = dt.datetime.strptime(params["X-Goog-Date"], "%Y%m%dT%H%M%SZ").replace(tzinfo=dt.timezone.utc)
+    expires = issued + dt.timedelta(seconds=int(params["X-Goog-Expires"]))
+    if (now or dt.datetime.now(dt.timezone.utc)) > expires:
+        return f"expired at {expires.isoformat()}"
+    return None

@@ -29,11 +29,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from shared.assembly import block_transcripts  # noqa: E402
 from shared.core.config import GEMINI_API  # noqa: E402
 from shared.assembly.finish import encode_args, produce_deliverables  # noqa: E402
-from shared.video.plan import plan_video  # noqa: E402
+from shared.video.plan import plan_video, single_chain  # noqa: E402
 from shared.assembly.transcribe import get_model, load_audio  # noqa: E402
 from shared.media.ffmpeg import escape_filter_value, probe, run_ffmpeg  # noqa: E402
 from shared.assembly.music import choose_track  # noqa: E402
-from shared.assembly.subtitles import block_window  # noqa: E402
 
 LINES = [
     "The ocean wakes up before the city does.",
@@ -52,8 +51,9 @@ LINES = [
 def make_input(folder: Path, seconds: float) -> tuple[Path, dict]:
     """A synthetic Veo-like clip (moving test pattern, espeak line per block) and its script."""
     blocks, inputs, chains = [], [], []
+    windows = single_chain(len(LINES)).windows()
     for k, line in enumerate(LINES):
-        start, _ = block_window(k)
+        start, _ = windows[k]
         if start + 4 > seconds:
             break
         wav = folder / f"line{k}.wav"

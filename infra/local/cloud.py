@@ -132,7 +132,7 @@ class LocalCloud:
     # ---- starting and stopping -----------------------------------------------------------
     def start(self) -> None:
         """Start whatever is not already running and healthy, wait until ready, then provision."""
-        from shared.api.signed_urls import write_throwaway_key
+        from infra.local.signing_key import write_throwaway_key
 
         write_throwaway_key(self.signing_key_file, self.project)
         started = self._processes.start_missing(self.components())

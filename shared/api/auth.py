@@ -15,6 +15,8 @@ google-auth against Google's published certificates (audience = AUTH_AUDIENCE or
 """
 from __future__ import annotations
 
+from shared.core.errors import ErrorCode, Unauthenticated
+
 import argparse
 import hashlib
 import hmac
@@ -44,13 +46,6 @@ GOOGLE_ISSUERS = ("accounts.google.com", "https://accounts.google.com")
 CLOCK_SKEW_SECONDS = 10
 
 
-class Unauthenticated(InvalidInputError):
-    """No credentials, or credentials that do not verify (HTTP 401)."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message, code="unauthenticated")
-
-
 @dataclass(frozen=True)
 class Identity:
     """A verified caller; `email` and `name` are personal fields never sent to a model."""
@@ -75,7 +70,7 @@ def _secret_hash(secret: str) -> str:
 def create_api_key(db: firestore.Client, user_id: str, *, plan: str | None = None, label: str = "") -> str:
     """A new API key for `user_id` (created if new); only its hash is stored. Returns the key."""
     if not USER_ID.match(user_id):
-        raise InvalidInputError(f"user id must match {USER_ID.pattern}", code="invalid_user_id")
+        raise InvalidInputError(f"user id must match {USER_ID.pattern}", code=ErrorCode.INVALID_USER_ID)
     ensure_user(db, user_id, plan)
     key_id, secret = secrets.token_hex(8), secrets.token_hex(24)
     db.collection(layout.API_KEYS).document(key_id).create({

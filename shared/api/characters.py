@@ -25,7 +25,7 @@ from shared.core import users, layout
 from shared.api import auth, quotas, signed_urls
 from shared.core import log, status
 from shared.core.clients import Clients
-from shared.core.errors import InvalidInputError
+from shared.core.errors import ErrorCode, InvalidInputError
 from shared.api.http import read_json_body
 from shared.video.characters import generate_image, load_character
 from shared.core.vocabulary import STYLES
@@ -96,7 +96,7 @@ def create_character(clients: Clients, owner: str, body: Any) -> dict[str, Any]:
 def _own(clients: Clients, owner: str, character_id: str) -> dict[str, Any]:
     doc = load_character(clients.db, character_id) if _ID.match(character_id) else None
     if doc is None or doc.get("owner") != owner:
-        raise InvalidInputError(f"no character {character_id!r}", code="character_not_found")
+        raise InvalidInputError(f"no character {character_id!r}", code=ErrorCode.CHARACTER_NOT_FOUND)
     return doc
 
 

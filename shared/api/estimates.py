@@ -7,10 +7,11 @@ Prices and their date live in shared.pricing.prices; the receipt that follows a 
 """
 from __future__ import annotations
 
+from shared.core.errors import OverBudget
+
 from dataclasses import dataclass
 from typing import Any
 
-from shared.core.errors import InvalidInputError
 from shared.pricing.costs import gemini_usd, veo_usd
 from shared.pricing.presets import BY_COST, PRESETS, Preset
 from shared.pricing.prices import IMAGE_PRICE_PER_IMAGE, PRICES_AS_OF
@@ -71,14 +72,6 @@ def choose_within_budget(estimates: dict[str, dict[str, Any]], wanted: str, max_
     return cheaper[0], f"downgraded from {wanted}: its estimate exceeds max_cost_usd={max_cost_usd}"
 
 
-class OverBudget(InvalidInputError):
-    """The request's max_cost_usd refuses it; carries every preset's estimate."""
-
-    def __init__(self, message: str, estimates: dict[str, dict[str, Any]]) -> None:
-        super().__init__(message, code="over_budget", field="max_cost_usd")
-        self.estimates = estimates
-
-
 @dataclass(frozen=True)
 class Quote:
     """The preset a request will run with, its estimate, and every preset's estimate."""
@@ -99,7 +92,7 @@ def _target_for(preset: Preset, target_seconds: int | None) -> int | None:
 
 def estimates_for(request: VideoRequestBody, mode: str) -> dict[str, dict[str, Any]]:
     """Every preset's estimate for a request, cheapest first."""
-    return {p.name: estimate_preset(p, blocks_for(p, _target_for(p, request.target_seconds)), mode=mode,
+    return {p.name: estimate_preset(p, blocks_for(p, _target_for(p, request.target_seconds), mode), mode=mode,
                                     theme=request.theme, style=request.style, language=request.language,
                                     character=bool(request.character_id))
             for p in presets_by_cost()}

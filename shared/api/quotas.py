@@ -8,6 +8,8 @@ is full, `quota_exceeded` when a daily or monthly count is used up.
 """
 from __future__ import annotations
 
+from shared.core.errors import ErrorCode, QuotaError
+
 import datetime as dt
 import math
 from dataclasses import asdict, dataclass
@@ -17,7 +19,6 @@ from google.cloud import firestore
 
 from shared.core import layout
 from shared.core import log
-from shared.core.errors import InvalidInputError
 
 KINDS = ("videos", "ai_calls")
 PERIODS = ("day", "month")
@@ -45,14 +46,6 @@ PLANS: dict[str, Plan] = {
     "studio": Plan("studio", videos_per_day=200, videos_per_month=3000, ai_calls_per_day=600,
                    ai_calls_per_month=9000, burst=30),
 }
-
-
-class QuotaError(InvalidInputError):
-    """The request is over a limit; retry after `retry_after` seconds (HTTP 429)."""
-
-    def __init__(self, message: str, *, code: str, retry_after: int) -> None:
-        super().__init__(message, code=code)
-        self.retry_after = max(1, retry_after)
 
 
 def plan_named(name: str | None) -> Plan:
@@ -86,7 +79,7 @@ def _check_rate(doc: dict[str, Any], plan: Plan, window: float, now_s: float) ->
     if len(recent) >= plan.burst:
         retry = math.ceil(recent[-plan.burst] + window - now_s)
         raise QuotaError(f"rate limit: at most {plan.burst} such requests per {window:g} s on the {plan.name} plan",
-                         code="rate_limited", retry_after=retry)
+                         code=ErrorCode.RATE_LIMITED, retry_after=retry)
     return recent
 
 
@@ -96,7 +89,7 @@ def _check_quota(counts: dict[str, int], plan: Plan, wanted: dict[str, int], now
             limit = plan.limit(kind, period)
             if amount and counts[f"{kind}_{period}"] + amount > limit:
                 raise QuotaError(f"{kind.replace('_', ' ')} quota used up: {limit} per {period} on the "
-                                 f"{plan.name} plan", code="quota_exceeded",
+                                 f"{plan.name} plan", code=ErrorCode.QUOTA_EXCEEDED,
                                  retry_after=seconds_until_reset(period, now))
 
 

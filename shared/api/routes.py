@@ -38,12 +38,13 @@ from shared.api import characters
 from shared.core.clients import Clients
 from shared.api.http import read_json_body
 from shared.pricing.prices import price_table
-from shared.core.errors import GenerationError, InvalidInputError, PipelineError, TransientError
+from shared.core.errors import ErrorCode, GenerationError, InvalidInputError, PipelineError, TransientError
 from shared.core.messages import VideoRequest
 from shared.api.privacy import strip_personal
 from shared.core.pubsub import publish
 from shared.core.responses import error_response, json_response
-from shared.script.writer import GeneratedScript, VideoRequestBody, generate_script, parse_request, video_seconds
+from shared.script.writer import GeneratedScript, VideoRequestBody, generate_script, parse_request
+from shared.video.plan import video_seconds
 from shared.core.storage import gs_uri, upload_json
 
 ANONYMOUS = auth.Identity(user_id="anonymous", method="none")
@@ -59,7 +60,7 @@ def new_video_id() -> str:
 def _check_references(clients: Clients, request: VideoRequestBody, owner: str) -> dict[str, str] | None:
     """Resolve the optional music track and the caller's character, check the callback URL; 4xx if invalid."""
     if request.music and request.music not in {track.id for track in music.load_catalogue()}:
-        raise InvalidInputError(f"music: unknown track {request.music!r}", code="invalid_music", field="music")
+        raise InvalidInputError(f"music: unknown track {request.music!r}", code=ErrorCode.INVALID_MUSIC, field="music")
     if request.callback_url:
         webhooks.check_target(request.callback_url, clients.settings.webhook_allowed_networks)
     if not request.character_id:
@@ -67,7 +68,7 @@ def _check_references(clients: Clients, request: VideoRequestBody, owner: str) -
     character = characters.load_character(clients.db, request.character_id)
     if character is None or character.get("owner") != owner:
         raise InvalidInputError(f"character_id: no character {request.character_id!r}",
-                                code="character_not_found", field="character_id")
+                                code=ErrorCode.CHARACTER_NOT_FOUND, field="character_id")
     return {"name": character["name"], "description": character.get("description", "")}
 
 
@@ -132,7 +133,7 @@ def _start_job(clients: Clients, request: VideoRequestBody, identity: auth.Ident
             **request.model_dump(), **_preset_fields(quote, settings.genai_mode),
             "owner": identity.user_id, "favourite": False, "views": 0, "script_cache": cache_note,
             "script_revision": 0, "title": script["title"], "script_uri": script_uri,
-            "total_blocks": blocks, "completed_blocks": 0, "planned_seconds": video_seconds(blocks),
+            "total_blocks": blocks, "completed_blocks": 0, "planned_seconds": video_seconds(blocks, settings.genai_mode),
             "blocks": {}, "next_attempt_at": None if request.review else lease.after(settings.stuck_after_seconds),
             "usage": {"gemini_prompt_tokens": generated.prompt_tokens,
                       "gemini_output_tokens": generated.output_tokens, "script_attempts": generated.attempts,
@@ -172,10 +173,6 @@ def estimate_request(clients: Clients, body: Any) -> dict[str, Any]:
             "presets": found, "prices": price_table()}
 
 
-_HTTP_STATUS = {"body_too_large": 413, "unsupported_media_type": 415, "character_not_found": 404,
-                "not_found": 404, "unauthenticated": 401, "video_in_progress": 409,
-                "not_awaiting_approval": 409, "no_review": 409}
-
 Handler = Callable[[Clients, flask.Request, dict[str, str]], flask.Response]
 
 
@@ -183,7 +180,7 @@ def _create_video_route(clients: Clients, request: flask.Request, _: dict[str, s
     try:
         return json_response(create_video(clients, read_json_body(request), auth.identity_of(request)), 202)
     except estimates.OverBudget as exc:
-        return error_response(422, exc.code, exc.message, field=exc.field, estimates=exc.estimates)
+        return error_response(exc.code, exc.message, field=exc.field, estimates=exc.estimates)
 
 
 def _estimate_route(clients: Clients, request: flask.Request, _: dict[str, str]) -> flask.Response:
@@ -243,9 +240,9 @@ def _dispatch(clients: Clients, request: flask.Request) -> flask.Response:
         endpoint, args = URLS.bind_to_environ(request.environ).match()
     except MethodNotAllowed as exc:
         allowed = ", ".join(sorted(exc.valid_methods or []))
-        return error_response(405, "method_not_allowed", f"{request.method} not allowed here; use {allowed}")
+        return error_response(ErrorCode.METHOD_NOT_ALLOWED, f"{request.method} not allowed here; use {allowed}")
     except NotFound:
-        return error_response(404, "not_found", f"no route {request.method} {request.path}")
+        return error_response(ErrorCode.NOT_FOUND, f"no route {request.method} {request.path}")
     identity = auth.authenticate(clients.db, clients.settings, request)
     log.bind(user_id=identity.user_id)
     return HANDLERS[endpoint](clients, request, args)
@@ -260,7 +257,7 @@ def _preflight(clients: Clients, request: flask.Request) -> flask.Response:
     """Answer a CORS preflight: only configured origins are allowed."""
     origin = _allowed_origin(clients, request)
     if origin is None:
-        return error_response(403, "origin_not_allowed", "this origin may not call the API")
+        return error_response(ErrorCode.ORIGIN_NOT_ALLOWED, "this origin may not call the API")
     return flask.Response(status=204, headers={
         "Access-Control-Allow-Origin": origin, "Vary": "Origin",
         "Access-Control-Allow-Methods": "GET, POST, PUT, PATCH, DELETE",
@@ -280,25 +277,25 @@ def _errors_as_json(clients: Clients, request: flask.Request) -> flask.Response:
     try:
         return _dispatch(clients, request)
     except quotas.QuotaError as exc:
-        response = error_response(429, exc.code, exc.message, retry_after_seconds=exc.retry_after)
+        response = error_response(exc.code, exc.message, retry_after_seconds=exc.retry_after)
         response.headers["Retry-After"] = str(exc.retry_after)
         return response
     except auth.Unauthenticated as exc:
-        response = error_response(401, exc.code, exc.message)
+        response = error_response(exc.code, exc.message)
         response.headers["WWW-Authenticate"] = 'Bearer realm="veo-pipeline"'
         return response
     except InvalidInputError as exc:
-        return error_response(_HTTP_STATUS.get(exc.code, 400), exc.code, exc.message,
+        return error_response(exc.code, exc.message,
                               **({"field": exc.field} if exc.field else {}))
     except TransientError as exc:
         log.warning("front door: upstream unavailable", reason=exc.message)
-        return error_response(503, "upstream_unavailable", "a backing service is busy; retry shortly")
+        return error_response(ErrorCode.UPSTREAM_UNAVAILABLE, "a backing service is busy; retry shortly")
     except GenerationError as exc:
         log.error("front door: generation failed", reason=exc.message)
-        return error_response(502, exc.code, exc.message)
+        return error_response(exc.code, exc.message, status=502)
     except (PipelineError, gexc.GoogleAPICallError) as exc:
         log.exception("front door: request failed", exc)
-        return error_response(500, "internal", "the request could not be completed")
+        return error_response(ErrorCode.INTERNAL, "the request could not be completed")
 
 
 def handle_request(clients: Clients, request: flask.Request) -> flask.Response:

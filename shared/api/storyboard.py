@@ -18,11 +18,13 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from shared.core import lease, log, status
 from shared.core.clients import Clients
-from shared.core.errors import InvalidInputError
+from shared.core.errors import ErrorCode, GenerationError, InvalidInputError
 from shared.core.messages import VideoRequest
 from shared.core.vocabulary import MAX_DIALOGUE_WORDS
 from shared.core.pubsub import publish
-from shared.media.render import concat_copy, render_clip, seed_for, video_duration
+from shared.media.ffmpeg import concat_copy
+from shared.media.ffmpeg import duration as video_duration
+from shared.media.render import render_clip, seed_for
 from shared.core.status import Status
 from shared.core.storage import gs_uri, read_json, upload_file, upload_json
 from shared.core.validation import parse_body
@@ -72,12 +74,12 @@ def apply_edits(script: dict[str, Any], body: Any) -> dict[str, Any]:
     seen: set[int] = set()
     for change in edit.blocks:
         if change.index >= len(blocks) or change.index in seen:
-            raise InvalidInputError(f"blocks: no block {change.index} (or edited twice)", code="invalid_blocks",
+            raise InvalidInputError(f"blocks: no block {change.index} (or edited twice)", code=ErrorCode.INVALID_BLOCKS,
                                     field="blocks")
         seen.add(change.index)
         blocks[change.index].update(change.model_dump(exclude_none=True, exclude={"index"}))
     if not any(str(b.get("dialogue") or "").strip() for b in blocks):
-        raise InvalidInputError("blocks: at least one block must have dialogue", code="invalid_blocks",
+        raise InvalidInputError("blocks: at least one block must have dialogue", code=ErrorCode.INVALID_BLOCKS,
                                 field="blocks")
     return {**script, "blocks": blocks}
 
@@ -94,7 +96,7 @@ def edit_script(clients: Clients, doc: dict[str, Any], body: Any) -> dict[str, A
         updated = status.update_in_status(clients.db, video_id, AWAITING, bump)
     except status.IllegalTransition as exc:
         raise InvalidInputError("the script can only be edited while the video awaits approval",
-                                code="not_awaiting_approval") from exc
+                                code=ErrorCode.NOT_AWAITING_APPROVAL) from exc
     upload_json(clients.storage, doc["script_uri"], script)
     log.info("script edited", video_id=video_id, revision=updated["script_revision"])
     return {"video_id": video_id, "revision": updated["script_revision"], "blocks": script["blocks"]}
@@ -114,7 +116,7 @@ def render_preview(script: dict[str, Any], video_id: str, out: Path) -> list[dic
         work = Path(tmp)
         clips = list(pool.map(lambda b: _render_block(b, script["language"], video_id, work), blocks))
         parts = [(clip, video_duration(clip)) for clip in clips]
-        concat_copy(parts, out, work)
+        concat_copy(parts, out, work, failure=GenerationError)
     spans, start = [], 0.0
     for block, (_, seconds) in zip(blocks, parts):
         spans.append({"index": block["index"], "start": round(start, 3), "end": round(start + seconds, 3),
@@ -152,7 +154,7 @@ def approve(clients: Clients, video_id: str) -> dict[str, Any]:
                            "approved_at": status.utcnow()}, allowed_from=AWAITING)
     except status.IllegalTransition as exc:
         raise InvalidInputError("only a video awaiting approval can be approved",
-                                code="not_awaiting_approval") from exc
+                                code=ErrorCode.NOT_AWAITING_APPROVAL) from exc
     publish(clients.publisher, clients.settings, VideoRequest(video_id=video_id))
     return {"video_id": video_id, "status": Status.SCRIPT_READY.value}
 
@@ -164,5 +166,5 @@ def cancel(clients: Clients, video_id: str) -> dict[str, Any]:
                           allowed_from=AWAITING)
     except status.IllegalTransition as exc:
         raise InvalidInputError("only a video awaiting approval can be cancelled",
-                                code="not_awaiting_approval") from exc
+                                code=ErrorCode.NOT_AWAITING_APPROVAL) from exc
     return {"video_id": video_id, "status": Status.CANCELLED.value}

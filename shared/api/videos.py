@@ -30,7 +30,7 @@ from shared.assembly import music
 from shared.core import status
 from shared.core.clients import Clients
 from shared.api.http import read_json_body
-from shared.core.errors import InvalidInputError
+from shared.core.errors import ErrorCode, InvalidInputError
 from shared.core.messages import VIDEO_ID_PATTERN
 from shared.core.responses import json_response
 from shared.core.status import Status
@@ -50,7 +50,7 @@ DELETABLE = status.TERMINAL | {Status.AWAITING_APPROVAL}
 
 
 def not_found(video_id: str) -> InvalidInputError:
-    return InvalidInputError(f"no video {video_id!r}", code="not_found")
+    return InvalidInputError(f"no video {video_id!r}", code=ErrorCode.NOT_FOUND)
 
 
 def owned_video(clients: Clients, request: flask.Request, video_id: str) -> dict[str, Any]:
@@ -84,7 +84,7 @@ def files_route(clients: Clients, request: flask.Request, args: dict[str, str]) 
     doc = owned_video(clients, request, args["video_id"])
     raw_ttl = request.args.get("ttl")
     if raw_ttl is not None and not raw_ttl.isdigit():
-        raise InvalidInputError("ttl must be a number of seconds", code="invalid_ttl", field="ttl")
+        raise InvalidInputError("ttl must be a number of seconds", code=ErrorCode.INVALID_TTL, field="ttl")
     files = signed_urls.delivered_files(clients.storage, clients.settings, doc, int(raw_ttl) if raw_ttl else None)
     return json_response({"video_id": doc["video_id"], "status": doc["status"], "files": files}, 200)
 
@@ -129,7 +129,7 @@ def delete_video(clients: Clients, doc: dict[str, Any]) -> int:
     """Delete a finished (or unapproved) job's files and document; how many objects were removed."""
     if Status(doc["status"]) not in DELETABLE:
         raise InvalidInputError("the video is still being made; delete it once it is finished",
-                                code="video_in_progress")
+                                code=ErrorCode.VIDEO_IN_PROGRESS)
     blobs = [clients.storage.bucket(b).blob(p) for b, p in map(split_uri, _job_uris(doc))]
     bucket = clients.storage.bucket(clients.settings.bucket)
     for prefix in layout.job_prefixes(doc["video_id"]):
@@ -180,7 +180,7 @@ def list_videos(clients: Clients, user_id: str, query: ListQuery) -> dict[str, A
     if query.page_token:
         cursor = status.doc_ref(clients.db, query.page_token).get()
         if not cursor.exists or (cursor.to_dict() or {}).get("owner") != user_id:
-            raise InvalidInputError("page_token: unknown page", code="invalid_page_token", field="page_token")
+            raise InvalidInputError("page_token: unknown page", code=ErrorCode.INVALID_PAGE_TOKEN, field="page_token")
         q = q.start_after(cursor)
     docs = [snap.to_dict() for snap in q.limit(query.limit + 1).stream()]
     page = docs[:query.limit]
@@ -200,7 +200,7 @@ def storyboard_route(clients: Clients, request: flask.Request, args: dict[str, s
     """GET /videos/{id}/storyboard: the preview (signed URL), its blocks and the cost estimate."""
     doc = owned_video(clients, request, args["video_id"])
     if not doc.get("review"):
-        raise InvalidInputError("this video was not created with review", code="no_review")
+        raise InvalidInputError("this video was not created with review", code=ErrorCode.NO_REVIEW)
     board = storyboard.storyboard(clients, doc)
     board["preview"] = signed_urls.signed_url(clients.storage, clients.settings, board.pop("uri"))
     return json_response(board, 200)
@@ -216,7 +216,7 @@ def approve_route(clients: Clients, request: flask.Request, args: dict[str, str]
     """POST /videos/{id}/approve: the video counts against the quota now, and Veo starts."""
     doc = owned_video(clients, request, args["video_id"])
     if doc["status"] != Status.AWAITING_APPROVAL.value:
-        raise InvalidInputError("only a video awaiting approval can be approved", code="not_awaiting_approval")
+        raise InvalidInputError("only a video awaiting approval can be approved", code=ErrorCode.NOT_AWAITING_APPROVAL)
     user = users.ensure_user(clients.db, doc["owner"], default_plan=clients.settings.default_plan)
     plan = quotas.plan_named(user.get("plan"))
     quotas.consume(clients.db, doc["owner"], plan, videos=1, window_seconds=clients.settings.rate_limit_window_seconds)

@@ -21,10 +21,8 @@ from shared.core import layout
 from shared.core import log, status
 from shared.video import veo
 from shared.core.clients import Clients
-from shared.core.errors import TransientError
 from shared.core.messages import BlockReady
-from shared.video.plan import EXTENSION_SECONDS, FIRST_CLIP_SECONDS
-from shared.core.pubsub import publish
+from shared.video.plan import VideoPlan
 from shared.core.status import Status
 from shared.core.storage import gs_uri, read_json, read_json_under, upload_json
 from shared.assembly.transcribe import SAMPLE_RATE, Transcript, Word, load_audio, transcribe_audio
@@ -51,16 +49,11 @@ class Window:
 
 
 def windows_of_plan(plan: dict[str, Any]) -> list[Window]:
-    """Every block's window, from the plan stored on the job; the last one runs to the video's end."""
-    out: list[Window] = []
-    offset = 0.0
-    for segment in plan.get("segments") or []:
-        start = offset
-        for block in range(int(segment["first_block"]), int(segment["last_block"]) + 1):
-            seconds = FIRST_CLIP_SECONDS if block == segment["first_block"] else EXTENSION_SECONDS
-            out.append(Window(block, start, start + seconds, offset))
-            start += seconds
-        offset += float(segment["seconds"])
+    """Every block's window, from the plan stored on the job; the first starts and the last runs without end."""
+    stored = VideoPlan.from_doc(plan)
+    offsets = {s.index: float(sum(p.seconds for p in stored.segments[:s.index])) for s in stored.segments}
+    out = [Window(b.index, start, end, offsets[b.segment])
+           for b, (start, end) in zip(stored.blocks, stored.windows())]
     if out:
         out[0] = Window(0, float("-inf"), out[0].end, 0.0)
         last = out[-1]
@@ -143,15 +136,7 @@ def job_transcript(clients: Clients, doc: dict[str, Any], veo_video: Path, langu
     return complete(stored, windows, load_audio(veo_video), language)
 
 
-# --- the two ends: the video agent announces, the assembler transcribes ------------------------------
-
-def announce(clients: Clients, video_id: str, block: int) -> None:
-    """Best effort: a block that is not announced is transcribed at assembly instead."""
-    try:
-        publish(clients.publisher, clients.settings, BlockReady(video_id=video_id, block=block))
-    except TransientError as exc:
-        log.warning("block announcement not published", block=block, error=exc.message)
-
+# --- the assembler's end (the video step announces each block: shared.video.step) ---------------------
 
 def transcribe_block(clients: Clients, message: BlockReady) -> str:
     """Transcribe one finished block of a job into GCS; idempotent, and never fails or retries the job:

@@ -17,13 +17,14 @@ from pathlib import Path
 from typing import Callable, TypeVar
 
 from shared.core import log
-from shared.core.errors import InvalidInputError, PermanentError
+from shared.core.errors import ErrorCode, InvalidInputError, PermanentError
 from shared.media.ffmpeg import (Loudness, MediaInfo, ebur128_filter, escape_filter_value, measure_loudness,
-                          parse_ebur128, probe, require_tools, run_ffmpeg, write_thumbnail)
+                          parse_ebur128, probe, require_tools, run, write_thumbnail)
 from shared.assembly.music import choose_track, prepare_bed
 from shared.assembly.subtitles import (align_script, build_ass, build_cues, caption_style, check_font_coverage,
                               to_srt, to_vtt)
 from shared.assembly.transcribe import Transcript, transcribe
+from shared.video.plan import VideoPlan, single_chain
 
 OUT_WIDTH, OUT_HEIGHT, OUT_FPS = 1080, 1920, 24
 TARGET_LUFS = -14.0
@@ -91,8 +92,8 @@ def measure_mix(src: Path, info: MediaInfo, bed: Path, gain_db: float | None = N
     """Loudness and sample peak of the ducked voice + music mix (after gain + limiter if given)."""
     measure = ebur128_filter(true_peak=False)
     graph = mix_graph(voice="[0:a]", bed="[1:a]", gain_db=gain_db) + f";[mix]{measure}[m]"
-    stderr = run_ffmpeg([*_voice_input(info, src), "-i", str(bed), "-filter_complex", graph, "-map", "[m]",
-                         "-vn", "-f", "null", "-"], what="measure_mix")
+    stderr = run([*_voice_input(info, src), "-i", str(bed), "-filter_complex", graph, "-map", "[m]",
+                  "-vn", "-f", "null", "-"], what="measure_mix")
     return parse_ebur128(stderr)
 
 
@@ -149,16 +150,23 @@ def render_final(src: Path, info: MediaInfo, bed: Path, ass_path: Path | None, g
         inputs += ["-f", "lavfi", "-t", f"{info.duration:.3f}", "-i", "anullsrc=r=48000:cl=stereo"]
     graph = video_chain(info, ass_path) + ";" + mix_graph(voice=voice, bed="[1:a]", gain_db=gain_db,
                                                           out="aout")
-    run_ffmpeg([*inputs, "-filter_complex", graph, "-map", "[vout]", "-map", "[aout]",
-                *encode_args(crf, max_bitrate_kbps=max_bitrate_kbps), "-t", f"{info.duration:.3f}", str(out)],
-               what="final_encode")
+    run([*inputs, "-filter_complex", graph, "-map", "[vout]", "-map", "[aout]",
+         *encode_args(crf, max_bitrate_kbps=max_bitrate_kbps), "-t", f"{info.duration:.3f}", str(out)],
+        what="final_encode")
 
 
 # --- subtitles -----------------------------------------------------------------------------------
 
+def script_windows(script: dict) -> list[tuple[float, float]]:
+    """The blocks' windows from the plan the script document carries, else one Veo chain of its blocks."""
+    blocks = len(script.get("blocks") or [])
+    stored = VideoPlan.from_doc(script["plan"]) if script.get("plan") else single_chain(blocks)
+    return stored.windows()
+
+
 def write_subtitles(transcript: Transcript, script: dict, work_dir: Path) -> tuple[list, Path, Path, Path | None]:
     """Script-aligned cues written as SRT, VTT and (when there is speech) the ASS to burn."""
-    words = align_script(script.get("blocks") or [], transcript.words)
+    words = align_script(script.get("blocks") or [], transcript.words, script_windows(script))
     cues = build_cues(words)
     srt, vtt = work_dir / "subtitles.srt", work_dir / "subtitles.vtt"
     srt.write_text(to_srt(cues), encoding="utf-8")
@@ -177,7 +185,7 @@ def _validate(veo_video: Path, script: dict) -> MediaInfo:
         raise InvalidInputError("script must be a dict with a 'blocks' list", field="script")
     info = probe(veo_video)
     if not info.has_video or info.duration <= 0:
-        raise PermanentError(f"{veo_video} has no video stream", code="bad_media")
+        raise PermanentError(f"{veo_video} has no video stream", code=ErrorCode.BAD_MEDIA)
     return info
 
 

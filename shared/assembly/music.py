@@ -1,15 +1,13 @@
 """Background music: a catalogue of tracks we synthesise ourselves (license-free by construction).
 
-`python -m shared.assembly.music generate` re-creates shared/assembly/assets/music/*.m4a and catalogue.json
+`python tools/music_catalogue.py generate` re-creates shared/assembly/assets/music/*.m4a and catalogue.json
 deterministically (numpy synthesis of chords, pads and soft percussion, then AAC through ffmpeg).
 `prepare_bed` loops a track to a video's length with crossfades at the loop points and fades in/out.
 """
 from __future__ import annotations
 
-import argparse
 import json
 import math
-import sys
 import wave
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -17,8 +15,8 @@ from typing import Callable
 
 import numpy as np
 
-from shared.core.errors import InvalidInputError, PermanentError
-from shared.media.ffmpeg import probe, run_ffmpeg
+from shared.core.errors import ErrorCode, InvalidInputError, PermanentError
+from shared.media.ffmpeg import probe, run
 
 MUSIC_DIR = Path(__file__).resolve().parent / "assets" / "music"
 CATALOGUE = MUSIC_DIR / "catalogue.json"
@@ -86,15 +84,15 @@ def prepare_bed(track: Path, seconds: float, out_wav: Path, *, volume: float,
                 crossfade: float = LOOP_CROSSFADE_SECONDS) -> Path:
     """Render the music bed for a video: looped with crossfades to `seconds`, faded, at `volume`."""
     if not track.is_file():
-        raise PermanentError(f"music track missing: {track}", code="missing_music")
+        raise PermanentError(f"music track missing: {track}", code=ErrorCode.MISSING_MUSIC)
     track_seconds = probe(track).duration
     if track_seconds <= crossfade * 2:
         raise PermanentError(f"music track {track.name} is too short to loop ({track_seconds:.1f} s)")
     copies = loop_count(track_seconds, seconds, crossfade)
     inputs = [arg for _ in range(copies) for arg in ("-i", str(track))]
     graph = bed_filter(copies, seconds, volume=volume, crossfade=crossfade)
-    run_ffmpeg([*inputs, "-filter_complex", graph, "-map", "[bed]", "-c:a", "pcm_s16le", "-ar", "48000",
-                str(out_wav)], what="music_bed")
+    run([*inputs, "-filter_complex", graph, "-map", "[bed]", "-c:a", "pcm_s16le", "-ar", "48000", str(out_wav)],
+        what="music_bed")
     return out_wav
 
 
@@ -200,9 +198,9 @@ def generate(folder: Path = MUSIC_DIR, *, echo: Callable[[str], None] = print) -
         params = {k: v for k, v in recipe.items() if k not in ("name", "category", "default_for")}
         wav, m4a = folder / f"{track_id}.wav", folder / f"{track_id}.m4a"
         _write_wav(synthesise(**params), wav)
-        run_ffmpeg(["-i", str(wav), "-c:a", "aac", "-b:a", "96k", "-ar", "48000", "-map_metadata", "-1",
-                    "-fflags", "+bitexact", "-flags:a", "+bitexact", "-movflags", "+faststart", str(m4a)],
-                   what="music_encode")
+        run(["-i", str(wav), "-c:a", "aac", "-b:a", "96k", "-ar", "48000", "-map_metadata", "-1",
+             "-fflags", "+bitexact", "-flags:a", "+bitexact", "-movflags", "+faststart", str(m4a)],
+            what="music_encode")
         wav.unlink()
         track = Track(track_id, recipe["name"], recipe["category"], round(probe(m4a).duration, 2),
                       tuple(recipe["default_for"]), m4a.name)
@@ -211,23 +209,3 @@ def generate(folder: Path = MUSIC_DIR, *, echo: Callable[[str], None] = print) -
     catalogue = {"tracks": [{**asdict(t), "default_for": list(t.default_for)} for t in tracks]}
     (folder / "catalogue.json").write_text(json.dumps(catalogue, indent=2) + "\n", encoding="utf-8")
     return tracks
-
-
-def main(argv: list[str] | None = None) -> int:
-    """CLI: `python -m shared.assembly.music generate [--out DIR]` or `python -m shared.assembly.music list`."""
-    parser = argparse.ArgumentParser(prog="python -m shared.assembly.music")
-    sub = parser.add_subparsers(dest="command", required=True)
-    gen = sub.add_parser("generate", help="re-create the music tracks and catalogue.json")
-    gen.add_argument("--out", type=Path, default=MUSIC_DIR)
-    sub.add_parser("list", help="print the catalogue")
-    args = parser.parse_args(argv)
-    if args.command == "generate":
-        generate(args.out)
-    else:
-        for track in load_catalogue():
-            print(f"{track.id}\t{track.category}\t{track.duration:.1f}s\t{','.join(track.default_for)}")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

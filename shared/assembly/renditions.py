@@ -2,22 +2,32 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
+
+import ffmpeg as ffmpeg_python  # the ffmpeg-python package: builds the rendition's graph
 
 from shared.assembly.finish import OUT_FPS, X264_PRESET
-from shared.media.ffmpeg import run_ffmpeg
+from shared.media.ffmpeg import run
 from shared.pricing.presets import Rendition
 
 
-def rendition_args(rendition: Rendition) -> list[str]:
-    """Encode settings of a rendition: scaled picture, capped CRF, the final's audio copied, moov first."""
+def rendition_options(rendition: Rendition) -> dict[str, str]:
+    """Encode settings of a rendition: capped CRF, the final's audio copied, moov first."""
     kbps = rendition.max_bitrate_kbps
-    return ["-vf", f"scale={rendition.width}:{rendition.height}:flags=lanczos,setsar=1,format=yuv420p",
-            "-c:v", "libx264", "-preset", X264_PRESET, "-crf", str(rendition.crf), "-maxrate", f"{kbps}k",
-            "-bufsize", f"{2 * kbps}k", "-profile:v", "high", "-r", str(OUT_FPS), "-fps_mode", "cfr",
-            "-c:a", "copy", "-movflags", "+faststart"]
+    return {"c:v": "libx264", "preset": X264_PRESET, "crf": str(rendition.crf), "maxrate": f"{kbps}k",
+            "bufsize": f"{2 * kbps}k", "profile:v": "high", "r": str(OUT_FPS), "fps_mode": "cfr",
+            "c:a": "copy", "movflags": "+faststart"}
+
+
+def rendition_stream(final: Path, rendition: Rendition, dst: Path) -> Any:
+    """The ffmpeg-python command: the final's picture scaled (lanczos, square pixels, yuv420p), its sound copied."""
+    source = ffmpeg_python.input(str(final))
+    picture = (source.video.filter("scale", rendition.width, rendition.height, flags="lanczos")
+               .filter("setsar", 1).filter("format", "yuv420p"))
+    return ffmpeg_python.output(picture, source.audio, str(dst), **rendition_options(rendition))
 
 
 def write_rendition(final: Path, rendition: Rendition, dst: Path) -> Path:
     """Encode `rendition` of the finished video to `dst`."""
-    run_ffmpeg(["-i", str(final), *rendition_args(rendition), str(dst)], what=f"rendition_{rendition.name}")
+    run(rendition_stream(final, rendition, dst), what=f"rendition_{rendition.name}")
     return dst

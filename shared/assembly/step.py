@@ -9,7 +9,7 @@ from shared.core import layout
 from shared.assembly import block_transcripts
 from shared.core import lease, log, status
 from shared.core.clients import Clients
-from shared.core.errors import InvalidInputError
+from shared.core.job import require_job
 from shared.assembly.finish import Deliverables, produce_deliverables
 from shared.video.segments import join_segments
 from shared.core.messages import AssemblyRequest, BlockReady, QaRequest
@@ -54,10 +54,8 @@ def assemble(clients: Clients, message: AssemblyRequest) -> str:
 
 def _claim(clients: Clients, video_id: str, owner: str) -> dict[str, Any] | None:
     """Enter `assembling` holding the lease; None when another invocation has it or the job is past it."""
-    doc = status.read(clients.db, video_id)
-    if doc is None:
-        raise InvalidInputError(f"no job {video_id}", code="unknown_job")
-    current = Status(doc["status"])
+    job = require_job(clients.db, video_id)
+    current = job.status
     seconds, grace = clients.settings.assembly_lease_seconds, clients.settings.lease_grace_seconds
     fields = lease.lease_fields(owner, seconds, grace)
     try:
@@ -81,7 +79,7 @@ def _produce(clients: Clients, doc: dict[str, Any]) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="assemble-") as tmp:
         work = Path(tmp)
         veo_video = _veo_video(clients, doc, work)
-        script = read_json(clients.storage, doc["script_uri"])
+        script = {**read_json(clients.storage, doc["script_uri"]), "plan": doc.get("plan")}
         preset = preset_from_doc(doc)
         language, heard = str(script.get("language") or "en"), {}
         result = produce_deliverables(veo_video, script, work / "out", music_track=doc.get("music"),

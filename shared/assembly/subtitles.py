@@ -16,11 +16,9 @@ from functools import lru_cache
 from typing import Iterable, Sequence
 
 from shared.core import log
-from shared.core.errors import PermanentError
+from shared.core.errors import ErrorCode, PermanentError
 from shared.assembly.transcribe import Word
 
-FIRST_BLOCK_SECONDS = 8.0
-EXTENSION_SECONDS = 7.0
 ORPHAN_WORDS = 3  # a cue that continues a sentence gets at least this many words
 MAX_LINE_CHARS = 26  # well under the ~42 broadcast limit: what a 9:16 frame fits at a phone-readable size
 MAX_LINES = 2
@@ -56,14 +54,6 @@ class Cue:
         return "\n".join(self.lines)
 
 
-def block_window(index: int) -> tuple[float, float]:
-    """Seconds [start, end) of block `index` (0-based) in a Veo video built by 7 s extensions."""
-    if index == 0:
-        return 0.0, FIRST_BLOCK_SECONDS
-    start = FIRST_BLOCK_SECONDS + EXTENSION_SECONDS * (index - 1)
-    return start, start + EXTENSION_SECONDS
-
-
 def normalise(word: str) -> str:
     """Lower-case, accent-free, letters and digits only (for matching, never for display)."""
     decomposed = unicodedata.normalize("NFKD", word.casefold())
@@ -77,24 +67,25 @@ def script_words(dialogue: str) -> list[str]:
 
 # --- alignment ---------------------------------------------------------------------------------
 
-def align_script(blocks: Sequence[dict], heard: Sequence[Word]) -> list[TimedWord]:
-    """Timed words for the whole video: the script's words where scripted, Whisper's elsewhere."""
-    last_index = max([int(b.get("index", i)) for i, b in enumerate(blocks)] + [-1])
+def align_script(blocks: Sequence[dict], heard: Sequence[Word],
+                 windows: Sequence[tuple[float, float]]) -> list[TimedWord]:
+    """Timed words for the whole video: the script's words where scripted, Whisper's elsewhere.
+
+    `windows` are the blocks' seconds [start, end) from the job's plan (shared.video.plan); speech heard
+    after the last window is captioned as heard.
+    """
     by_block = {int(b.get("index", i)): b for i, b in enumerate(blocks)}
+    spans = list(windows)
+    if spans:
+        spans.append((spans[-1][1], float("inf")))
     result: list[TimedWord] = []
-    for index in range(0, max(last_index + 1, _block_of(heard[-1]) + 1 if heard else 0)):
-        start, end = block_window(index)
+    for index, (start, end) in enumerate(spans):
         in_block = [w for w in heard if start <= (w.start + w.end) / 2 < end]
+        if not in_block and index >= len(windows):
+            continue
         dialogue = str(by_block.get(index, {}).get("dialogue") or "")
         result.extend(align_block(script_words(dialogue), in_block, index, (start, end)))
     return result
-
-
-def _block_of(word: Word) -> int:
-    middle = (word.start + word.end) / 2
-    if middle < FIRST_BLOCK_SECONDS:
-        return 0
-    return 1 + int((middle - FIRST_BLOCK_SECONDS) // EXTENSION_SECONDS)
 
 
 def align_block(script: list[str], heard: Sequence[Word], block: int,
@@ -376,7 +367,7 @@ def font_file(family: str, *, bold: bool = True) -> str:
     pattern = f"{family}:bold" if bold else family
     proc = subprocess.run(["fc-match", "-f", "%{file}", pattern], capture_output=True, text=True, timeout=30)
     if proc.returncode != 0 or not proc.stdout:
-        raise PermanentError(f"no font found for {pattern!r} (is fontconfig installed?)", code="missing_font")
+        raise PermanentError(f"no font found for {pattern!r} (is fontconfig installed?)", code=ErrorCode.MISSING_FONT)
     return proc.stdout.strip()
 
 
@@ -411,7 +402,7 @@ def check_font_coverage(cues: Sequence[Cue], family: str) -> list[Cue]:
     letters = [ch for ch in missing if ch not in symbols]
     if letters:
         named = ", ".join(f"{ch!r} U+{ord(ch):04X}" for ch in letters)
-        raise PermanentError(f"no installed font can render subtitle characters: {named}", code="missing_glyphs")
+        raise PermanentError(f"no installed font can render subtitle characters: {named}", code=ErrorCode.MISSING_GLYPHS)
     if not symbols:
         return list(cues)
     log.warning("dropping symbols no font can render", characters="".join(sorted(symbols)))

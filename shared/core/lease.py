@@ -6,6 +6,8 @@ refreshing, its lease expires, and the monitor (or a redelivered message) may ta
 """
 from __future__ import annotations
 
+from shared.core.errors import LeaseHeld
+
 import datetime as dt
 import uuid
 from typing import Any
@@ -16,10 +18,6 @@ from shared.core import status
 from shared.core.status import Status
 
 GRACE_SECONDS = 60.0  # the default of LEASE_GRACE_SECONDS
-
-
-class LeaseHeld(Exception):
-    """Another live invocation holds the job's lease."""
 
 
 def new_owner() -> str:

@@ -12,7 +12,7 @@ from typing import Any, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
-from shared.core.errors import InvalidInputError
+from shared.core.errors import ErrorCode, InvalidInputError
 
 SCHEMA_VERSION = 1
 VIDEO_ID_PATTERN = r"^[a-z0-9][a-z0-9-]{7,63}$"
@@ -70,28 +70,28 @@ def decode(data: bytes) -> StepMessage:
     """Parse Pub/Sub data bytes; InvalidInputError when malformed."""
     if len(data) > MAX_MESSAGE_BYTES:
         raise InvalidInputError(f"message of {len(data)} bytes exceeds {MAX_MESSAGE_BYTES}",
-                                code="message_too_large")
+                                code=ErrorCode.MESSAGE_TOO_LARGE)
     try:
         raw = json.loads(data)
     except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:  # too deeply nested: RecursionError
-        raise InvalidInputError(f"message is not JSON: {exc}", code="malformed_message") from exc
+        raise InvalidInputError(f"message is not JSON: {exc}", code=ErrorCode.MALFORMED_MESSAGE) from exc
     if not isinstance(raw, dict) or raw.get("schema_version") != SCHEMA_VERSION:
-        raise InvalidInputError("unsupported or missing schema_version", code="unsupported_schema")
+        raise InvalidInputError("unsupported or missing schema_version", code=ErrorCode.UNSUPPORTED_SCHEMA)
     try:
         return _adapter.validate_python(raw)
     except ValidationError as exc:
         raise InvalidInputError(f"invalid message: {exc.errors()[0]['msg']}",
-                                code="malformed_message") from exc
+                                code=ErrorCode.MALFORMED_MESSAGE) from exc
 
 
 def data_from_cloud_event(event_type: str, data: Any) -> bytes:
     """The message bytes inside a Pub/Sub CloudEvent."""
     if event_type != PUBSUB_EVENT_TYPE:
-        raise InvalidInputError(f"unexpected event type {event_type!r}", code="unexpected_event")
+        raise InvalidInputError(f"unexpected event type {event_type!r}", code=ErrorCode.UNEXPECTED_EVENT)
     try:
         return base64.b64decode(data["message"]["data"], validate=True)
     except (KeyError, TypeError, binascii.Error) as exc:
-        raise InvalidInputError("event carries no base64 message data", code="malformed_message") from exc
+        raise InvalidInputError("event carries no base64 message data", code=ErrorCode.MALFORMED_MESSAGE) from exc
 
 
 def raw_event_data(cloud_event: Any) -> bytes:
@@ -113,5 +113,5 @@ def message_from_cloud_event(cloud_event: Any,
     message = decode(data_from_cloud_event(cloud_event["type"], cloud_event.data))
     if not isinstance(message, expected):
         names = " or ".join(t.__name__ for t in (expected if isinstance(expected, tuple) else (expected,)))
-        raise InvalidInputError(f"expected {names}, got {type(message).__name__}", code="wrong_message_kind")
+        raise InvalidInputError(f"expected {names}, got {type(message).__name__}", code=ErrorCode.WRONG_MESSAGE_KIND)
     return message

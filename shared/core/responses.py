@@ -7,6 +7,8 @@ from typing import Any
 
 import flask
 
+from shared.core.errors import http_status_of
+
 
 def _json_default(value: Any) -> Any:
     if isinstance(value, dt.datetime):
@@ -19,7 +21,9 @@ def json_response(payload: Any, code: int, headers: dict[str, str] | None = None
     return flask.Response(body, status=code, headers=headers or {}, mimetype="application/json")
 
 
-def error_response(code: int, error_code: str, message: str, **extra: Any) -> flask.Response:
-    """`{"error": {"code", "message", ...}}`; 429/503 carry Retry-After."""
+def error_response(error_code: str, message: str, *, status: int | None = None, **extra: Any) -> flask.Response:
+    """`{"error": {"code", "message", ...}}` with the code's HTTP status (shared.core.errors.ErrorCode) unless
+    `status` overrides it; 429/503 carry Retry-After."""
+    code = status or http_status_of(error_code)
     headers = {"Retry-After": "30"} if code in (429, 503) else None
-    return json_response({"error": {"code": error_code, "message": message, **extra}}, code, headers)
+    return json_response({"error": {"code": str(error_code), "message": message, **extra}}, code, headers)

@@ -13,6 +13,8 @@ duplicate message can never move a job backwards or repeat a paid step.
 """
 from __future__ import annotations
 
+from shared.core.errors import IllegalTransition
+
 import datetime as dt
 from dataclasses import dataclass
 from enum import Enum
@@ -22,7 +24,6 @@ from google.cloud import firestore
 
 from shared.core import layout
 from shared.core import log
-
 
 
 class Status(str, Enum):
@@ -54,8 +55,6 @@ TRANSITIONS: dict[Status, frozenset[Status]] = {
     S.CANCELLED: frozenset(),
 }
 TERMINAL: frozenset[Status] = frozenset(s for s, nxt in TRANSITIONS.items() if not nxt)
-# Statuses in which an agent is working; the others wait for a message to start the next step.
-IN_PROGRESS: frozenset[Status] = frozenset({S.VIDEO_GENERATING, S.ASSEMBLING})
 ORDER: tuple[Status, ...] = (S.SCRIPT_READY, S.VIDEO_GENERATING, S.VIDEO_GENERATED, S.ASSEMBLING,
                              S.ASSEMBLED, S.QA_PASSED, S.COMPLETED)
 
@@ -72,15 +71,6 @@ def is_past(current: Status, step_status: Status) -> bool:
     if current not in ORDER or step_status not in ORDER:
         return False
     return ORDER.index(current) > ORDER.index(step_status)
-
-
-class IllegalTransition(Exception):
-    """The document is not in a status from which the requested transition is legal."""
-
-    def __init__(self, video_id: str, current: Status | None, target: Status) -> None:
-        super().__init__(f"{video_id}: cannot go from {current and current.value} to {target.value}")
-        self.current = current
-        self.target = target
 
 
 @dataclass(frozen=True)

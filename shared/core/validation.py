@@ -5,7 +5,7 @@ from typing import Any, Iterable, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from shared.core.errors import InvalidInputError
+from shared.core.errors import ErrorCode, InvalidInputError
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 
@@ -13,13 +13,13 @@ ModelT = TypeVar("ModelT", bound=BaseModel)
 def parse_body(model: type[ModelT], body: Any) -> ModelT:
     """Validate a body; InvalidInputError with a per-field code (`invalid_<field>`) on the first problem."""
     if not isinstance(body, dict):
-        raise InvalidInputError("the body must be a JSON object", code="invalid_body")
+        raise InvalidInputError("the body must be a JSON object", code=ErrorCode.INVALID_BODY)
     try:
         return model.model_validate(body)
     except ValidationError as exc:
         first = exc.errors()[0]
         field = str(first["loc"][0]) if first["loc"] else "body"
-        code = "unknown_field" if first["type"] == "extra_forbidden" else f"invalid_{field}"
+        code = ErrorCode.UNKNOWN_FIELD if first["type"] == "extra_forbidden" else f"invalid_{field}"
         message = first["msg"].removeprefix("Value error, ")
         raise InvalidInputError(f"{field}: {message}", code=code, field=field) from exc
 

@@ -1,27 +1,52 @@
-"""ffmpeg/ffprobe helpers: probe a file, run ffmpeg with clear errors, measure loudness, escape paths.
+"""The media adapter: every ffmpeg and ffprobe run in shared/ goes through this module.
 
+    run / run_output   run an ffmpeg command (argument list or ffmpeg-python stream): resolved binary,
+                       clear PermanentError / TransientError with a short stderr tail, timeout
+    source             a source filter (gradients, anoisesrc...) for graphs built with ffmpeg-python
+    probe → MediaInfo  THE ffprobe parser (keeps ffprobe's raw JSON for callers that need more fields)
+    duration           nominal duration of the first video stream (frames / frame rate)
+    concat_copy        join files with the concat demuxer, copying every packet
+    loudness           EBU R128 measurement and parsing; filter-value escaping; thumbnails
+
+Filter graphs are built with the ffmpeg-python package (imported as `ffmpeg_python`: this module is
+`shared.media.ffmpeg`, the package is the top-level `ffmpeg`). Note two traits of ffmpeg-python 0.2.0:
+filter options are written in sorted order, and two filters with the same options fed by the same
+streams are treated as ONE node (its hash ignores the filter name).
 Every helper works on local files; nothing here knows about GCS or Firestore.
 """
 from __future__ import annotations
 
 import json
 import re
-import shutil
 import struct
 import subprocess
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
+import ffmpeg as ffmpeg_python  # the ffmpeg-python package (graph building), not this module
+
 from shared.core import log
-from shared.core.errors import PermanentError, TransientError
+from shared.core.errors import ErrorCode, PermanentError, TransientError
+from shared.media.binaries import FFMPEG, FFPROBE, MissingToolError, ffmpeg_binary, ffprobe_binary
 
 _STDERR_TAIL_CHARS = 1500
+DEFAULT_TIMEOUT_S = 1800
+PROBE_TIMEOUT_S = 120
+CONCAT_TIMEOUT_S = 300
+# No metadata, bit-exact muxing and no edit lists: every stream starts at 0, so files joined later with
+# concat_copy land exactly at their offsets.
+EXACT_MUX_ARGS = ["-map_metadata", "-1", "-fflags", "+bitexact", "-use_editlist", "0", "-movflags", "+faststart"]
+
+Command = Any  # an argument list (everything after the binary) or an ffmpeg-python output stream
 
 
 @dataclass(frozen=True)
 class MediaInfo:
-    """What ffprobe says about a media file (video fields are None/0 for audio-only files)."""
+    """What ffprobe says about a media file (video fields are None/0 for audio-only files).
+
+    `raw` is ffprobe's own JSON (`streams` and `format`) for fields MediaInfo does not name.
+    """
 
     duration: float
     width: int
@@ -34,6 +59,7 @@ class MediaInfo:
     sample_rate: int
     audio_channels: int
     faststart: bool
+    raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def has_audio(self) -> bool:
@@ -42,6 +68,47 @@ class MediaInfo:
     @property
     def has_video(self) -> bool:
         return self.video_codec is not None
+
+    @property
+    def streams(self) -> list[dict[str, Any]]:
+        """Every stream ffprobe listed, in file order."""
+        return list(self.raw.get("streams") or [])
+
+    @property
+    def container(self) -> dict[str, Any]:
+        """ffprobe's `format` section (format_name, duration, bit_rate, size...)."""
+        return dict(self.raw.get("format") or {})
+
+    @property
+    def video_stream(self) -> dict[str, Any]:
+        """The first video stream's ffprobe fields ({} when there is none)."""
+        return next((s for s in self.streams if s.get("codec_type") == "video"), {})
+
+    @property
+    def audio_stream(self) -> dict[str, Any]:
+        """The first audio stream's ffprobe fields ({} when there is none)."""
+        return next((s for s in self.streams if s.get("codec_type") == "audio"), {})
+
+    @property
+    def nominal_duration(self) -> float:
+        """Seconds of the first video stream: frame count / frame rate, else the stream's duration."""
+        stream = self.video_stream
+        if not stream:
+            raise PermanentError("no video stream", code=ErrorCode.BAD_MEDIA)
+        num, _, den = str(stream.get("r_frame_rate", "0/1")).partition("/")
+        rate = float(num) / float(den or 1) if float(den or 1) else 0.0
+        # The container duration of a joined clip is off by the AAC priming delay; frames are exact.
+        if str(stream.get("nb_frames", "")).isdigit() and rate > 0:
+            return round(int(stream["nb_frames"]) / rate, 3)
+        return round(float(stream["duration"]), 3)
+
+
+@dataclass(frozen=True)
+class Output:
+    """What an ffmpeg run wrote: stdout as bytes (e.g. decoded samples), stderr as text."""
+
+    stdout: bytes
+    stderr: str
 
 
 @dataclass(frozen=True)
@@ -54,38 +121,111 @@ class Loudness:
 
 
 def require_tools() -> None:
-    """Fail with a clear error when ffmpeg or ffprobe is not installed."""
-    for tool in ("ffmpeg", "ffprobe"):
-        if shutil.which(tool) is None:
-            raise PermanentError(f"{tool} is not installed (apt-get install ffmpeg)", code="missing_tool")
+    """Fail with a clear error (MissingToolError, a ConfigError) when ffmpeg or ffprobe is missing."""
+    ffmpeg_binary()
+    ffprobe_binary()
 
 
-def run_ffmpeg(args: Sequence[str], *, what: str, cwd: Path | None = None, timeout: float = 1800) -> str:
-    """Run `ffmpeg -hide_banner -nostdin <args>`; return stderr; raise PermanentError naming `what`."""
-    cmd = ["ffmpeg", "-hide_banner", "-nostdin", "-y", *args]
-    log.debug("ffmpeg", what=what, cmd=" ".join(cmd))
-    try:
-        proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, errors="replace",
-                              timeout=timeout)
-    except FileNotFoundError as exc:
-        raise PermanentError("ffmpeg is not installed", code="missing_tool") from exc
-    except subprocess.TimeoutExpired as exc:
-        raise TransientError(f"ffmpeg {what} timed out after {timeout:.0f} s", code="ffmpeg_timeout") from exc
+# --- running ffmpeg ------------------------------------------------------------------------------
+
+def command_line(command: Command, *, loglevel: str | None = None) -> list[str]:
+    """The full argv of a command: binary, `-hide_banner -nostdin [-loglevel L] -y`, then its arguments."""
+    args = [str(arg) for arg in (command if isinstance(command, (list, tuple)) else graph_args(command))]
+    level = ["-loglevel", loglevel] if loglevel else []
+    return [ffmpeg_binary(), "-hide_banner", "-nostdin", *level, "-y", *args]
+
+
+def graph_args(stream: Any) -> list[str]:
+    """The arguments of an ffmpeg-python command: `ffmpeg.compile(stream)` without the binary.
+
+    The same steps as ffmpeg-python 0.2.0's get_args, which fails on a graph that reads no file (only
+    source filters: it joins the input arguments with reduce() and there are none).
+    """
+    internals, nodes = ffmpeg_python._run, ffmpeg_python.nodes
+    ordered, outgoing = ffmpeg_python.dag.topo_sort(nodes.get_stream_spec_nodes(stream))
+    inputs = [node for node in ordered if isinstance(node, nodes.InputNode)]
+    names = {(node, None): str(i) for i, node in enumerate(inputs)}
+    graph = internals._get_filter_arg([node for node in ordered if isinstance(node, nodes.FilterNode)], outgoing,
+                                      names)
+    args = [arg for node in inputs for arg in internals._get_input_args(node)]
+    if graph:
+        args += ["-filter_complex", graph]
+    args += [arg for node in ordered if isinstance(node, nodes.OutputNode)
+             for arg in internals._get_output_args(node, names)]
+    return args + [arg for node in ordered if isinstance(node, nodes.GlobalNode)
+                   for arg in internals._get_global_args(node)]
+
+
+def run(command: Command, *, what: str, cwd: Path | None = None, timeout: float = DEFAULT_TIMEOUT_S,
+        loglevel: str | None = None, failure: type[PermanentError] = PermanentError) -> str:
+    """Run an ffmpeg command; return its stderr (where filters such as ebur128 report).
+
+    `command` is an argument list (without the binary) or an ffmpeg-python output stream. A non-zero
+    exit raises `failure` (PermanentError, code ffmpeg_failed, unless a subclass brings its own code)
+    naming `what` with the end of stderr; a timeout raises TransientError.
+    """
+    return run_output(command, what=what, cwd=cwd, timeout=timeout, loglevel=loglevel, failure=failure).stderr
+
+
+def run_output(command: Command, *, what: str, cwd: Path | None = None, timeout: float = DEFAULT_TIMEOUT_S,
+               loglevel: str | None = None, failure: type[PermanentError] = PermanentError) -> Output:
+    """`run`, also returning what ffmpeg wrote to stdout (`pipe:1`, `-`) as bytes."""
+    cmd = command_line(command, loglevel=loglevel)
+    log.debug("ffmpeg run", what=what, cmd=" ".join(cmd))
+    proc = _execute(cmd, tool=FFMPEG, what=what, cwd=cwd, timeout=timeout)
+    stderr = _text(proc.stderr)
     if proc.returncode != 0:
-        tail = proc.stderr[-_STDERR_TAIL_CHARS:].strip()
-        raise PermanentError(f"ffmpeg {what} failed (exit {proc.returncode}): {tail}", code="ffmpeg_failed")
-    return proc.stderr
+        tail = stderr[-_STDERR_TAIL_CHARS:].strip()
+        code = ErrorCode.FFMPEG_FAILED if failure.code == PermanentError.code else None
+        raise failure(f"ffmpeg {what} failed (exit {proc.returncode}): {tail}", code=code)
+    return Output(stdout=proc.stdout, stderr=stderr)
 
+
+# The name callers used before `run`.
+run_ffmpeg = run
+
+
+def _execute(cmd: list[str], *, tool: str, what: str, cwd: Path | None,
+             timeout: float) -> subprocess.CompletedProcess[bytes]:
+    try:
+        return subprocess.run(cmd, cwd=cwd, capture_output=True, timeout=timeout)
+    except FileNotFoundError as exc:
+        raise MissingToolError(f"{tool} cannot be started: {cmd[0]}", tool=tool) from exc
+    except subprocess.TimeoutExpired as exc:
+        raise TransientError(f"{tool} {what} timed out after {timeout:.0f} s", code=ErrorCode.FFMPEG_TIMEOUT) from exc
+
+
+def _text(data: bytes) -> str:
+    """Process output as text, newlines normalised (as subprocess's text mode does)."""
+    return data.decode("utf-8", errors="replace").replace("\r\n", "\n").replace("\r", "\n")
+
+
+class _SourceNode(ffmpeg_python.nodes.FilterNode):  # type: ignore[misc]
+    """A filter with no input: ffmpeg-python 0.2.0 only makes filters that are fed a stream."""
+
+    def __init__(self, name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+        nodes = ffmpeg_python.nodes
+        nodes.Node.__init__(self, None, name, {nodes.FilterableStream}, nodes.FilterableStream, 0, 0,
+                            args=list(args), kwargs=kwargs)
+
+
+def source(name: str, *args: Any, **options: Any) -> Any:
+    """An ffmpeg-python stream from a source filter inside the graph, e.g. source("anoisesrc", c="brown")."""
+    return _SourceNode(name, args, options).stream()
+
+
+# --- ffprobe -------------------------------------------------------------------------------------
 
 def probe(path: Path) -> MediaInfo:
-    """ffprobe a file into MediaInfo (first video and first audio stream)."""
+    """ffprobe a file into MediaInfo (first video and first audio stream; `raw` keeps everything)."""
     if not Path(path).is_file():
-        raise PermanentError(f"no such media file: {path}", code="missing_media")
-    cmd = ["ffprobe", "-v", "error", "-print_format", "json", "-show_format", "-show_streams", str(path)]
-    proc = subprocess.run(cmd, capture_output=True, text=True, errors="replace", timeout=120)
+        raise PermanentError(f"no such media file: {path}", code=ErrorCode.MISSING_MEDIA)
+    cmd = [ffprobe_binary(), "-v", "error", "-print_format", "json", "-show_format", "-show_streams", str(path)]
+    proc = _execute(cmd, tool=FFPROBE, what="probe", cwd=None, timeout=PROBE_TIMEOUT_S)
     if proc.returncode != 0:
-        raise PermanentError(f"ffprobe cannot read {path}: {proc.stderr.strip()[-500:]}", code="bad_media")
-    data = json.loads(proc.stdout or "{}")
+        raise PermanentError(f"ffprobe cannot read {path}: {_text(proc.stderr).strip()[-500:]}",
+                             code=ErrorCode.BAD_MEDIA)
+    data = json.loads(_text(proc.stdout) or "{}")
     streams = data.get("streams", [])
     video = next((s for s in streams if s.get("codec_type") == "video"), {})
     audio = next((s for s in streams if s.get("codec_type") == "audio"), {})
@@ -93,7 +233,7 @@ def probe(path: Path) -> MediaInfo:
         duration=float(data.get("format", {}).get("duration") or video.get("duration") or 0.0),
         width=int(video.get("width") or 0),
         height=int(video.get("height") or 0),
-        fps=_rate(video.get("avg_frame_rate") or video.get("r_frame_rate")),
+        fps=rate(video.get("avg_frame_rate") or video.get("r_frame_rate")),
         video_codec=video.get("codec_name"),
         profile=video.get("profile"),
         pix_fmt=video.get("pix_fmt"),
@@ -101,14 +241,24 @@ def probe(path: Path) -> MediaInfo:
         sample_rate=int(audio.get("sample_rate") or 0),
         audio_channels=int(audio.get("channels") or 0),
         faststart=has_faststart(Path(path)),
+        raw=data,
     )
 
 
-def _rate(text: str | None) -> float:
+def rate(text: str | None) -> float:
+    """An ffprobe rational ("24/1", "0/0") as a number (0 when unknown)."""
     if not text or text == "0/0":
         return 0.0
     num, _, den = text.partition("/")
     return float(num) / float(den or 1)
+
+
+def duration(path: str | Path) -> float:
+    """Nominal duration in seconds of the first video stream: frame count / frame rate (ffprobe)."""
+    info = probe(Path(path))
+    if not info.video_stream:
+        raise PermanentError(f"no video stream in {path}", code=ErrorCode.BAD_MEDIA)
+    return info.nominal_duration
 
 
 def has_faststart(path: Path) -> bool:
@@ -130,17 +280,24 @@ def has_faststart(path: Path) -> bool:
     return bool(order) and order[0] == b"moov"
 
 
-def extract_audio(src: Path, dst: Path, *, sample_rate: int = 16000) -> Path:
-    """Decode the first audio stream to mono 16-bit WAV (silence of the same length if there is none)."""
-    info = probe(src)
-    if info.has_audio:
-        args = ["-i", str(src), "-map", "0:a:0", "-vn"]
-    else:
-        args = ["-f", "lavfi", "-i", f"anullsrc=r={sample_rate}:cl=mono", "-t", f"{info.duration:.3f}"]
-    run_ffmpeg([*args, "-ac", "1", "-ar", str(sample_rate), "-c:a", "pcm_s16le", str(dst)],
-               what="extract_audio")
-    return dst
+# --- joining -------------------------------------------------------------------------------------
 
+def concat_copy(parts: list[tuple[Path, float]], out: Path, work: Path, *,
+                failure: type[PermanentError] = PermanentError) -> None:
+    """Join (file, duration) parts with the concat demuxer, copying every packet (nothing is re-encoded)."""
+    listing = ["ffconcat version 1.0"]
+    for path, seconds in parts:
+        quoted = str(path).replace("'", "'\\''")
+        listing += [f"file '{quoted}'", f"duration {seconds:.3f}"]
+    list_file = work / "parts.ffconcat"
+    list_file.write_text("\n".join(listing) + "\n", encoding="utf-8")
+    # auto_convert=0: otherwise the demuxer rewrites H.264 packets (Annex B, in-band SPS/PPS).
+    run(["-f", "concat", "-safe", "0", "-auto_convert", "0", "-i", str(list_file), "-map", "0",
+         "-c", "copy", *EXACT_MUX_ARGS, str(out)], what="concat_copy", cwd=work, timeout=CONCAT_TIMEOUT_S,
+        loglevel="error", failure=failure)
+
+
+# --- loudness ------------------------------------------------------------------------------------
 
 _EBUR128_SUMMARY = re.compile(
     r"Integrated loudness:\s*I:\s*(?P<i>-?[\d.]+|-inf)\s*LUFS.*?LRA:\s*(?P<lra>-?[\d.]+)\s*LU"
@@ -152,7 +309,7 @@ def parse_ebur128(stderr: str) -> Loudness:
     start = stderr.rfind("Summary:")
     match = _EBUR128_SUMMARY.search(stderr, start if start >= 0 else 0)
     if not match:
-        raise PermanentError("ebur128 printed no summary", code="loudness_unmeasured")
+        raise PermanentError("ebur128 printed no summary", code=ErrorCode.LOUDNESS_UNMEASURED)
     return Loudness(integrated_lufs=_db(match["i"]), true_peak_dbtp=_db(match["tp"]), lra=float(match["lra"]))
 
 
@@ -167,8 +324,8 @@ def ebur128_filter(*, true_peak: bool = True) -> str:
 
 def measure_loudness(path: Path) -> Loudness:
     """Measure a file's audio loudness and true peak with one audio-only decode."""
-    stderr = run_ffmpeg(["-i", str(path), "-vn", "-map", "0:a:0", "-af", ebur128_filter(), "-f", "null", "-"],
-                        what="measure_loudness")
+    stderr = run(["-i", str(path), "-vn", "-map", "0:a:0", "-af", ebur128_filter(), "-f", "null", "-"],
+                 what="measure_loudness")
     return parse_ebur128(stderr)
 
 
@@ -182,20 +339,19 @@ def escape_filter_value(value: str) -> str:
     return re.sub(r"([\\'\[\],;])", r"\\\1", level1)
 
 
+# --- frames and thumbnails -----------------------------------------------------------------------
+
 def decode_frames(src: Path, *, start: float, seconds: float, fps: float, width: int, height: int) -> Any:
     """Decode frames of [start, start+seconds) at `fps`, scaled to width x height, as an (N,H,W,3) uint8 array."""
     import numpy as np
 
-    cmd = ["ffmpeg", "-hide_banner", "-nostdin", "-v", "error", "-ss", f"{max(0.0, start):.3f}", "-i", str(src),
-           "-t", f"{seconds:.3f}", "-vf", f"fps={fps},scale={width}:{height}:flags=lanczos",
-           "-f", "rawvideo", "-pix_fmt", "rgb24", "-"]
-    proc = subprocess.run(cmd, capture_output=True, timeout=300)
-    if proc.returncode != 0:
-        raise PermanentError(f"cannot decode frames of {src}: {proc.stderr.decode(errors='replace')[-500:]}",
-                             code="ffmpeg_failed")
+    decoded = run_output(["-ss", f"{max(0.0, start):.3f}", "-i", str(src), "-t", f"{seconds:.3f}",
+                          "-vf", f"fps={fps},scale={width}:{height}:flags=lanczos",
+                          "-f", "rawvideo", "-pix_fmt", "rgb24", "-"],
+                         what="decode_frames", timeout=300, loglevel="error")
     frame_bytes = width * height * 3
-    count = len(proc.stdout) // frame_bytes
-    return np.frombuffer(proc.stdout[: count * frame_bytes], dtype=np.uint8).reshape(count, height, width, 3)
+    count = len(decoded.stdout) // frame_bytes
+    return np.frombuffer(decoded.stdout[: count * frame_bytes], dtype=np.uint8).reshape(count, height, width, 3)
 
 
 def sharpness(frame: Any) -> float:
@@ -217,13 +373,13 @@ def write_thumbnail(src: Path, dst: Path, *, around: float = 2.0, width: int = 5
     """Save the sharpest non-black frame near `around` seconds as a JPEG of width x height."""
     from PIL import Image
 
-    duration = probe(src).duration
-    start = max(0.0, min(around - 0.75, duration - 1.5))
+    seconds = probe(src).duration
+    start = max(0.0, min(around - 0.75, seconds - 1.5))
     frames = decode_frames(src, start=start, seconds=1.5, fps=4, width=width, height=height)
     if len(frames) == 0:
-        frames = decode_frames(src, start=0.0, seconds=min(duration, 3.0), fps=4, width=width, height=height)
+        frames = decode_frames(src, start=0.0, seconds=min(seconds, 3.0), fps=4, width=width, height=height)
     if len(frames) == 0:
-        raise PermanentError(f"no frame to make a thumbnail from in {src}", code="no_frames")
+        raise PermanentError(f"no frame to make a thumbnail from in {src}", code=ErrorCode.NO_FRAMES)
     candidates = [f for f in frames if not is_black(f)] or list(frames)
     best = max(candidates, key=sharpness)
     Image.fromarray(best).save(dst, "JPEG", quality=88, optimize=True, progressive=True)

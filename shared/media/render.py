@@ -7,18 +7,20 @@ Identical inputs give identical pictures: every random choice derives from `seed
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import random
 import shutil
-import subprocess
 import tempfile
 import textwrap
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+import ffmpeg as ffmpeg_python  # the ffmpeg-python package: builds the drawing graph
 
 from shared.core import log
 from shared.core.errors import GenerationError, InvalidInputError
+from shared.media.ffmpeg import EXACT_MUX_ARGS, concat_copy, duration, run, source
 from shared.media.speech import clean_speech_text, synthesize
 
 WIDTH, HEIGHT, FPS = 720, 1280, 24
@@ -31,13 +33,15 @@ TEXT_COLUMNS = 26
 TEXT_MAX_LINES = 9
 FFMPEG_TIMEOUT_S = 300
 
-_VIDEO_CODEC_ARGS = [
-    "-c:v", "libx264", "-preset", "veryfast", "-crf", "23", "-bf", "0", "-g", str(FPS * 2),
-    "-profile:v", "high", "-pix_fmt", "yuv420p", "-r", str(FPS),
-]
-_AUDIO_CODEC_ARGS = ["-c:a", "aac", "-b:a", "128k", "-ar", str(SAMPLE_RATE), "-ac", "2"]
+_VIDEO_CODEC_OPTIONS = {
+    "c:v": "libx264", "preset": "veryfast", "crf": "23", "bf": "0", "g": str(FPS * 2),
+    "profile:v": "high", "pix_fmt": "yuv420p", "r": str(FPS),
+}
+_AUDIO_CODEC_OPTIONS = {"c:a": "aac", "b:a": "128k", "ar": str(SAMPLE_RATE), "ac": "2"}
 # No edit lists: every stream starts at 0 so concatenated parts land exactly at their offsets.
-_MUX_ARGS = ["-map_metadata", "-1", "-fflags", "+bitexact", "-use_editlist", "0", "-movflags", "+faststart"]
+_MUX_ARGS = EXACT_MUX_ARGS
+_MUX_OPTIONS = dict(zip((flag.lstrip("-") for flag in _MUX_ARGS[::2]), _MUX_ARGS[1::2]))
+Stream = Any  # an ffmpeg-python stream
 AAC_FRAME = 1024  # samples per AAC packet; the encoder also emits one priming packet
 
 
@@ -66,11 +70,11 @@ def render_clip(out_path: str | Path, *, scene_text: str, dialogue: str, languag
         work = Path(tmp)
         (work / "scene.txt").write_text(wrap_scene_text(scene_text), encoding="utf-8")
         speech = _prepare_speech(dialogue, language, seconds, work)
-        picture = _first_frame_graph(seconds) if first_frame else _procedural_graph(seed, seconds)
-        audio = _audio_graph(seed, seconds, speech, speech_input=1 if first_frame else 0)
-        _encode(_inputs(first_frame, seconds, speech), f"{picture};{audio}", seconds, work)
+        picture = _first_frame_graph(first_frame, seconds) if first_frame else _procedural_graph(seed, seconds)
+        audio = _audio_graph(seed, seconds, speech)
+        _encode(picture, audio, seconds, work)
         _publish(work / "clip.mp4", out)
-    info = RenderInfo(duration=video_duration(out), speech_start=speech.start if speech else None,
+    info = RenderInfo(duration=duration(out), speech_start=speech.start if speech else None,
                       speech_end=speech.end if speech else None)
     log.debug("clip rendered", path=str(out), seed=seed, duration=info.duration)
     return info
@@ -82,16 +86,17 @@ def extend_clip(prev_path: str | Path, out_path: str | Path, *, scene_text: str,
     prev, out = Path(prev_path), Path(out_path)
     if not prev.is_file():
         raise InvalidInputError(f"no video to extend at {prev}", field="prev_path")
-    offset = video_duration(prev)
+    offset = duration(prev)
     with tempfile.TemporaryDirectory(prefix="extend-") as tmp:
         work = Path(tmp)
         segment = work / "segment.mp4"
         seg_info = render_clip(segment, scene_text=scene_text, dialogue=dialogue, language=language,
                                seconds=seconds, seed=seed)
         joined = work / "joined.mp4"
-        concat_copy([(prev.resolve(), offset), (segment, video_duration(segment))], joined, work)
+        concat_copy([(prev.resolve(), offset), (segment, duration(segment))], joined, work,
+                    failure=GenerationError)
         _publish(joined, out)
-    return RenderInfo(duration=video_duration(out), speech_start=_shifted(seg_info.speech_start, offset),
+    return RenderInfo(duration=duration(out), speech_start=_shifted(seg_info.speech_start, offset),
                       speech_end=_shifted(seg_info.speech_end, offset))
 
 
@@ -99,16 +104,18 @@ def _shifted(seconds: float | None, offset: float) -> float | None:
     return None if seconds is None else round(offset + seconds, 3)
 
 
-def _encode(inputs: list[str], graph: str, seconds: float, work: Path) -> None:
-    """Encode the filter graph's [v] and [a] into work/clip.mp4."""
+def _encode(picture: Stream, sound: Stream, seconds: float, work: Path) -> None:
+    """Encode the drawn picture and sound into work/clip.mp4."""
     video, audio = work / "video.mp4", work / "audio.aac"
     # Video and audio are encoded to separate files, then muxed: read back from raw ADTS the
     # audio starts at 0 like the video, so no stream is shifted or stretched by the muxer.
-    _ffmpeg([*inputs, "-filter_complex", graph,
-             "-map", "[v]", "-frames:v", str(round(seconds * FPS)), *_VIDEO_CODEC_ARGS, "-an", *_MUX_ARGS, str(video),
-             "-map", "[a]", *_AUDIO_CODEC_ARGS, "-f", "adts", str(audio)], cwd=work)
+    encode = ffmpeg_python.merge_outputs(
+        ffmpeg_python.output(picture, str(video), **{"frames:v": str(round(seconds * FPS))}, **_VIDEO_CODEC_OPTIONS,
+                             an=None, **_MUX_OPTIONS),
+        ffmpeg_python.output(sound, str(audio), **_AUDIO_CODEC_OPTIONS, format="adts"))
+    _ffmpeg(encode, what="render_encode", cwd=work)
     _ffmpeg(["-i", str(video), "-i", str(audio), "-map", "0:v", "-map", "1:a", "-c", "copy", *_MUX_ARGS,
-             str(work / "clip.mp4")], cwd=work)
+             str(work / "clip.mp4")], what="render_mux", cwd=work)
 
 
 def _publish(built: Path, out: Path) -> None:
@@ -129,24 +136,6 @@ def wrap_scene_text(text: str) -> str:
     if len(lines) > TEXT_MAX_LINES:
         lines = lines[:TEXT_MAX_LINES - 1] + [lines[TEXT_MAX_LINES - 1][: TEXT_COLUMNS - 1] + "…"]
     return "\n".join(lines) or " "
-
-
-def video_duration(path: str | Path) -> float:
-    """Nominal duration in seconds of the first video stream: frame count / frame rate (ffprobe)."""
-    probe = subprocess.run(
-        ["ffprobe", "-v", "error", "-select_streams", "v:0", "-show_entries",
-         "stream=nb_frames,r_frame_rate,duration", "-of", "json", str(path)],
-        check=True, capture_output=True, text=True, timeout=60)
-    streams = json.loads(probe.stdout).get("streams") or []
-    if not streams:
-        raise GenerationError(f"no video stream in {path}")
-    stream = streams[0]
-    num, _, den = str(stream.get("r_frame_rate", "0/1")).partition("/")
-    rate = float(num) / float(den or 1) if float(den or 1) else 0.0
-    # The container duration of a joined clip is off by the AAC priming delay; frames are exact.
-    if str(stream.get("nb_frames", "")).isdigit() and rate > 0:
-        return round(int(stream["nb_frames"]) / rate, 3)
-    return round(float(stream["duration"]), 3)
 
 
 @dataclass(frozen=True)
@@ -170,102 +159,87 @@ def _prepare_speech(dialogue: str, language: str, seconds: float, work: Path) ->
     return _Speech(wav=wav, tempo=round(tempo, 4), start=round(start, 3), end=round(start + spoken / tempo, 3))
 
 
-def _inputs(first_frame: str | Path | None, seconds: float, speech: _Speech | None) -> list[str]:
-    args: list[str] = []
-    if first_frame:
-        args += ["-loop", "1", "-framerate", str(FPS), "-t", f"{seconds + 1}", "-i", str(Path(first_frame).resolve())]
-    if speech:
-        args += ["-i", str(speech.wav)]
-    return args
-
-
 def _palette(rng: random.Random, count: int) -> list[str]:
     return ["0x%02x%02x%02x" % (rng.randrange(30, 256), rng.randrange(30, 256), rng.randrange(30, 256))
             for _ in range(count)]
 
 
-def _procedural_graph(seed: int, seconds: float) -> str:
+def _procedural_graph(seed: int, seconds: float) -> Stream:
     """A moving, seeded, coloured pattern (gradients blended with a fractal or automaton) + text."""
     rng = random.Random(seed)
     colors = _palette(rng, 4)
     small = "360x640"
-    background = (f"gradients=s={small}:r={FPS}:d={seconds + 1}:c0={colors[0]}:c1={colors[1]}:c2={colors[2]}"
-                  f":c3={colors[3]}:n=4:speed={rng.uniform(0.01, 0.04):.4f}:seed={seed}")
+    background = source("gradients", s=small, r=FPS, d=seconds + 1, c0=colors[0], c1=colors[1], c2=colors[2],
+                        c3=colors[3], n=4, speed=f"{rng.uniform(0.01, 0.04):.4f}", seed=seed)
     kind = rng.choice(["mandelbrot", "cellauto", "life", "plain"])
     pattern = _pattern_source(kind, rng, seconds)
     hue_speed = rng.uniform(-25, 25)
-    mix = "[bg]copy[mixed]" if pattern is None else (
-        f"{pattern},format=gbrp[pat];[bg]format=gbrp[bgp];"
-        f"[bgp][pat]blend=all_mode={rng.choice(['screen', 'overlay', 'softlight'])}:all_opacity=0.7[mixed]")
-    return (f"{background}[bg];{mix};[mixed]hue=h={rng.randrange(360)}+{hue_speed:.2f}*t:s=1.15,"
-            f"scale={WIDTH}:{HEIGHT}:flags=bicubic,{_drawtext()},format=yuv420p,fps={FPS}[v]")
+    if pattern is None:
+        mixed = background.filter("copy")
+    else:
+        mixed = ffmpeg_python.filter([background.filter("format", "gbrp"), pattern.filter("format", "gbrp")], "blend",
+                                     all_mode=rng.choice(["screen", "overlay", "softlight"]), all_opacity=0.7)
+    drawn = (mixed.filter("hue", h=f"{rng.randrange(360)}+{hue_speed:.2f}*t", s=1.15)
+             .filter("scale", WIDTH, HEIGHT, flags="bicubic"))
+    return _drawtext(drawn).filter("format", "yuv420p").filter("fps", FPS)
 
 
-def _pattern_source(kind: str, rng: random.Random, seconds: float) -> str | None:
+def _pattern_source(kind: str, rng: random.Random, seconds: float) -> Stream | None:
     if kind == "mandelbrot":
         x, y = rng.choice([(-0.7436438870, 0.1318259042), (-0.1011, 0.9563), (-1.2500, 0.0200),
                            (0.2850, 0.0100), (-0.7453, 0.1127)])
-        return (f"mandelbrot=s=360x640:r={FPS}:maxiter=200:start_x={x}:start_y={y}"
-                f":start_scale={rng.uniform(1.5, 3.0):.3f}:end_scale=0.05:end_pts={seconds * FPS * 4},"
-                f"trim=duration={seconds + 1}")
+        return (source("mandelbrot", s="360x640", r=FPS, maxiter=200, start_x=x, start_y=y,
+                       start_scale=f"{rng.uniform(1.5, 3.0):.3f}", end_scale=0.05, end_pts=seconds * FPS * 4)
+                .filter("trim", duration=seconds + 1))
     if kind == "cellauto":
         rule = rng.choice([18, 30, 45, 73, 90, 105, 110, 150])
-        return (f"cellauto=s=180x320:r={FPS}:rule={rule}:random_seed={rng.randrange(1 << 31)}:scroll=1"
-                f":full=1,trim=duration={seconds + 1},scale=360:640:flags=neighbor")
+        return (source("cellauto", s="180x320", r=FPS, rule=rule, random_seed=rng.randrange(1 << 31), scroll=1,
+                       full=1)
+                .filter("trim", duration=seconds + 1).filter("scale", 360, 640, flags="neighbor"))
     if kind == "life":
-        return (f"life=s=180x320:r={FPS}:seed={rng.randrange(1 << 31)}:ratio={rng.uniform(0.08, 0.3):.3f}"
-                f":mold=8:life_color=white:death_color=black:mold_color=0x404040,"
-                f"trim=duration={seconds + 1},scale=360:640:flags=neighbor")
+        life_seed = rng.randrange(1 << 31)
+        return (source("life", s="180x320", r=FPS, seed=life_seed, ratio=f"{rng.uniform(0.08, 0.3):.3f}", mold=8,
+                       life_color="white", death_color="black", mold_color="0x404040")
+                .filter("trim", duration=seconds + 1).filter("scale", 360, 640, flags="neighbor"))
     return None
 
 
-def _first_frame_graph(seconds: float) -> str:
+def _first_frame_graph(first_frame: str | Path, seconds: float) -> Stream:
     """A slow zoom into the given opening image, with the scene text."""
     frames = int(seconds * FPS)
-    return (f"[0:v]scale={WIDTH}:{HEIGHT}:force_original_aspect_ratio=increase,crop={WIDTH}:{HEIGHT},"
-            f"setsar=1,zoompan=z='min(1+0.15*on/{frames},1.15)':d=1:x='iw/2-(iw/zoom/2)'"
-            f":y='ih/2-(ih/zoom/2)':s={WIDTH}x{HEIGHT}:fps={FPS},{_drawtext()},format=yuv420p[v]")
+    image = ffmpeg_python.input(str(Path(first_frame).resolve()), loop=1, framerate=FPS, t=f"{seconds + 1}")
+    zoomed = (image.video.filter("scale", WIDTH, HEIGHT, force_original_aspect_ratio="increase")
+              .filter("crop", WIDTH, HEIGHT).filter("setsar", 1)
+              .filter("zoompan", z=f"min(1+0.15*on/{frames},1.15)", d=1, x="iw/2-(iw/zoom/2)",
+                      y="ih/2-(ih/zoom/2)", s=f"{WIDTH}x{HEIGHT}", fps=FPS))
+    return _drawtext(zoomed).filter("format", "yuv420p")
 
 
-def _drawtext() -> str:
+def _drawtext(picture: Stream) -> Stream:
     # textfile= + expansion=none: the text never passes through filter syntax or %{} expansion.
-    return (f"drawtext=fontfile={FONT_FILE}:textfile=scene.txt:expansion=none:fontsize=40"
-            f":fontcolor=white:line_spacing=10:box=1:boxcolor=black@0.45:boxborderw=18"
-            f":x=(w-text_w)/2:y=h*0.10")  # upper band: the lower third is where subtitles go
+    return picture.filter("drawtext", fontfile=FONT_FILE, textfile="scene.txt", expansion="none", fontsize=40,
+                          fontcolor="white", line_spacing=10, box=1, boxcolor="black@0.45", boxborderw=18,
+                          x="(w-text_w)/2", y="h*0.10")  # upper band: the lower third is where subtitles go
 
 
-def _audio_graph(seed: int, seconds: float, speech: _Speech | None, speech_input: int) -> str:
+def _audio_graph(seed: int, seconds: float, speech: _Speech | None) -> Stream:
     """Quiet brown-noise ambience, with the speech mixed in from SPEECH_OFFSET."""
-    ambience = (f"anoisesrc=d={seconds}:c=brown:r={SAMPLE_RATE}:a={AMBIENCE_AMPLITUDE}:seed={seed},"
-                f"lowpass=f=900,aformat=sample_fmts=fltp:sample_rates={SAMPLE_RATE}:channel_layouts=stereo")
+    ambience = (source("anoisesrc", d=seconds, c="brown", r=SAMPLE_RATE, a=AMBIENCE_AMPLITUDE, seed=seed)
+                .filter("lowpass", f=900)
+                .filter("aformat", sample_fmts="fltp", sample_rates=SAMPLE_RATE, channel_layouts="stereo"))
     # Without edit lists the encoder's priming packet is played, so the audio is cut to a whole
     # number of packets, priming included, that ends at or just before `seconds`: joined parts
     # then never overlap and the next part's audio starts exactly at its offset.
     packets = int(round(seconds * SAMPLE_RATE)) // AAC_FRAME
-    fit = f"atrim=end_sample={(packets - 1) * AAC_FRAME}"
+    end_sample = (packets - 1) * AAC_FRAME
     if speech is None:
-        return f"{ambience},{fit}[a]"
-    return (f"{ambience}[amb];[{speech_input}:a]aresample={SAMPLE_RATE},atempo={speech.tempo},"
-            f"adelay={int(SPEECH_OFFSET * 1000)}:all=1,"
-            f"aformat=sample_fmts=fltp:sample_rates={SAMPLE_RATE}:channel_layouts=stereo[sp];"
-            f"[amb][sp]amix=inputs=2:duration=first:normalize=0,{fit}[a]")
+        return ambience.filter("atrim", end_sample=end_sample)
+    spoken = (ffmpeg_python.input(str(speech.wav)).audio.filter("aresample", SAMPLE_RATE)
+              .filter("atempo", speech.tempo).filter("adelay", delays=int(SPEECH_OFFSET * 1000), all=1)
+              .filter("aformat", sample_fmts="fltp", sample_rates=SAMPLE_RATE, channel_layouts="stereo"))
+    return (ffmpeg_python.filter([ambience, spoken], "amix", inputs=2, duration="first", normalize=0)
+            .filter("atrim", end_sample=end_sample))
 
 
-def concat_copy(parts: list[tuple[Path, float]], out: Path, work: Path) -> None:
-    """Join clips with the concat demuxer, copying every packet (nothing is re-encoded)."""
-    listing = ["ffconcat version 1.0"]
-    for path, duration in parts:
-        quoted = str(path).replace("'", "'\\''")
-        listing += [f"file '{quoted}'", f"duration {duration:.3f}"]
-    list_file = work / "parts.ffconcat"
-    list_file.write_text("\n".join(listing) + "\n", encoding="utf-8")
-    # auto_convert=0: otherwise the demuxer rewrites H.264 packets (Annex B, in-band SPS/PPS).
-    _ffmpeg(["-f", "concat", "-safe", "0", "-auto_convert", "0", "-i", str(list_file), "-map", "0",
-             "-c", "copy", *_MUX_ARGS, str(out)], cwd=work)
-
-
-def _ffmpeg(args: list[str], *, cwd: Path) -> None:
-    command = ["ffmpeg", "-nostdin", "-hide_banner", "-loglevel", "error", "-y", *args]
-    result = subprocess.run(command, cwd=cwd, capture_output=True, text=True, timeout=FFMPEG_TIMEOUT_S)
-    if result.returncode != 0:
-        raise GenerationError(f"ffmpeg failed ({result.returncode}): {result.stderr.strip()[-800:]}")
+def _ffmpeg(command: Any, *, what: str, cwd: Path) -> None:
+    run(command, what=what, cwd=cwd, timeout=FFMPEG_TIMEOUT_S, loglevel="error", failure=GenerationError)

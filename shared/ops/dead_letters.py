@@ -26,7 +26,7 @@ from shared.core import layout
 from shared.core import log, messages, status
 from shared.ops import webhooks
 from shared.core.clients import Clients
-from shared.core.errors import InvalidInputError
+from shared.core.errors import ErrorCode, InvalidInputError
 from shared.core.status import Status
 from shared.core.topics import DEAD_LETTER_SUBSCRIPTION
 
@@ -91,7 +91,7 @@ def _record_on_job(clients: Clients, step: messages.StepMessage, entry: dict[str
 def _fail_job(clients: Clients, step: messages.StepMessage, entry: dict[str, Any], add: Any) -> bool:
     """Fail the job with `dead_lettered` if it still waits on the step; False when it is terminal or past it."""
     waiting = frozenset(s for s in Status if not status.is_past(s, STEP_STATUS[step.kind]))
-    error = {"code": "dead_lettered", "step": step.kind,
+    error = {"code": ErrorCode.DEAD_LETTERED, "step": step.kind,
              "message": f"{step.kind} dead-lettered after {entry['delivery_attempts'] or 'its'} delivery attempts"}
     try:
         status.transition(clients.db, step.video_id, Status.FAILED,

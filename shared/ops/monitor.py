@@ -13,6 +13,8 @@ corrected loudness target, at most MAX_REMEDIAL_ATTEMPTS times, else `failed` wi
 """
 from __future__ import annotations
 
+from shared.core.errors import ErrorCode
+
 import datetime as dt
 from typing import Any
 
@@ -102,7 +104,7 @@ def _retry(clients: Clients, video_id: str, current: Status, now: dt.datetime) -
     with log.bound(video_id=video_id):
         if record["exhausted"]:
             reason = f"stuck in {current.value} after {record['attempts'] - 1} retries"
-            error = {"code": "retries_exhausted", "message": reason, "step": current.value}
+            error = {"code": ErrorCode.RETRIES_EXHAUSTED, "message": reason, "step": current.value}
             return "failed" if record_failure(clients, video_id, error, PIPELINE_HOOKS) else "skipped"
         message = RESUME[current](video_id=video_id, origin="monitor", attempt=record["attempts"])
         publish(clients.publisher, clients.settings, message)
@@ -141,7 +143,7 @@ def _remediate(clients: Clients, video_id: str, now: dt.datetime) -> str:
     record = doc["remedial"]
     with log.bound(video_id=video_id):
         if record["give_up"]:
-            error = {"code": "qa_failed", "message": record["last_reason"], "step": "qa"}
+            error = {"code": ErrorCode.QA_FAILED, "message": record["last_reason"], "step": "qa"}
             return "failed" if record_failure(clients, video_id, error, PIPELINE_HOOKS) else "skipped"
         publish(clients.publisher, clients.settings,
                 AssemblyRequest(video_id=video_id, origin="monitor", attempt=record["attempts"]))
@@ -170,7 +172,7 @@ def handle_request(clients: Clients, request: flask.Request) -> flask.Response:
     """HTTP entry for Cloud Scheduler: POST (or GET) runs one pass."""
     log.bind(agent="agent-monitor", step="monitor")
     if request.method not in ("POST", "GET"):
-        return error_response(405, "method_not_allowed", "use POST to run the monitor")
+        return error_response(ErrorCode.METHOD_NOT_ALLOWED, "use POST to run the monitor")
     with log.step_timer("monitor") as timing:
         result = run_monitor(clients)
         timing.update({k: result[k] for k in ("republished", "failed", "skipped")})

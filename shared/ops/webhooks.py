@@ -23,12 +23,14 @@ import urllib.parse
 from typing import Any, Callable
 
 import requests
+from tenacity import RetryCallState, Retrying, retry_if_result, stop_after_attempt, wait_exponential
 
 from shared.core.users import ensure_user
 from shared.core import layout
 from shared.core import log, status
 from shared.core.clients import Clients
-from shared.core.errors import InvalidInputError
+from shared.core.errors import ErrorCode, InvalidInputError
+from shared.core.retry import log_before_sleep
 
 SIGNATURE_HEADER = "X-Pipeline-Signature"
 TIMEOUT_SECONDS = 5.0
@@ -57,7 +59,7 @@ def _resolve(host: str) -> list[Address]:
     try:
         infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
     except socket.gaierror as exc:
-        raise InvalidInputError(f"callback_url: cannot resolve {host!r}", code="invalid_callback_url",
+        raise InvalidInputError(f"callback_url: cannot resolve {host!r}", code=ErrorCode.INVALID_CALLBACK_URL,
                                 field="callback_url") from exc
     return [ipaddress.ip_address(info[4][0].split("%")[0]) for info in infos]
 
@@ -67,32 +69,22 @@ def check_target(url: str, allowed: tuple[str, ...],
     """Refuse a callback URL that is not http(s) or resolves to a network the configuration does not allow."""
     parts = urllib.parse.urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname or len(url) > MAX_URL_CHARS:
-        raise InvalidInputError("callback_url must be an http(s) URL", code="invalid_callback_url",
+        raise InvalidInputError("callback_url must be an http(s) URL", code=ErrorCode.INVALID_CALLBACK_URL,
                                 field="callback_url")
     if parts.username or parts.password:
-        raise InvalidInputError("callback_url must not carry credentials", code="invalid_callback_url",
+        raise InvalidInputError("callback_url must not carry credentials", code=ErrorCode.INVALID_CALLBACK_URL,
                                 field="callback_url")
     for address in resolve(parts.hostname):
         kind = network_kind(address)
         if kind != "public" and kind not in allowed:
             raise InvalidInputError(f"callback_url resolves to a {kind} address ({address}); refused",
-                                    code="invalid_callback_url", field="callback_url")
+                                    code=ErrorCode.INVALID_CALLBACK_URL, field="callback_url")
 
 
 def signature(secret: str, timestamp: int, body: bytes) -> str:
     """The signature header's value for a body sent at `timestamp`."""
     digest = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
     return f"t={timestamp},v1={digest}"
-
-
-def verify_signature(secret: str, header: str, body: bytes) -> bool:
-    """Whether a received signature header matches the body (what a receiver does)."""
-    fields = dict(part.split("=", 1) for part in header.split(",") if "=" in part)
-    try:
-        expected = signature(secret, int(fields.get("t", "")), body)
-    except ValueError:
-        return False
-    return hmac.compare_digest(expected, header)
 
 
 def payload_of(doc: dict[str, Any]) -> dict[str, Any]:
@@ -117,6 +109,26 @@ def _attempt(url: str, body: bytes, secret: str) -> dict[str, Any]:
     return record
 
 
+def _describe(record: dict[str, Any]) -> str:
+    return f"HTTP {record['status_code']}" if "status_code" in record else str(record.get("error"))
+
+
+def delivery_retrying(attempts: int, backoff_seconds: float, sleep: Callable[[float], None]) -> Retrying:
+    """`attempts` calls at most while the answer is not 2xx, waiting backoff, 2×, 4×… between them.
+
+    The attempt returns its record (never raises for a failed call); a refused target raises and is not retried.
+    When every attempt failed, the last record is returned.
+    """
+    def last_record(state: RetryCallState) -> Any:
+        return state.outcome.result() if state.outcome else None
+
+    return Retrying(retry=retry_if_result(lambda record: not record["ok"]),
+                    stop=stop_after_attempt(max(attempts, 1)),
+                    wait=wait_exponential(multiplier=backoff_seconds, exp_base=2),
+                    before_sleep=log_before_sleep("webhook attempt failed; retrying", describe=_describe),
+                    retry_error_callback=last_record, sleep=sleep)
+
+
 def deliver(clients: Clients, doc: dict[str, Any], secret: str,
             sleep: Callable[[float], None] = time.sleep) -> dict[str, Any]:
     """Call the job's callback until it answers 2xx or attempts run out; every attempt recorded."""
@@ -125,20 +137,19 @@ def deliver(clients: Clients, doc: dict[str, Any], secret: str,
     body = json.dumps(payload, default=str, ensure_ascii=False).encode()
     ref = clients.db.collection(layout.WEBHOOK_DELIVERIES).document(f"{doc['video_id']}-{payload['event']}")
     attempts: list[dict[str, Any]] = []
-    for number in range(1, settings.webhook_attempts + 1):
-        try:
-            check_target(url, settings.webhook_allowed_networks)
-            record = _attempt(url, body, secret)
-        except InvalidInputError as exc:
-            attempts.append({"number": number, "at": status.utcnow(), "ok": False, "error": exc.message})
-            break
-        attempts.append({"number": number, **record})
+
+    def attempt() -> dict[str, Any]:
+        check_target(url, settings.webhook_allowed_networks)  # again before each call: DNS may change
+        record = {"number": len(attempts) + 1, **_attempt(url, body, secret)}
+        attempts.append(record)
         ref.set({"video_id": doc["video_id"], "url": url, "event": payload["event"], "attempts": attempts,
                  "delivered": record["ok"]})
-        if record["ok"]:
-            break
-        if number < settings.webhook_attempts:
-            sleep(settings.webhook_backoff_seconds * 2 ** (number - 1))
+        return record
+
+    try:
+        delivery_retrying(settings.webhook_attempts, settings.webhook_backoff_seconds, sleep)(attempt)
+    except InvalidInputError as exc:  # the target is refused: recorded, not retried
+        attempts.append({"number": len(attempts) + 1, "at": status.utcnow(), "ok": False, "error": exc.message})
     summary = {"event": payload["event"], "delivered": attempts[-1]["ok"], "attempts": len(attempts)}
     ref.set({"video_id": doc["video_id"], "url": url, "event": payload["event"], "attempts": attempts,
              "delivered": summary["delivered"]})

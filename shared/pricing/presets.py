@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from shared.core.config import VEO_MODELS
-from shared.core.errors import InvalidInputError
+from shared.core.errors import ErrorCode, InvalidInputError
 
 DEFAULT_PRESET = "brand_campaign"
 
@@ -71,7 +71,6 @@ class Preset:
     max_freeze_seconds: float = 2.0
     max_av_drift_seconds: float = 0.2
     subtitle_formats: tuple[str, ...] = ("srt", "vtt")
-    burn_subtitles: bool = True
     min_subtitle_coverage: float = 0.85  # share of speech time under a cue
     max_subtitle_wer: float = 0.15  # subtitle words vs the script's dialogue
     renditions: tuple[Rendition, ...] = ()
@@ -131,7 +130,7 @@ def get_preset(name: str | None) -> Preset:
     """The named preset (the default when None); InvalidInputError naming the choices otherwise."""
     key = name or DEFAULT_PRESET
     if key not in PRESETS:
-        raise InvalidInputError(f"preset must be one of {', '.join(PRESETS)}", code="invalid_preset",
+        raise InvalidInputError(f"preset must be one of {', '.join(PRESETS)}", code=ErrorCode.INVALID_PRESET,
                                 field="preset")
     return PRESETS[key]
 

@@ -187,10 +187,3 @@ def json_safe(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return [json_safe(v) for v in value]
     return value
-
-
-def failed_check(report: dict[str, Any], name: str) -> dict[str, Any] | None:
-    """The report's entry for a blocking check that failed, or None."""
-    if name not in report.get("blocking_failures", []):
-        return None
-    return next((c for c in report["checks"] if c["name"] == name), None)

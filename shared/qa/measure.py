@@ -9,17 +9,15 @@ Nothing here decides pass or fail: shared.qa.checks compares these numbers with 
 """
 from __future__ import annotations
 
-import json
 import re
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from shared.core.errors import PermanentError
-from shared.media.ffmpeg import has_faststart, parse_ebur128
+from shared.core.errors import ErrorCode, PermanentError
+from shared.media.ffmpeg import MediaInfo, parse_ebur128, probe, rate, run_output
 
 # A decoded sample at or above this magnitude counts as clipped (AAC overshoots a clipped flat top).
 CLIP_LEVEL = 0.98
@@ -62,22 +60,6 @@ class Measurements:
         return self.audio_codec is not None
 
 
-def _rate(text: str | None) -> float:
-    if not text or text == "0/0":
-        return 0.0
-    num, _, den = text.partition("/")
-    return float(num) / float(den or 1)
-
-
-def ffprobe_json(path: Path) -> dict[str, Any]:
-    """ffprobe's streams + format for a file."""
-    cmd = ["ffprobe", "-v", "error", "-print_format", "json", "-show_format", "-show_streams", str(path)]
-    proc = subprocess.run(cmd, capture_output=True, text=True, errors="replace", timeout=120)
-    if proc.returncode != 0:
-        raise PermanentError(f"ffprobe cannot read {path}: {proc.stderr.strip()[-500:]}", code="bad_media")
-    return json.loads(proc.stdout or "{}")
-
-
 def _stream_bitrate(stream: dict[str, Any], fmt: dict[str, Any], other: dict[str, Any]) -> float:
     """Video bitrate in kb/s: the stream's own, or the container's minus the audio's."""
     if stream.get("bit_rate"):
@@ -86,26 +68,21 @@ def _stream_bitrate(stream: dict[str, Any], fmt: dict[str, Any], other: dict[str
     return max(0.0, total - float(other.get("bit_rate") or 0)) / 1000
 
 
-def probe_fields(path: Path) -> dict[str, Any]:
-    """The container-level measurements (no decoding)."""
-    data = ffprobe_json(path)
-    streams, fmt = data.get("streams", []), data.get("format", {})
-    video = next((s for s in streams if s.get("codec_type") == "video"), {})
-    audio = next((s for s in streams if s.get("codec_type") == "audio"), {})
-    duration = float(fmt.get("duration") or video.get("duration") or 0.0)
+def probe_fields(path: Path, info: MediaInfo) -> dict[str, Any]:
+    """The container-level measurements (no decoding), from the adapter's probe of the file."""
+    fmt, video, audio = info.container, info.video_stream, info.audio_stream
     return dict(
-        format_name=str(fmt.get("format_name") or ""), video_codec=video.get("codec_name"),
-        video_profile=video.get("profile"), audio_codec=audio.get("codec_name"),
-        width=int(video.get("width") or 0), height=int(video.get("height") or 0),
-        avg_fps=_rate(video.get("avg_frame_rate")), real_fps=_rate(video.get("r_frame_rate")),
-        duration=duration, video_duration=float(video.get("duration") or duration),
+        format_name=str(fmt.get("format_name") or ""), video_codec=info.video_codec,
+        video_profile=info.profile, audio_codec=info.audio_codec, width=info.width, height=info.height,
+        avg_fps=rate(video.get("avg_frame_rate")), real_fps=rate(video.get("r_frame_rate")),
+        duration=info.duration, video_duration=float(video.get("duration") or info.duration),
         audio_duration=float(audio.get("duration") or 0.0),
         video_bitrate_kbps=round(_stream_bitrate(video, fmt, audio), 1),
-        size_mb=round(Path(path).stat().st_size / 1e6, 3), faststart=has_faststart(Path(path)),
+        size_mb=round(Path(path).stat().st_size / 1e6, 3), faststart=info.faststart,
     )
 
 
-def _decode_command(path: Path, has_video: bool, has_audio: bool) -> list[str]:
+def _decode_args(path: Path, has_video: bool, has_audio: bool) -> list[str]:
     graphs, maps = [], []
     if has_video:
         graphs.append(f"[0:v]scale={_DETECT_SIZE},blackdetect=d={BLACK_MIN_SECONDS}:pix_th=0.10,"
@@ -115,7 +92,7 @@ def _decode_command(path: Path, has_video: bool, has_audio: bool) -> list[str]:
         graphs.append(f"[0:a]ebur128=peak=true,silencedetect=n={SILENCE_NOISE_DB}dB:d={SILENCE_MIN_SECONDS},"
                       f"aformat=sample_fmts=flt:sample_rates={_PCM_RATE}[a]")
         maps += ["-map", "[a]", "-f", "f32le", "pipe:1"]
-    return ["ffmpeg", "-hide_banner", "-nostdin", "-i", str(path), "-filter_complex", ";".join(graphs), *maps]
+    return ["-i", str(path), "-filter_complex", ";".join(graphs), *maps]
 
 
 def _intervals(stderr: str, key: str, duration: float) -> list[tuple[float, float]]:
@@ -142,10 +119,8 @@ def decode_measurements(path: Path, duration: float, *, has_video: bool, has_aud
     """Black, freeze, loudness, true peak, silences and clipping from a single decode of the file."""
     if not (has_video or has_audio):
         return {}
-    proc = subprocess.run(_decode_command(path, has_video, has_audio), capture_output=True, timeout=1800)
-    stderr = proc.stderr.decode(errors="replace")
-    if proc.returncode != 0:
-        raise PermanentError(f"QA decode of {path} failed: {stderr[-800:]}", code="ffmpeg_failed")
+    decoded = run_output(_decode_args(path, has_video, has_audio), what="qa_decode", timeout=1800)
+    stderr = decoded.stderr
     found: dict[str, Any] = {}
     if has_video:
         found["black_seconds"] = round(sum(e - s for s, e in _black_intervals(stderr)), 3)
@@ -155,7 +130,7 @@ def decode_measurements(path: Path, duration: float, *, has_video: bool, has_aud
         loudness = parse_ebur128(stderr)
         silences = _intervals(stderr, "silence", duration)
         found.update(integrated_lufs=loudness.integrated_lufs, true_peak_dbtp=loudness.true_peak_dbtp,
-                     clipped_ratio=clipped_ratio(proc.stdout),
+                     clipped_ratio=clipped_ratio(decoded.stdout),
                      longest_silence=round(max((e - s for s, e in silences), default=0.0), 3))
     return found
 
@@ -163,8 +138,8 @@ def decode_measurements(path: Path, duration: float, *, has_video: bool, has_aud
 def measure(path: Path) -> Measurements:
     """ffprobe + one decode of a delivered file."""
     if not Path(path).is_file():
-        raise PermanentError(f"no such media file: {path}", code="missing_media")
-    fields = probe_fields(path)
+        raise PermanentError(f"no such media file: {path}", code=ErrorCode.MISSING_MEDIA)
+    fields = probe_fields(path, probe(path))
     decoded = decode_measurements(path, fields["duration"], has_video=fields["video_codec"] is not None,
                                   has_audio=fields["audio_codec"] is not None)
     return Measurements(**fields, **decoded)

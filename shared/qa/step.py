@@ -13,7 +13,8 @@ from typing import Any
 from shared.core import layout
 from shared.core import log, status
 from shared.core.clients import Clients
-from shared.core.errors import InvalidInputError
+from shared.core.job import require_job
+from shared.core.errors import ErrorCode
 from shared.pricing.receipts import build_receipt
 from shared.core.messages import QaRequest
 from shared.core.runner import COMPLETED
@@ -29,10 +30,8 @@ Span = tuple[float, float]
 def check_delivery(clients: Clients, message: QaRequest) -> str:
     """Check a job once it is assembled; `completed` only after a passing report is stored."""
     video_id = message.video_id
-    doc = status.read(clients.db, video_id)
-    if doc is None:
-        raise InvalidInputError(f"no job {video_id}", code="unknown_job")
-    current = Status(doc["status"])
+    job = require_job(clients.db, video_id)
+    doc, current = job.to_doc(), job.status
     if current == Status.QA_PASSED:  # an earlier invocation stopped between the two transitions
         return _complete(clients, video_id)
     if current != Status.ASSEMBLED:
@@ -45,7 +44,7 @@ def check_delivery(clients: Clients, message: QaRequest) -> str:
             reason = "QA failed: " + ", ".join(report["blocking_failures"])
             status.transition(clients.db, video_id, Status.QA_FAILED, {
                 **fields, "next_attempt_at": status.utcnow(),  # the monitor's next pass takes it
-                "error": {"code": "qa_failed", "message": reason, "step": "qa"}})
+                "error": {"code": ErrorCode.QA_FAILED, "message": reason, "step": "qa"}})
             return "qa_failed"
         status.transition(clients.db, video_id, Status.QA_PASSED, {**fields, "error": None})
     except status.IllegalTransition:

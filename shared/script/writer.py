@@ -1,7 +1,6 @@
 """Scripts: the request's validation, the video plan's block count, and the Gemini call that writes one."""
 from __future__ import annotations
 
-import math
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -14,38 +13,21 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationIn
 
 from shared.core import log
 from shared.core.config import Settings
-from shared.core.errors import GenerationError, InvalidInputError, TransientError
+from shared.core.errors import ErrorCode, GenerationError, TransientError
+from shared.core.retry import gemini_retrying
 from shared.pricing.presets import DEFAULT_PRESET, PRESETS, Preset
 from shared.core.vocabulary import LANGUAGES, MAX_DIALOGUE_WORDS, STYLES, VOICES
+from shared.video import plan
 from shared.script.prompts import SCRIPT_SYSTEM_INSTRUCTION, script_prompt
 from shared.core.validation import one_of, parse_body
 
-FIRST_CLIP_SECONDS = 8
-EXTENSION_SECONDS = 7
 MAX_THEME_CHARS = 300
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 
 
-def video_seconds(blocks: int) -> int:
-    """Length of a Veo chain: an 8 s first clip, then +7 s per extension."""
-    return FIRST_CLIP_SECONDS + EXTENSION_SECONDS * (blocks - 1)
-
-
-def blocks_for(preset: Preset, target_seconds: int | None = None) -> int:
-    """Block count of a preset's video: the shortest in its window, or the one nearest the target."""
-    low, high = block_range(preset.min_seconds, preset.max_seconds)
-    if target_seconds is None:
-        return low
-    return min(range(low, high + 1), key=lambda n: (abs(video_seconds(n) - target_seconds), n))
-
-
-def block_range(min_seconds: int, max_seconds: int) -> tuple[int, int]:
-    """The smallest and largest block counts whose video length lies in [min_seconds, max_seconds]."""
-    low = max(1, math.ceil((min_seconds - FIRST_CLIP_SECONDS) / EXTENSION_SECONDS) + 1)
-    high = (max_seconds - FIRST_CLIP_SECONDS) // EXTENSION_SECONDS + 1
-    if low > high:
-        raise InvalidInputError(f"no block count gives {min_seconds}-{max_seconds} s", code="invalid_duration")
-    return low, high
+def blocks_for(preset: Preset, target_seconds: int | None, mode: str) -> int:
+    """Block count of a preset's video in API mode `mode`: the shortest in its window, or the nearest the target."""
+    return plan.blocks_for(preset.min_seconds, preset.max_seconds, mode, target_seconds)
 
 
 class VideoRequestBody(BaseModel):
@@ -136,16 +118,16 @@ def validate_script(raw_text: str, *, blocks: int) -> ScriptModel:
     except ValidationError as exc:
         err = exc.errors()[0]
         raise GenerationError(f"script JSON invalid at {'.'.join(map(str, err['loc']))}: {err['msg']}",
-                              code="invalid_script") from exc
+                              code=ErrorCode.INVALID_SCRIPT) from exc
     if len(script.blocks) != blocks:
-        raise GenerationError(f"expected {blocks} blocks, got {len(script.blocks)}", code="invalid_script")
+        raise GenerationError(f"expected {blocks} blocks, got {len(script.blocks)}", code=ErrorCode.INVALID_SCRIPT)
     for position, block in enumerate(script.blocks):
         words = len(block.dialogue.split())
         if words > MAX_DIALOGUE_WORDS:
             raise GenerationError(f"block {position} dialogue has {words} words (max {MAX_DIALOGUE_WORDS})",
-                                  code="invalid_script")
+                                  code=ErrorCode.INVALID_SCRIPT)
     if not any(b.dialogue.strip() for b in script.blocks):
-        raise GenerationError("no block has any dialogue", code="invalid_script")
+        raise GenerationError("no block has any dialogue", code=ErrorCode.INVALID_SCRIPT)
     return script
 
 
@@ -158,6 +140,7 @@ class GeneratedScript:
 
 
 def _ask_gemini(client: genai.Client, model: str, prompt: str) -> types.GenerateContentResponse:
+    """One script call; 429/5xx are retried within gemini_retrying's bound, then raised as TransientError."""
     config = types.GenerateContentConfig(
         system_instruction=SCRIPT_SYSTEM_INSTRUCTION,
         response_mime_type="application/json",
@@ -165,19 +148,20 @@ def _ask_gemini(client: genai.Client, model: str, prompt: str) -> types.Generate
         temperature=0.8,
     )
     try:
-        return client.models.generate_content(model=model, contents=prompt, config=config)
+        return gemini_retrying("gemini script call")(client.models.generate_content, model=model, contents=prompt,
+                                                     config=config)
     except genai_errors.ServerError as exc:
         raise TransientError(f"Gemini unavailable: {exc}") from exc
     except genai_errors.ClientError as exc:
         if exc.code == 429:
             raise TransientError(f"Gemini quota exhausted: {exc}") from exc
-        raise GenerationError(f"Gemini refused the request: {exc}", code="script_generation_failed") from exc
+        raise GenerationError(f"Gemini refused the request: {exc}", code=ErrorCode.SCRIPT_GENERATION_FAILED) from exc
 
 
 def generate_script(client: genai.Client, settings: Settings, request: VideoRequestBody,
                     character: dict[str, str] | None = None, *, blocks: int | None = None) -> GeneratedScript:
     """Ask Gemini for a script (`blocks` blocks, default: the request's preset); one retry on a malformed one."""
-    blocks = blocks or blocks_for(PRESETS[request.preset], request.target_seconds)
+    blocks = blocks or blocks_for(PRESETS[request.preset], request.target_seconds, settings.genai_mode)
     correction: str | None = None
     prompt_tokens = output_tokens = 0
     for attempt in (1, 2):
@@ -193,7 +177,7 @@ def generate_script(client: genai.Client, settings: Settings, request: VideoRequ
             correction = exc.message
             continue
         return GeneratedScript(_script_document(script, request), prompt_tokens, output_tokens, attempt)
-    raise GenerationError(f"Gemini returned an invalid script twice: {correction}", code="invalid_script")
+    raise GenerationError(f"Gemini returned an invalid script twice: {correction}", code=ErrorCode.INVALID_SCRIPT)
 
 
 def _script_document(script: ScriptModel, request: VideoRequestBody) -> dict[str, Any]:

@@ -13,27 +13,32 @@ from google.genai import errors as genai_errors
 from google.genai import types
 
 from shared.core import layout
-from shared.core.errors import GenerationError, TransientError
+from shared.core.errors import ErrorCode, GenerationError, TransientError
+from shared.core.retry import gemini_retrying
 
 
 def generate_image(client: genai.Client, model: str, prompt: str, images: list[bytes] | None = None,
                    aspect_ratio: str = "9:16") -> bytes:
-    """One PNG from the image model (Nano Banana), optionally conditioned on input images."""
+    """One PNG from the image model (Nano Banana), optionally conditioned on input images.
+
+    429/5xx are retried within gemini_retrying's bound, then raised as TransientError.
+    """
     contents: list[Any] = [types.Part.from_bytes(data=png, mime_type="image/png") for png in images or []]
     contents.append(prompt)
     config = types.GenerateContentConfig(response_modalities=["IMAGE"],
                                          image_config=types.ImageConfig(aspect_ratio=aspect_ratio))
     try:
-        response = client.models.generate_content(model=model, contents=contents, config=config)
+        response = gemini_retrying("image model call")(client.models.generate_content, model=model,
+                                                       contents=contents, config=config)
     except genai_errors.APIError as exc:
         if isinstance(exc, genai_errors.ServerError) or exc.code == 429:
             raise TransientError(f"image model unavailable: {exc}") from exc
-        raise GenerationError(f"image model refused the request: {exc}", code="image_generation_failed") from exc
+        raise GenerationError(f"image model refused the request: {exc}", code=ErrorCode.IMAGE_GENERATION_FAILED) from exc
     for candidate in response.candidates or []:
         for part in (candidate.content and candidate.content.parts) or []:
             if part.inline_data and part.inline_data.data:
                 return part.inline_data.data
-    raise GenerationError("the image model returned no image", code="image_generation_failed")
+    raise GenerationError("the image model returned no image", code=ErrorCode.IMAGE_GENERATION_FAILED)
 
 
 def load_character(db: firestore.Client, character_id: str) -> dict[str, Any] | None:

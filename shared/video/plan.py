@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from shared.core.config import GEMINI_API, VERTEX
-from shared.core.errors import InvalidInputError
+from shared.core.errors import ErrorCode, InvalidInputError
 
 FIRST_CLIP_SECONDS = 8
 EXTENSION_SECONDS = 7
@@ -70,15 +70,22 @@ class VideoPlan:
     def total_seconds(self) -> int:
         return sum(s.seconds for s in self.segments)
 
-    def segment_of(self, block: int) -> Segment:
-        """The segment holding block `block`."""
-        return self.segments[self.blocks[block].segment]
+    def windows(self) -> list[tuple[float, float]]:
+        """Every block's seconds [start, end) in the joined video (segments follow one another)."""
+        return [(float(b.start), float(b.start + b.seconds)) for b in self.blocks]
 
     def to_doc(self) -> dict[str, Any]:
         """The plan as stored on the status document."""
         return {"mode": self.mode, "total_seconds": self.total_seconds,
                 "segments": [{"index": s.index, "first_block": s.first_block, "last_block": s.last_block,
                               "seconds": s.seconds} for s in self.segments]}
+
+
+    @classmethod
+    def from_doc(cls, doc: dict[str, Any]) -> VideoPlan:
+        """The plan stored on a status document (`to_doc`)."""
+        sizes = [int(s["last_block"]) - int(s["first_block"]) + 1 for s in doc.get("segments") or []]
+        return _plan_of_sizes(str(doc.get("mode") or GEMINI_API), sizes)
 
 
 def chain_seconds(blocks: int) -> int:
@@ -105,13 +112,22 @@ def segment_sizes(blocks: int, per_chain: int) -> list[int]:
 def plan_video(blocks: int, mode: str) -> VideoPlan:
     """The plan of a `blocks`-block script in API mode `mode`."""
     if blocks < 1:
-        raise InvalidInputError("a video needs at least one block", code="invalid_plan")
+        raise InvalidInputError("a video needs at least one block", code=ErrorCode.INVALID_PLAN)
     if mode not in LIMITS:
-        raise InvalidInputError(f"unknown API mode {mode!r}", code="invalid_plan")
+        raise InvalidInputError(f"unknown API mode {mode!r}", code=ErrorCode.INVALID_PLAN)
+    return _plan_of_sizes(mode, segment_sizes(blocks, max_blocks_per_chain(LIMITS[mode])))
+
+
+def single_chain(blocks: int) -> VideoPlan:
+    """One chain of `blocks` blocks whatever the limits: the plan of a video made before plans were stored."""
+    return _plan_of_sizes(GEMINI_API, [blocks] if blocks > 0 else [])
+
+
+def _plan_of_sizes(mode: str, sizes: list[int]) -> VideoPlan:
     planned: list[PlannedBlock] = []
     segments: list[Segment] = []
     start = 0
-    for seg_index, size in enumerate(segment_sizes(blocks, max_blocks_per_chain(LIMITS[mode]))):
+    for seg_index, size in enumerate(sizes):
         first = len(planned)
         for position in range(size):
             seconds = EXTENSION_SECONDS if position else FIRST_CLIP_SECONDS
@@ -119,3 +135,28 @@ def plan_video(blocks: int, mode: str) -> VideoPlan:
             start += seconds
         segments.append(Segment(seg_index, first, first + size - 1, chain_seconds(size)))
     return VideoPlan(mode, tuple(planned), tuple(segments))
+
+
+def video_seconds(blocks: int, mode: str) -> int:
+    """Length of the video a `blocks`-block script gets in API mode `mode`."""
+    return plan_video(blocks, mode).total_seconds
+
+
+MAX_BLOCKS = 40  # far beyond any preset's window; bounds the searches below
+
+
+def block_range(min_seconds: int, max_seconds: int, mode: str) -> tuple[int, int]:
+    """The smallest and largest block counts whose video length lies in [min_seconds, max_seconds]."""
+    fitting = [n for n in range(1, MAX_BLOCKS + 1) if min_seconds <= video_seconds(n, mode) <= max_seconds]
+    if not fitting:
+        raise InvalidInputError(f"no block count gives {min_seconds}-{max_seconds} s",
+                                code=ErrorCode.INVALID_DURATION)
+    return fitting[0], fitting[-1]
+
+
+def blocks_for(min_seconds: int, max_seconds: int, mode: str, target_seconds: int | None = None) -> int:
+    """Block count of a video in a length window: the shortest, or the one whose length is nearest the target."""
+    low, high = block_range(min_seconds, max_seconds, mode)
+    if target_seconds is None:
+        return low
+    return min(range(low, high + 1), key=lambda n: (abs(video_seconds(n, mode) - target_seconds), n))

@@ -17,19 +17,22 @@ in-process for a bounded time, then gets QuotaWait (transient): its step stops a
 """
 from __future__ import annotations
 
+from shared.core.errors import QuotaWait
+
 import datetime as dt
 import random
-import time
 from dataclasses import dataclass
 from typing import Any, Callable
 
 from google.api_core import exceptions as gexc
 from google.cloud import firestore
+from tenacity import (RetryCallState, Retrying, retry_if_exception_type, retry_if_result, stop_after_attempt,
+                      stop_after_delay, wait_random)
 
 from shared.core import layout
 from shared.core import log
 from shared.core.config import Settings
-from shared.core.errors import TransientError
+from shared.core.retry import log_before_sleep
 from shared.pricing.presets import BY_COST, DEFAULT_PRESET
 
 DOCUMENT = "veo"
@@ -40,12 +43,6 @@ WRITE_ATTEMPTS = 50
 PRIORITY: tuple[str, ...] = tuple(reversed(BY_COST))  # premium_spot first, quick_social last
 
 State = dict[str, Any]
-
-
-class QuotaWait(TransientError):
-    """The Veo quota stayed taken for the whole wait: try again later (nothing was submitted)."""
-
-    code = "veo_quota_wait"
 
 
 @dataclass(frozen=True)
@@ -155,41 +152,63 @@ def quota_ref(db: firestore.Client) -> firestore.DocumentReference:
     return db.collection(layout.VEO_LIMITER).document(DOCUMENT)
 
 
-def _write(db: firestore.Client, snap: firestore.DocumentSnapshot, state: State) -> bool:
-    """Store `state` only if the document is still as read; False when another writer came first."""
+class LostRace(Exception):
+    """Another writer changed the quota document between our read and our write."""
+
+
+def _write(db: firestore.Client, snap: firestore.DocumentSnapshot, state: State) -> None:
+    """Store `state` only if the document is still as read; LostRace when another writer came first."""
     try:
         if snap.exists:
             snap.reference.update(state, option=db.write_option(last_update_time=snap.update_time))
         else:
             snap.reference.create(state)
-    except (gexc.FailedPrecondition, gexc.AlreadyExists, gexc.Aborted):
-        return False
-    return True
+    except (gexc.FailedPrecondition, gexc.AlreadyExists, gexc.Aborted) as exc:
+        raise LostRace(str(exc)) from exc
+
+
+def _too_contended(state: RetryCallState) -> Decision:
+    log.warning("veo quota: too many concurrent writers; looking again later", attempts=state.attempt_number)
+    return Decision(False, {}, False, POLL_SECONDS[0])
+
+
+def _write_retrying() -> Retrying:
+    """Compare-and-set: a lost race reads and decides again, WRITE_ATTEMPTS times at most, after 0–20 ms."""
+    return Retrying(retry=retry_if_exception_type(LostRace), stop=stop_after_attempt(WRITE_ATTEMPTS),
+                    wait=wait_random(0, 0.02), retry_error_callback=_too_contended,
+                    before_sleep=log_before_sleep("veo quota: lost a write race; deciding again", level="debug"))
 
 
 def _apply(db: firestore.Client, rule: Callable[[State, dt.datetime], Decision]) -> Decision:
     """Read the quota, apply `rule`, and write the result if it changed (re-deciding after a lost race)."""
-    for _ in range(WRITE_ATTEMPTS):
+    def read_decide_write() -> Decision:
         snap = quota_ref(db).get()
         decision = rule(snap.to_dict() or {}, dt.datetime.now(dt.timezone.utc))
-        if not decision.changed or _write(db, snap, decision.state):
-            return decision
-        time.sleep(random.uniform(0, 0.02))
-    log.warning("veo quota: too many concurrent writers; looking again later")
-    return Decision(False, {}, False, POLL_SECONDS[0])
+        if decision.changed:
+            _write(db, snap, decision.state)
+        return decision
+
+    decision: Decision = _write_retrying()(read_decide_write)
+    return decision
+
+
+def _wait_retrying(max_wait: float, what: str) -> Retrying:
+    """Look again until granted: after the decision's retry_in, kept within POLL_SECONDS and the time left
+    (±20 % jitter); QuotaWait once `max_wait` seconds have passed."""
+    def pause(state: RetryCallState) -> float:
+        decision: Decision = state.outcome.result() if state.outcome else Decision(False, {}, False)
+        left = max_wait - (state.seconds_since_start or 0.0)
+        return min(max(decision.retry_in, POLL_SECONDS[0]), POLL_SECONDS[1], left) * random.uniform(0.8, 1.2)
+
+    def give_up(state: RetryCallState) -> None:
+        raise QuotaWait(f"no Veo {what} free within {max_wait:.0f} s")
+
+    return Retrying(retry=retry_if_result(lambda decision: not decision.granted), stop=stop_after_delay(max_wait),
+                    wait=pause, retry_error_callback=give_up)
 
 
 def _wait(db: firestore.Client, rule: Callable[[State, dt.datetime], Decision], max_wait: float, what: str) -> None:
-    deadline = time.monotonic() + max_wait
-    while True:
-        decision = _apply(db, rule)
-        if decision.granted:
-            return
-        left = deadline - time.monotonic()
-        if left <= 0:
-            raise QuotaWait(f"no Veo {what} free within {max_wait:.0f} s")
-        pause = min(max(decision.retry_in, POLL_SECONDS[0]), POLL_SECONDS[1], left)
-        time.sleep(pause * random.uniform(0.8, 1.2))
+    _wait_retrying(max_wait, what)(_apply, db, rule)
 
 
 def acquire(db: firestore.Client, waiter: Waiter, limits: Limits, max_wait: float) -> str:

@@ -24,6 +24,8 @@ An invocation stops before its time budget: it releases its lease and re-publish
 """
 from __future__ import annotations
 
+from shared.core.errors import ErrorCode, Superseded
+
 import dataclasses
 import hashlib
 import tempfile
@@ -33,15 +35,17 @@ from pathlib import Path
 from typing import Any
 
 from shared.core import layout
-from shared.assembly import block_transcripts
 from shared.core import lease, log, status
 from shared.pricing import costs
 from shared.video import veo, quota as veo_quota
 from shared.video.characters import load_character
 from shared.core.clients import Clients
+from shared.core.job import require_job
 from shared.core.config import VERTEX, Settings
 from shared.core.errors import GenerationError, InvalidInputError
-from shared.core.messages import AssemblyRequest, VideoRequest
+from shared.core.errors import TransientError
+from shared.core.messages import AssemblyRequest, BlockReady, VideoRequest
+from shared.video.blocks import BlockState, check_block_transition, state_of
 from shared.video.plan import VideoPlan, plan_video
 from shared.video.prompts import block_prompt
 from shared.core.pubsub import publish
@@ -52,10 +56,6 @@ from shared.video.inputs import opening_frame, segment_start_frame
 GENERATING = frozenset({Status.VIDEO_GENERATING})
 HEARTBEAT_SECONDS = 30.0
 QUOTA_MARGIN_SECONDS = 5.0  # what a granted slot needs of the invocation to claim and submit
-
-
-class Superseded(Exception):
-    """Another invocation changed the block under us (our lease expired): stop without touching it."""
 
 
 @dataclass
@@ -125,7 +125,7 @@ def _start_run(clients: Clients, video_id: str, owner: str, doc: dict[str, Any])
     if doc.get("character_id"):
         character = load_character(clients.db, doc["character_id"])
         if character is None:
-            raise InvalidInputError(f"character {doc['character_id']!r} no longer exists", code="character_not_found")
+            raise InvalidInputError(f"character {doc['character_id']!r} no longer exists", code=ErrorCode.CHARACTER_NOT_FOUND)
     return _Run(clients, video_id, owner, time.monotonic() + clients.settings.invocation_budget_seconds,
                 script, plan_video(len(script["blocks"]), clients.settings.genai_mode), character,
                 time.monotonic())
@@ -133,10 +133,8 @@ def _start_run(clients: Clients, video_id: str, owner: str, doc: dict[str, Any])
 
 def _enter_generating(clients: Clients, video_id: str) -> dict[str, Any] | None:
     """The job's document once it is in `video_generating`, or None if it is already past this step."""
-    doc = status.read(clients.db, video_id)
-    if doc is None:
-        raise InvalidInputError(f"no job {video_id}", code="unknown_job")
-    current = Status(doc["status"])
+    job = require_job(clients.db, video_id)
+    doc, current = job.to_doc(), job.status
     if current == Status.SCRIPT_READY:
         try:
             return status.transition(clients.db, video_id, Status.VIDEO_GENERATING).document
@@ -181,19 +179,19 @@ def _advance_each_block(run: _Run, doc: dict[str, Any]) -> bool:
         index = planned.index
         while True:
             block = (doc.get("blocks") or {}).get(str(index)) or {}
-            state = block.get("state")
-            if state == "done":
+            state = state_of(block)
+            if state == BlockState.DONE:
                 break
-            if not block:
+            if state == BlockState.NEW:
                 doc = _submit_block(run, index, doc, attempt=1, rephrase=False)
                 continue
-            if state == "submitting":
+            if state == BlockState.SUBMITTING:
                 resolved = _resolve_orphan(run, index, block, doc)
                 if resolved is None:
                     return False
                 doc = resolved
                 continue
-            if state in ("filtered", "failed"):  # recorded, but the invocation stopped before acting on it
+            if state in (BlockState.FILTERED, BlockState.FAILED):  # recorded, but the invocation stopped before acting on it
                 doc = _after_failed_result(run, index, block, doc)
                 continue
             result = _wait_for(run, block["operation"])
@@ -251,7 +249,7 @@ def _submit_block(run: _Run, index: int, doc: dict[str, Any], *, attempt: int, r
     limits = veo_quota.limits_from(settings)
     slot = veo_quota.acquire(run.db, veo_quota.waiter_for(run.video_id, index, attempt, doc.get("preset")),
                              limits, _quota_wait(run))
-    claim = {"state": "submitting", "attempt": attempt, "rephrased": rephrase, "owner": run.owner,
+    claim = {"state": BlockState.SUBMITTING.value, "attempt": attempt, "rephrased": rephrase, "owner": run.owner,
              "at": status.utcnow(), "model": models[0], "fingerprint": fingerprint(request, models[0]),
              "output_prefix": request.output_gcs_uri, "filtered": previous.get("filtered", []), "quota_slot": slot}
     try:
@@ -273,7 +271,7 @@ def _submit_block(run: _Run, index: int, doc: dict[str, Any], *, attempt: int, r
             raise
         log.info("veo block submitted", operation=submission.operation, model=submission.model,
                  retries=submission.retries, fallback=submission.fallback_used)
-    running = {**claim, "state": "running", "operation": submission.operation, "model": submission.model,
+    running = {**claim, "state": BlockState.RUNNING.value, "operation": submission.operation, "model": submission.model,
                "submitted_at": status.utcnow()}
     return _update_block(run, index, claim, running, extra=lambda d: _submission_fields(d, submission, index))
 
@@ -296,6 +294,7 @@ def _release_claim(run: _Run, index: int, claim: dict[str, Any], previous: dict[
     def undo(doc: dict[str, Any]) -> dict[str, Any]:
         blocks = dict(doc.get("blocks") or {})
         if _same(blocks.get(str(index)), claim):
+            check_block_transition(index, claim, previous or None)
             if previous:
                 blocks[str(index)] = previous
             else:
@@ -320,8 +319,9 @@ def _update_block(run: _Run, index: int, expected: dict[str, Any], new: dict[str
         blocks = dict(doc.get("blocks") or {})
         if not _same(blocks.get(str(index)), expected):
             raise Superseded(f"block {index}")
+        check_block_transition(index, blocks.get(str(index)), new)
         blocks[str(index)] = new
-        completed = sum(1 for b in blocks.values() if b.get("state") == "done")
+        completed = sum(1 for b in blocks.values() if state_of(b) == BlockState.DONE)
         fields = {"blocks": blocks, "completed_blocks": completed, **_heartbeat_fields(run)}
         return {**fields, **(extra(doc) if extra else {})}
 
@@ -333,7 +333,7 @@ def _resolve_orphan(run: _Run, index: int, block: dict[str, Any], doc: dict[str,
     if run.mode != VERTEX or not block.get("output_prefix"):
         raise GenerationError(
             f"block {index}: an earlier invocation stopped while submitting it to Veo (request fingerprint "
-            f"{block.get('fingerprint')}); not resubmitting to avoid paying twice", code="veo_submission_unknown")
+            f"{block.get('fingerprint')}); not resubmitting to avoid paying twice", code=ErrorCode.VEO_SUBMISSION_UNKNOWN)
     poll_seconds = run.clients.settings.veo_poll_seconds
     while True:
         found = veo.find_output(run.clients.storage, block["output_prefix"])
@@ -382,8 +382,8 @@ def _record_result(run: _Run, index: int, block: dict[str, Any], result: veo.Veo
     seconds = run.plan.blocks[index].seconds
     model = block.get("model") or job_models(run.clients, doc)[0]
     delivered = bool(result.video_uri)
-    outcome = "done" if delivered else ("filtered" if result.filtered_reasons else "failed")
-    new = {**block, "state": outcome, "seconds": seconds, "finished_at": status.utcnow()}
+    outcome = BlockState.DONE if delivered else (BlockState.FILTERED if result.filtered_reasons else BlockState.FAILED)
+    new = {**block, "state": outcome.value, "seconds": seconds, "finished_at": status.utcnow()}
     if delivered:
         new["video_uri"] = result.video_uri
     else:
@@ -395,7 +395,7 @@ def _record_result(run: _Run, index: int, block: dict[str, Any], result: veo.Veo
     veo_quota.release(run.db, block.get("quota_slot"))
     log.info("veo block finished", block=index, outcome=outcome, seconds=seconds, model=model)
     if delivered:
-        block_transcripts.announce(run.clients, run.video_id, index)
+        announce_block(run.clients, run.video_id, index)
         return doc
     return _after_failed_result(run, index, {**new, "error": result.error}, doc)
 
@@ -403,13 +403,13 @@ def _record_result(run: _Run, index: int, block: dict[str, Any], result: veo.Veo
 def _after_failed_result(run: _Run, index: int, block: dict[str, Any], doc: dict[str, Any]) -> dict[str, Any]:
     """A block Veo withheld: one rephrase after a first safety block; otherwise fail the job."""
     reasons = block.get("filtered") or []
-    if block["state"] == "filtered" and not block.get("rephrased"):
+    if state_of(block) == BlockState.FILTERED and not block.get("rephrased"):
         log.warning("veo safety filter: rephrasing the block once", block=index, reasons=reasons)
         return _submit_block(run, index, doc, attempt=block.get("attempt", 1) + 1, rephrase=True, expected=block)
-    if block["state"] == "filtered":
+    if state_of(block) == BlockState.FILTERED:
         raise GenerationError(f"block {index} was blocked by Veo's safety filter twice (after one rephrase): "
-                              f"{'; '.join(reasons)}", code="veo_safety_filtered")
-    raise GenerationError(f"block {index}: {block.get('error') or 'Veo returned no video'}", code="veo_failed")
+                              f"{'; '.join(reasons)}", code=ErrorCode.VEO_SAFETY_FILTERED)
+    raise GenerationError(f"block {index}: {block.get('error') or 'Veo returned no video'}", code=ErrorCode.VEO_FAILED)
 
 
 def _deliver(run: _Run) -> str:
@@ -434,3 +434,11 @@ def _deliver(run: _Run) -> str:
         return "duplicate"
     publish(clients.publisher, clients.settings, AssemblyRequest(video_id=run.video_id))
     return "video_generated"
+
+
+def announce_block(clients: Clients, video_id: str, block: int) -> None:
+    """Tell the assembler a block is done so it transcribes it now. Best effort: a block that is not announced is transcribed at assembly instead."""
+    try:
+        publish(clients.publisher, clients.settings, BlockReady(video_id=video_id, block=block))
+    except TransientError as exc:
+        log.warning("block announcement not published", block=block, error=exc.message)

@@ -11,6 +11,8 @@ A 400 is permanent, with the API's message.
 """
 from __future__ import annotations
 
+from shared.core.errors import ErrorCode, VeoBusy
+
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Sequence
@@ -66,16 +68,6 @@ class VeoResult:
     error: str | None = None
 
 
-class VeoBusy(TransientError):
-    """Every model stayed exhausted (429/5xx) past its retry budget; nothing was billed."""
-
-    code = "veo_busy"
-
-    def __init__(self, message: str, retries: int) -> None:
-        super().__init__(message)
-        self.retries = retries
-
-
 @dataclass
 class _RetryCounter:
     count: int = 0
@@ -112,12 +104,12 @@ def build_request(request: VeoInput, mode: str) -> tuple[types.GenerateVideosSou
     """The SDK source and config of one call; GenerationError for combinations Veo refuses."""
     if request.reference_pngs:
         if request.aspect_ratio != LANDSCAPE:
-            raise GenerationError("Veo reference images work with 16:9 only", code="veo_invalid_request")
+            raise GenerationError("Veo reference images work with 16:9 only", code=ErrorCode.VEO_INVALID_REQUEST)
         if request.first_frame_png or request.previous_video_uri:
             raise GenerationError("Veo reference images cannot be combined with image or video input",
-                                  code="veo_invalid_request")
+                                  code=ErrorCode.VEO_INVALID_REQUEST)
         if len(request.reference_pngs) > MAX_REFERENCE_IMAGES:
-            raise GenerationError(f"at most {MAX_REFERENCE_IMAGES} reference images", code="veo_invalid_request")
+            raise GenerationError(f"at most {MAX_REFERENCE_IMAGES} reference images", code=ErrorCode.VEO_INVALID_REQUEST)
     video = types.Video(uri=request.previous_video_uri, mime_type="video/mp4") if request.previous_video_uri else None
     image = _image(request.first_frame_png) if request.first_frame_png and not video else None
     source = types.GenerateVideosSource(prompt=request.prompt, video=video, image=image)
@@ -173,7 +165,7 @@ def submit(client: genai.Client, mode: str, models: Sequence[str], request: VeoI
                                                gate)
         except genai_errors.APIError as exc:
             if not is_retryable(exc):
-                raise GenerationError(f"Veo rejected the request: {exc.message or exc}", code="veo_rejected") from exc
+                raise GenerationError(f"Veo rejected the request: {exc.message or exc}", code=ErrorCode.VEO_REJECTED) from exc
             last = exc
             counter.count += 1  # the last failed attempt of this model counts too
             log.warning("veo model exhausted", model=model, fallback=models[position + 1:] or None)
@@ -191,7 +183,7 @@ def poll(client: genai.Client, operation_name: str) -> VeoResult | None:
     except genai_errors.APIError as exc:
         if is_retryable(exc):
             raise TransientError(f"polling {operation_name} failed: {exc}") from exc
-        raise GenerationError(f"operation {operation_name} cannot be read: {exc}", code="veo_failed") from exc
+        raise GenerationError(f"operation {operation_name} cannot be read: {exc}", code=ErrorCode.VEO_FAILED) from exc
     if not operation.done:
         return None
     if operation.error:
@@ -215,7 +207,7 @@ def download(client: genai.Client, store: storage.Client, video_uri: str, destin
     except genai_errors.APIError as exc:
         if is_retryable(exc):
             raise TransientError(f"downloading {video_uri} failed: {exc}") from exc
-        raise GenerationError(f"cannot download {video_uri}: {exc}", code="veo_failed") from exc
+        raise GenerationError(f"cannot download {video_uri}: {exc}", code=ErrorCode.VEO_FAILED) from exc
     return destination
 
 

@@ -7,7 +7,7 @@ Jobs flow continuously (a few in flight), some with an injected permanent Veo fa
 Recovery comes from Pub/Sub redelivery and from the monitor, run every few seconds as Cloud
 Scheduler would. The video agent runs in Vertex AI mode here: there a
 crash between Veo accepting a block and the operation name being stored is recoverable (the block's
-own output prefix); Gemini API mode fails such a job safely instead (tests/integration/test_veo_faults.py).
+own output prefix); Gemini API mode fails such a job safely instead (tests/integration/video/test_veo_faults.py).
 
 Every job must end `completed` (or `failed` with veo_rejected when its fault was injected), the
 simulator's ledger must show each block billed once, and each job's recorded seconds what was billed.

@@ -1,6 +1,6 @@
 """Faults suite: Veo faults and infrastructure outages at once, on jobs run end to end by Pub/Sub pushes.
 
-tests/integration/test_veo_faults.py checks each Veo fault alone, one agent at a time. Here the suite
+tests/integration/video/test_veo_faults.py checks each Veo fault alone, one agent at a time. Here the suite
 starts one job per Veo fault (5xx, a slow operation, safety filtering once and twice, a 400, 429s;
 the sample two of them), adds a 429 burst on top of every job's calls and, while they run, takes
 the infrastructure away: the

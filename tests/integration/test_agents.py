@@ -17,14 +17,19 @@ from tests.support import dialogue_of, ffprobe, srt_text, words_of
 pytestmark = [pytest.mark.timeout(900), pytest.mark.usefixtures("pull_mode")]
 
 
-
+# One job goes through the agents step by step. Each stage is a module fixture that runs its step once and
+# keeps what the test of that step checks; it asks for the stage before it, so any test of the chain runs
+# alone (`pytest tests/integration/test_agents.py::test_qa_agent_completes_the_job` runs every step first).
 @pytest.fixture(scope="module")
 def created(pipeline):
-    """A job created through the script agent's HTTP trigger."""
+    """A job created through the script agent's HTTP trigger: the answer, its document, what was published."""
     response = pipeline.create_video({"theme": "A lighthouse keeper who befriends a storm",
                                       "style": "cinematic", "language": "en"})
     assert response.status_code == 202, response.text
-    return response.json()
+    body = response.json()
+    video_id = body["video_id"]
+    return {**body, "doc": pipeline.doc(video_id),
+            "published": [m.kind for m in pipeline.published_for(VIDEO_REQUESTS, video_id)]}
 
 
 def _run_video_step(pipeline, video_id: str) -> int:
@@ -42,16 +47,46 @@ def _run_video_step(pipeline, video_id: str) -> int:
     return invocations
 
 
-def test_script_agent_creates_the_job(pipeline, clients, created):
+@pytest.fixture(scope="module")
+def generated(pipeline, simulator, created):
+    """The job after the video step: invocations used, its document, the Veo ledger, what was announced."""
+    video_id = created["video_id"]
+    simulator.clear_ledger()
+    invocations = _run_video_step(pipeline, video_id)
+    return {"video_id": video_id, "invocations": invocations, "doc": pipeline.doc(video_id),
+            "ledger": simulator.ledger(), "announced": pipeline.published_for(ASSEMBLY_REQUESTS, video_id)}
+
+
+@pytest.fixture(scope="module")
+def transcribed(pipeline, generated):
+    """Blocks 0-7 announced to the assembler ahead of the assembly (block 3 twice); the job's document after."""
+    video_id = generated["video_id"]
+    for block in [*range(8), 3]:  # the last block is left to the finish; block 3 is delivered twice
+        response = pipeline.deliver(ASSEMBLY_REQUESTS, BlockReady(video_id=video_id, block=block))
+        assert response.status_code < 300, response.text
+    return {"video_id": video_id, "doc": pipeline.doc(video_id)}
+
+
+@pytest.fixture(scope="module")
+def assembled(pipeline, transcribed):
+    """The job after the assembly request (its blocks transcribed ahead): its document, what was published."""
+    video_id = transcribed["video_id"]
+    response = pipeline.deliver(ASSEMBLY_REQUESTS, AssemblyRequest(video_id=video_id))
+    assert response.status_code < 300, response.text
+    return {"video_id": video_id, "doc": pipeline.doc(video_id),
+            "published": [m.kind for m in pipeline.published_for(QA_REQUESTS, video_id)]}
+
+
+def test_script_agent_creates_the_job(clients, created):
     video_id = created["video_id"]
     assert created["status_url"].endswith(f"/videos/{video_id}")
-    doc = pipeline.doc(video_id)
+    doc = created["doc"]
     assert doc["status"] == "script_ready"
     assert doc["total_blocks"] == 9 and doc["completed_blocks"] == 0
     script = read_json(clients.storage, doc["script_uri"])
     assert len(script["blocks"]) == 9 and script["language"] == "en"
     assert all(block["dialogue"].strip() for block in script["blocks"])
-    assert [m.kind for m in pipeline.published_for(VIDEO_REQUESTS, video_id)] == ["video_request"]
+    assert created["published"] == ["video_request"]
 
 
 def test_status_route_returns_the_public_document(pipeline, created):
@@ -60,59 +95,52 @@ def test_status_route_returns_the_public_document(pipeline, created):
     response = requests.get(created["status_url"], headers=pipeline.headers(), timeout=10)
     assert response.status_code == 200
     body = response.json()
-    assert body["video_id"] == created["video_id"] and body["status"] == "script_ready"
+    assert body["video_id"] == created["video_id"] and body["status"] == pipeline.doc(created["video_id"])["status"]
     assert "blocks" not in body and "lease" not in body
 
 
-def test_video_agent_generates_each_block_once_and_resumes(pipeline, simulator, clients, created, tmp_path):
-    video_id = created["video_id"]
-    simulator.clear_ledger()
-    invocations = _run_video_step(pipeline, video_id)
-    doc = pipeline.doc(video_id)
+def test_video_agent_generates_each_block_once_and_resumes(pipeline, generated, tmp_path):
+    doc = generated["doc"]
     assert doc["status"] == "video_generated", doc.get("error")
     assert doc["completed_blocks"] == 9
-    assert invocations >= 2, "the 20 s invocation budget should have forced at least one continuation"
+    assert generated["invocations"] >= 2, "the 20 s invocation budget should have forced at least one continuation"
     veo = ffprobe(pipeline.download(doc["veo_video_uri"], tmp_path / "veo.mp4"))
     video = next(s for s in veo["streams"] if s["codec_type"] == "video")
     assert (video["width"], video["height"]) == (720, 1280)
     assert abs(float(veo["format"]["duration"]) - 64) < 0.5
-    billed = simulator.ledger()
+    billed = generated["ledger"]
     assert sorted(e["block"] for e in billed) == list(range(1, 10)), "each block billed exactly once"
     assert sum(e["seconds_billed"] for e in billed) == doc["usage"]["veo_seconds"] == 64
-    announced = pipeline.published_for(ASSEMBLY_REQUESTS, video_id)
+    announced = generated["announced"]
     assert sorted(m.block for m in announced if m.kind == "block_ready") == list(range(9))
     assert [m.kind for m in announced if m.kind != "block_ready"] == ["assembly_request"]
 
 
-def test_assembler_transcribes_announced_blocks_ahead_once(pipeline, clients, created):
-    video_id = created["video_id"]
-    for block in [*range(8), 3]:  # the last block is left to the finish; block 3 is delivered twice
-        response = pipeline.deliver(ASSEMBLY_REQUESTS, BlockReady(video_id=video_id, block=block))
-        assert response.status_code < 300, response.text
+def test_assembler_transcribes_announced_blocks_ahead_once(clients, transcribed):
+    video_id = transcribed["video_id"]
     stored = block_transcripts.stored_blocks(clients, video_id)
     assert sorted(stored) == list(range(8))
-    windows = block_transcripts.windows_of_plan(pipeline.doc(video_id)["plan"])
+    windows = block_transcripts.windows_of_plan(transcribed["doc"]["plan"])
     for block, transcript in stored.items():
         assert transcript.words, f"block {block} heard nothing"
         assert all(windows[block].holds(word) for word in transcript.words)
-    assert pipeline.doc(video_id)["status"] == "video_generated"
+    assert transcribed["doc"]["status"] == "video_generated"
 
 
-def test_duplicate_video_request_is_acknowledged_without_calling_veo(pipeline, simulator, created):
-    video_id = created["video_id"]
+def test_duplicate_video_request_is_acknowledged_without_calling_veo(pipeline, simulator, generated):
+    video_id = generated["video_id"]
     before = len(simulator.ledger())
+    status_before = pipeline.doc(video_id)["status"]
     for _ in range(2):
         assert pipeline.deliver(VIDEO_REQUESTS, VideoRequest(video_id=video_id)).status_code < 300
     assert len(simulator.ledger()) == before
-    assert pipeline.doc(video_id)["status"] == "video_generated"
+    assert pipeline.doc(video_id)["status"] == status_before
     assert pipeline.published_for(ASSEMBLY_REQUESTS, video_id) == []
 
 
-def test_assembler_delivers_the_files(pipeline, clients, created, tmp_path):
-    video_id = created["video_id"]
-    response = pipeline.deliver(ASSEMBLY_REQUESTS, AssemblyRequest(video_id=video_id))
-    assert response.status_code < 300, response.text
-    doc = pipeline.doc(video_id)
+def test_assembler_delivers_the_files(pipeline, clients, assembled, tmp_path):
+    video_id = assembled["video_id"]
+    doc = assembled["doc"]
     assert doc["status"] == "assembled", doc.get("error")
     final = ffprobe(pipeline.download(doc["final_video_url"], tmp_path / "final.mp4"))
     video = next(s for s in final["streams"] if s["codec_type"] == "video")
@@ -125,14 +153,15 @@ def test_assembler_delivers_the_files(pipeline, clients, created, tmp_path):
     assert words_of(srt_text(srt)) == words_of(dialogue_of(script)), "subtitles say what the script says"
     thumb = ffprobe(pipeline.download(doc["thumbnail_url"], tmp_path / "thumb.jpg"))
     assert (thumb["streams"][0]["width"], thumb["streams"][0]["height"]) == (540, 960)
-    assert [m.kind for m in pipeline.published_for(QA_REQUESTS, video_id)] == ["qa_request"]
+    assert assembled["published"] == ["qa_request"]
     # a duplicate is acknowledged and changes nothing
+    before = pipeline.doc(video_id)["updated_at"]
     assert pipeline.deliver(ASSEMBLY_REQUESTS, AssemblyRequest(video_id=video_id)).status_code < 300
-    assert pipeline.doc(video_id)["updated_at"] == doc["updated_at"]
+    assert pipeline.doc(video_id)["updated_at"] == before
 
 
-def test_qa_agent_completes_the_job(pipeline, clients, created):
-    video_id = created["video_id"]
+def test_qa_agent_completes_the_job(pipeline, clients, assembled):
+    video_id = assembled["video_id"]
     response = pipeline.deliver(QA_REQUESTS, QaRequest(video_id=video_id))
     assert response.status_code < 300, response.text
     doc = pipeline.doc(video_id)
@@ -177,7 +206,7 @@ def test_malformed_http_requests(pipeline):
 
 def test_malformed_message_is_parked_for_the_dead_letter_path(pipeline):
     """Acknowledged at once (no redelivery): the agent parks it on the dead-letter topic
-    (tests/integration/test_dead_letters.py follows it to the monitor's record)."""
+    (tests/integration/ops/test_dead_letters.py follows it to the monitor's record)."""
     response = pipeline.deliver_raw(ASSEMBLY_REQUESTS, b'{"schema_version": 1, "kind": "assembly_request"}')
     assert response.status_code < 300
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import subprocess
+import uuid
 from pathlib import Path
 
 import numpy as np
@@ -11,13 +12,11 @@ import pytest
 import requests
 from PIL import Image
 
-from shared.api.signed_urls import check_signed_url
 from shared.core.storage import read_json
-from tests.support import billed_seconds, drive_video_step, make_job
+from tests.support import billed_seconds, check_signed_url, drive_video_step, make_job
 
 pytestmark = [pytest.mark.timeout(600), pytest.mark.usefixtures("pull_mode")]
 BODY = {"name": "Mila", "description": "a red fox wearing a blue scarf", "style": "anime"}
-
 
 
 def _url(pipeline, path: str = "") -> str:
@@ -33,26 +32,28 @@ def _png(data: bytes) -> Image.Image:
 
 
 def test_create_list_get_delete(pipeline, clients):
-    created = _create(pipeline, "alice")
+    # owners of their own: characters other tests of the session made are not listed
+    alice, bob = f"alice-{uuid.uuid4().hex[:6]}", f"bob-{uuid.uuid4().hex[:6]}"
+    created = _create(pipeline, alice)
     assert created.status_code == 201, created.text
     character = created.json()
     cid = character["character_id"]
-    assert (character["owner"], character["name"], character["style"]) == ("alice", "Mila", "anime")
+    assert (character["owner"], character["name"], character["style"]) == (alice, "Mila", "anime")
     portrait = _png(clients.storage.bucket(clients.settings.bucket).blob(f"characters/{cid}.png").download_as_bytes())
     assert portrait.size[0] > 100 and portrait.size[1] > portrait.size[0], "a real 9:16 PNG"
     assert character["image_uri"].endswith(f"characters/{cid}.png")
     assert check_signed_url(character["portrait_url"], clients.settings.signing_key_file) is None
     assert _png(requests.get(character["portrait_url"], timeout=30).content).size == portrait.size
-    _create(pipeline, "bob", {**BODY, "name": "Bob's hero"})
-    listed = requests.get(_url(pipeline), headers=pipeline.headers("alice"), timeout=30).json()["characters"]
+    _create(pipeline, bob, {**BODY, "name": "Bob's hero"})
+    listed = requests.get(_url(pipeline), headers=pipeline.headers(alice), timeout=30).json()["characters"]
     assert [c["name"] for c in listed] == ["Mila"], "only the caller's own characters are listed"
-    assert requests.get(_url(pipeline, f"/{cid}"), headers=pipeline.headers("alice"), timeout=30).json()["name"] == "Mila"
-    assert requests.get(_url(pipeline, f"/{cid}"), headers=pipeline.headers("bob"), timeout=30).status_code == 404
-    assert requests.delete(_url(pipeline, f"/{cid}"), headers=pipeline.headers("bob"), timeout=30).status_code == 404
-    assert requests.delete(_url(pipeline, f"/{cid}"), headers=pipeline.headers("alice"), timeout=30).status_code == 204
-    assert requests.get(_url(pipeline, f"/{cid}"), headers=pipeline.headers("alice"), timeout=30).status_code == 404
+    assert requests.get(_url(pipeline, f"/{cid}"), headers=pipeline.headers(alice), timeout=30).json()["name"] == "Mila"
+    assert requests.get(_url(pipeline, f"/{cid}"), headers=pipeline.headers(bob), timeout=30).status_code == 404
+    assert requests.delete(_url(pipeline, f"/{cid}"), headers=pipeline.headers(bob), timeout=30).status_code == 404
+    assert requests.delete(_url(pipeline, f"/{cid}"), headers=pipeline.headers(alice), timeout=30).status_code == 204
+    assert requests.get(_url(pipeline, f"/{cid}"), headers=pipeline.headers(alice), timeout=30).status_code == 404
     assert not clients.storage.bucket(clients.settings.bucket).blob(f"characters/{cid}.png").exists()
-    reserved = requests.delete(_url(pipeline, "/__proto__"), headers=pipeline.headers("alice"), timeout=30)
+    reserved = requests.delete(_url(pipeline, "/__proto__"), headers=pipeline.headers(alice), timeout=30)
     assert reserved.status_code == 404, "an id Firestore reserves is simply not found"
 
 

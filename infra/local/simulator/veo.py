@@ -29,7 +29,8 @@ from PIL import Image, UnidentifiedImageError
 from infra.local.simulator.faults import REJECTING_KINDS, FaultBook, FaultRule, RequestQuota
 from infra.local.simulator.protocol import ApiError, VeoPrompt, invalid
 from shared.core import log
-from shared.media.render import extend_clip, render_clip, seed_for, video_duration
+from shared.media.ffmpeg import duration as video_duration
+from shared.media.render import extend_clip, render_clip, seed_for
 
 FIRST_CLIP_SECONDS = (4, 6, 8)
 EXTENSION_SECONDS = 7

@@ -1,0 +1,70 @@
+"""Retry policies on tenacity that more than one package uses; every in-process retry loop is a tenacity one.
+
+    gemini_retrying      Gemini and Nano Banana calls (google-genai): a 429 or 5xx is asked again, GEMINI_ATTEMPTS
+                         calls in all, with a jittered exponential wait capped at GEMINI_MAX_WAIT_SECONDS; then the
+                         last error is raised as it is, and the caller turns it into TransientError (Pub/Sub
+                         redelivers later). Anything else (a 400, a refusal) is raised at once.
+    log_before_sleep     the `before_sleep` hook: one log line per retry with its attempt, wait and reason.
+
+Policies that one module alone uses live there, on tenacity too: Veo submissions (shared.video.veo), the Veo
+quota's compare-and-set writes and its wait for a slot (shared.video.quota), webhook deliveries
+(shared.ops.webhooks). Tests pass `wait=wait_none()` (or a recording `sleep`) so they do not sleep.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from google.genai import errors as genai_errors
+from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt, wait_random_exponential
+from tenacity.wait import WaitBaseT
+
+from shared.core import log
+
+GEMINI_ATTEMPTS = 3  # calls in all, the first included
+GEMINI_WAIT_MULTIPLIER = 0.5  # waits drawn from [0, 0.5 s], then [0, 1 s], [0, 2 s]…
+GEMINI_MAX_WAIT_SECONDS = 4.0
+
+
+def is_transient_genai_error(exc: BaseException) -> bool:
+    """A google-genai answer worth asking again: 429 (quota, rate) or any 5xx."""
+    if isinstance(exc, genai_errors.ServerError):
+        return True
+    return isinstance(exc, genai_errors.APIError) and exc.code == 429
+
+
+def log_before_sleep(message: str, *, level: str = "warning",
+                     describe: Callable[[Any], str] | None = None, **fields: Any) -> Callable[[RetryCallState], None]:
+    """A tenacity `before_sleep` hook logging `message` with the attempt, the wait and why it failed.
+
+    The reason is the exception's text, or `describe(result)` when a result (not an exception) is retried.
+    """
+    emit = getattr(log, level)
+
+    def hook(state: RetryCallState) -> None:
+        outcome = state.outcome
+        if outcome is None:
+            reason = ""
+        elif outcome.failed:
+            reason = str(outcome.exception())
+        else:
+            reason = describe(outcome.result()) if describe else repr(outcome.result())
+        wait = state.next_action.sleep if state.next_action else None
+        emit(message, attempt=state.attempt_number, wait_s=None if wait is None else round(wait, 3),
+             reason=reason[:300], **fields)
+
+    return hook
+
+
+def gemini_retrying(what: str, *, attempts: int = GEMINI_ATTEMPTS, wait: WaitBaseT | None = None,
+                    sleep: Callable[[float], None] | None = None) -> Retrying:
+    """The retry policy of one Gemini call (`what` names it in the logs): call it with the function and args."""
+    options: dict[str, Any] = {} if sleep is None else {"sleep": sleep}
+    return Retrying(
+        retry=retry_if_exception(is_transient_genai_error),
+        stop=stop_after_attempt(max(attempts, 1)),
+        wait=wait if wait is not None else wait_random_exponential(multiplier=GEMINI_WAIT_MULTIPLIER,
+                                                                   max=GEMINI_MAX_WAIT_SECONDS),
+        before_sleep=log_before_sleep(f"{what}: transient error, retrying"),
+        reraise=True,
+        **options)

@@ -1,0 +1,160 @@
+"""Webhook targets (network kinds, refused non-public callbacks), signatures, and delivery retries."""
+from __future__ import annotations
+
+import copy
+import dataclasses
+import hashlib
+import hmac
+import ipaddress
+import json
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+import requests
+
+from shared.core.config import Settings
+from shared.core.errors import InvalidInputError
+from shared.ops import webhooks
+from tests.support import verify_signature
+
+
+def _resolver(address: str):
+    return lambda host: [ipaddress.ip_address(address)]
+
+
+@pytest.mark.parametrize("address, kind", [
+    ("127.0.0.1", "loopback"), ("::1", "loopback"), ("10.1.2.3", "private"), ("192.168.0.9", "private"),
+    ("169.254.169.254", "link_local"), ("fe80::1", "link_local"), ("::ffff:127.0.0.1", "loopback"),
+    ("0.0.0.0", "reserved"), ("8.8.8.8", "public")])
+def test_network_kinds(address, kind):
+    assert webhooks.network_kind(ipaddress.ip_address(address)) == kind
+
+
+def test_non_public_callbacks_are_refused_unless_allowed():
+    with pytest.raises(InvalidInputError, match="loopback"):
+        webhooks.check_target("http://localhost:9/x", (), _resolver("127.0.0.1"))
+    with pytest.raises(InvalidInputError, match="link_local"):
+        webhooks.check_target("http://metadata/x", ("loopback",), _resolver("169.254.169.254"))
+    webhooks.check_target("http://localhost:9/x", ("loopback",), _resolver("127.0.0.1"))
+    webhooks.check_target("https://hooks.example.com/x", (), _resolver("93.184.216.34"))
+    for bad in ("ftp://example.com/x", "http://user:pw@example.com/x", "not a url"):
+        with pytest.raises(InvalidInputError):
+            webhooks.check_target(bad, (), _resolver("93.184.216.34"))
+
+
+def test_signatures_follow_the_documented_scheme():
+    body = json.dumps({"event": "video.completed"}).encode()
+    digest = hmac.new(b"s3cret", b"1700000000." + body, hashlib.sha256).hexdigest()
+    assert webhooks.signature("s3cret", 1700000000, body) == f"t=1700000000,v1={digest}"
+
+
+def test_signatures_verify_only_for_the_same_secret_and_body():
+    body = json.dumps({"event": "video.completed"}).encode()
+    header = webhooks.signature("s3cret", 1700000000, body)
+    assert header.startswith("t=1700000000,v1=")
+    assert verify_signature("s3cret", header, body)
+    assert not verify_signature("other", header, body)
+    assert not verify_signature("s3cret", header, body + b" ")
+    assert not verify_signature("s3cret", header.replace("t=1700000000", "t=1700000001"), body)
+    assert not verify_signature("s3cret", "v1=abc", body)
+
+
+# -- delivery: tenacity retries with doubling backoff, every attempt recorded ----------------------------
+PUBLIC_URL = "http://93.184.216.34/hook"  # an IP literal: resolved without DNS
+DOC = {"video_id": "v1", "status": "failed", "callback_url": PUBLIC_URL, "error": {"code": "veo_rejected"}}
+
+
+class _Ref:
+    def __init__(self) -> None:
+        self.writes: list[dict[str, Any]] = []
+
+    def set(self, data: dict[str, Any]) -> None:
+        self.writes.append(copy.deepcopy(data))
+
+
+class _Db:
+    def __init__(self) -> None:
+        self.refs: dict[tuple[str, str], _Ref] = {}
+
+    def collection(self, name: str) -> Any:
+        return SimpleNamespace(document=lambda doc_id: self.refs.setdefault((name, doc_id), _Ref()))
+
+
+def _clients(attempts: int = 4, backoff: float = 1.0, allowed: tuple[str, ...] = ()) -> Any:
+    settings = dataclasses.replace(Settings(), webhook_attempts=attempts, webhook_backoff_seconds=backoff,
+                                   webhook_allowed_networks=allowed)
+    return SimpleNamespace(settings=settings, db=_Db())
+
+
+def _answers(monkeypatch: pytest.MonkeyPatch, *answers: int | Exception) -> list[bytes]:
+    """requests.post answers these status codes (or raises these errors) in turn; the bodies it was sent."""
+    queue, sent = list(answers), []
+
+    def post(url: str, data: bytes, **kwargs: Any) -> Any:
+        sent.append(data)
+        answer = queue.pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        return SimpleNamespace(status_code=answer)
+
+    monkeypatch.setattr(webhooks.requests, "post", post)
+    return sent
+
+
+def _record(clients: Any) -> _Ref:
+    return clients.db.refs[("webhook_deliveries", "v1-video.failed")]
+
+
+def test_failed_calls_are_retried_with_doubling_backoff_and_every_attempt_recorded(monkeypatch):
+    sent = _answers(monkeypatch, 500, requests.ConnectionError("refused"), 503, 200)
+    clients, waits = _clients(attempts=4, backoff=1.5), []
+    summary = webhooks.deliver(clients, DOC, "s3cret", sleep=waits.append)
+    assert summary == {"event": "video.failed", "delivered": True, "attempts": 4}
+    assert len(sent) == 4 and waits == [1.5, 3.0, 6.0]
+    writes = _record(clients).writes
+    assert [len(w["attempts"]) for w in writes] == [1, 2, 3, 4, 4], "written after every attempt, then at the end"
+    attempts = writes[-1]["attempts"]
+    assert [a["number"] for a in attempts] == [1, 2, 3, 4]
+    assert [a.get("status_code") for a in attempts] == [500, None, 503, 200]
+    assert "refused" in attempts[1]["error"] and [a["ok"] for a in attempts] == [False, False, False, True]
+    assert writes[-1]["delivered"] is True
+
+
+def test_delivery_stops_after_the_configured_attempts_without_a_last_wait(monkeypatch):
+    sent = _answers(monkeypatch, 500, 500, 500)
+    clients, waits = _clients(attempts=3, backoff=1.0), []
+    summary = webhooks.deliver(clients, DOC, "s3cret", sleep=waits.append)
+    assert summary == {"event": "video.failed", "delivered": False, "attempts": 3}
+    assert len(sent) == 3 and waits == [1.0, 2.0]
+    assert _record(clients).writes[-1]["delivered"] is False
+
+
+def test_a_first_2xx_ends_delivery_without_waiting(monkeypatch):
+    sent = _answers(monkeypatch, 204)
+    clients, waits = _clients(), []
+    assert webhooks.deliver(clients, DOC, "s3cret", sleep=waits.append)["delivered"] is True
+    assert len(sent) == 1 and waits == []
+
+
+def test_a_refused_target_is_recorded_and_not_retried(monkeypatch):
+    sent = _answers(monkeypatch)
+    clients, waits = _clients(attempts=4), []
+    doc = {**DOC, "callback_url": "http://127.0.0.1:9/hook"}
+    summary = webhooks.deliver(clients, doc, "s3cret", sleep=waits.append)
+    assert summary == {"event": "video.failed", "delivered": False, "attempts": 1}
+    assert sent == [] and waits == []
+    (attempt,) = _record(clients).writes[-1]["attempts"]
+    assert attempt["number"] == 1 and "loopback" in attempt["error"]
+
+
+def test_every_attempt_is_signed_for_the_receiver(monkeypatch):
+    headers: list[dict[str, str]] = []
+
+    def post(url: str, data: bytes, **kwargs: Any) -> Any:
+        headers.append(kwargs["headers"])
+        assert verify_signature("s3cret", kwargs["headers"][webhooks.SIGNATURE_HEADER], data)
+        return SimpleNamespace(status_code=500 if len(headers) == 1 else 200)
+
+    monkeypatch.setattr(webhooks.requests, "post", post)
+    assert webhooks.deliver(_clients(), DOC, "s3cret", sleep=lambda s: None)["attempts"] == 2

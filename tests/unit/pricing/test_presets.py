@@ -1,0 +1,59 @@
+"""Presets: complete specs, their Veo models and block counts, the request fields."""
+from __future__ import annotations
+
+import pytest
+
+from shared.core.config import GEMINI_API, VERTEX
+from shared.core.errors import InvalidInputError
+from shared.video.plan import plan_video, video_seconds
+from shared.pricing.presets import ALL_CHECKS, PRESETS, get_preset, preset_from_doc
+from shared.script.writer import blocks_for, parse_request
+
+
+def test_each_preset_is_a_complete_spec_whose_window_holds_a_veo_chain():
+    for preset in PRESETS.values():
+        assert preset.blocking <= set(ALL_CHECKS)
+        for mode in (GEMINI_API, VERTEX):
+            seconds = video_seconds(blocks_for(preset, None, mode), mode)
+            assert preset.min_seconds <= seconds <= preset.max_seconds
+        assert preset.guarantees()
+
+
+def test_veo_models_follow_the_tier_and_the_api_mode():
+    assert get_preset("quick_social").veo_model(GEMINI_API) == "veo-3.1-lite-generate-preview"
+    assert get_preset("brand_campaign").veo_model(GEMINI_API) == "veo-3.1-generate-preview"
+    assert get_preset("premium_spot").veo_model(VERTEX) == "veo-3.1-generate-001"
+
+
+def test_brand_campaign_is_the_default_and_keeps_60_to_90_seconds():
+    preset = get_preset(None)
+    assert preset.name == "brand_campaign"
+    assert (preset.min_seconds, preset.max_seconds) == (60, 90)
+    assert blocks_for(preset, None, GEMINI_API) == 9 and plan_video(9, GEMINI_API).total_seconds == 64
+
+
+def test_quick_social_is_shorter_and_premium_is_strictest():
+    quick, brand, premium = (PRESETS[n] for n in ("quick_social", "brand_campaign", "premium_spot"))
+    assert quick.max_seconds < brand.min_seconds
+    assert quick.blocking < brand.blocking < premium.blocking == frozenset(ALL_CHECKS)
+    assert premium.renditions and premium.renditions[0].width == 720
+    assert set(premium.subtitle_formats) == {"srt", "vtt"}
+
+
+def test_unknown_preset_is_refused():
+    with pytest.raises(InvalidInputError) as err:
+        get_preset("cinema_4k")
+    assert err.value.code == "invalid_preset"
+
+
+def test_stored_spec_round_trips():
+    for preset in PRESETS.values():
+        assert preset_from_doc({"preset": preset.name, "preset_spec": preset.to_doc()}) == preset
+
+
+def test_request_target_seconds_must_lie_in_the_presets_window():
+    request = parse_request({"theme": "a lighthouse", "preset": "quick_social", "target_seconds": 43})
+    assert video_seconds(blocks_for(PRESETS["quick_social"], request.target_seconds, GEMINI_API), GEMINI_API) == 43
+    with pytest.raises(InvalidInputError) as err:
+        parse_request({"theme": "a lighthouse", "preset": "quick_social", "target_seconds": 80})
+    assert err.value.field == "target_seconds"
