@@ -72,7 +72,7 @@ def request_body(args: argparse.Namespace) -> dict[str, str]:
 
 def demo_api_key(db: Any, state_dir: Path, user_id: str = "demo") -> str:
     """The local demo user's API key: reused from state_dir/demo-api-key while valid, else created by
-    the same code as `python -m shared.api.auth create-key`."""
+    the same code as `python -m shared.auth create-key`."""
     from shared.api import auth
 
     saved = state_dir / "demo-api-key"

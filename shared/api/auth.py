@@ -6,8 +6,8 @@
 
 API keys are created by a command and shown once:
 
-    python -m shared.api.auth create-key --user alice [--plan pro] [--label laptop]
-    python -m shared.api.auth revoke-key <key id>
+    python -m shared.auth create-key --user alice [--plan pro] [--label laptop]
+    python -m shared.auth revoke-key <key id>
 
 Firestore keeps `api_keys/{key id}` {user_id, secret_sha256, label, created_at, revoked} (never the
 secret) and `users/{user id}` {plan, webhook_secret, created_at}. ID tokens are verified with
@@ -17,12 +17,10 @@ from __future__ import annotations
 
 from shared.core.errors import ErrorCode, Unauthenticated
 
-import argparse
 import hashlib
 import hmac
 import re
 import secrets
-import sys
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -172,35 +170,3 @@ def identity_of(request: flask.Request) -> Identity:
     if not isinstance(identity, Identity):
         raise Unauthenticated("authentication required")
     return identity
-
-
-# --- CLI ------------------------------------------------------------------------------------------
-
-def main(argv: list[str] | None = None) -> int:
-    """`create-key --user U [--plan P] [--label L]` prints a new key; `revoke-key ID` revokes one."""
-    from shared.core.config import load_settings
-    from shared.api.quotas import PLANS
-
-    parser = argparse.ArgumentParser(prog="python -m shared.api.auth", description="API keys of the front door")
-    commands = parser.add_subparsers(dest="command", required=True)
-    create = commands.add_parser("create-key", help="create an API key (printed once)")
-    create.add_argument("--user", required=True)
-    create.add_argument("--plan", choices=sorted(PLANS))
-    create.add_argument("--label", default="")
-    revoke = commands.add_parser("revoke-key", help="revoke an API key by its id")
-    revoke.add_argument("key_id")
-    args = parser.parse_args(argv)
-    settings = load_settings()
-    db = firestore.Client(project=settings.project, database=settings.firestore_database)
-    if args.command == "create-key":
-        print(create_api_key(db, args.user, plan=args.plan, label=args.label))
-        return 0
-    if revoke_api_key(db, args.key_id):
-        print(f"revoked {args.key_id}")
-        return 0
-    print(f"no key {args.key_id}", file=sys.stderr)
-    return 1
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -38,7 +38,7 @@ from shared.api import characters
 from shared.core.clients import Clients
 from shared.api.http import read_json_body
 from shared.pricing.prices import price_table
-from shared.core.errors import ErrorCode, GenerationError, InvalidInputError, PipelineError, TransientError
+from shared.core.errors import ErrorCode, GenerationError, InvalidInputError, OverBudget, PipelineError, QuotaError, TransientError, Unauthenticated
 from shared.core.messages import VideoRequest
 from shared.api.privacy import strip_personal
 from shared.core.pubsub import publish
@@ -179,7 +179,7 @@ Handler = Callable[[Clients, flask.Request, dict[str, str]], flask.Response]
 def _create_video_route(clients: Clients, request: flask.Request, _: dict[str, str]) -> flask.Response:
     try:
         return json_response(create_video(clients, read_json_body(request), auth.identity_of(request)), 202)
-    except estimates.OverBudget as exc:
+    except OverBudget as exc:
         return error_response(exc.code, exc.message, field=exc.field, estimates=exc.estimates)
 
 
@@ -276,11 +276,11 @@ def _with_cors(clients: Clients, request: flask.Request, response: flask.Respons
 def _errors_as_json(clients: Clients, request: flask.Request) -> flask.Response:
     try:
         return _dispatch(clients, request)
-    except quotas.QuotaError as exc:
+    except QuotaError as exc:
         response = error_response(exc.code, exc.message, retry_after_seconds=exc.retry_after)
         response.headers["Retry-After"] = str(exc.retry_after)
         return response
-    except auth.Unauthenticated as exc:
+    except Unauthenticated as exc:
         response = error_response(exc.code, exc.message)
         response.headers["WWW-Authenticate"] = 'Bearer realm="veo-pipeline"'
         return response

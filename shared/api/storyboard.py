@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from shared.core import lease, log, status
 from shared.core.clients import Clients
-from shared.core.errors import ErrorCode, GenerationError, InvalidInputError
+from shared.core.errors import ErrorCode, GenerationError, IllegalTransition, InvalidInputError
 from shared.core.messages import VideoRequest
 from shared.core.vocabulary import MAX_DIALOGUE_WORDS
 from shared.core.pubsub import publish
@@ -94,7 +94,7 @@ def edit_script(clients: Clients, doc: dict[str, Any], body: Any) -> dict[str, A
 
     try:
         updated = status.update_in_status(clients.db, video_id, AWAITING, bump)
-    except status.IllegalTransition as exc:
+    except IllegalTransition as exc:
         raise InvalidInputError("the script can only be edited while the video awaits approval",
                                 code=ErrorCode.NOT_AWAITING_APPROVAL) from exc
     upload_json(clients.storage, doc["script_uri"], script)
@@ -140,7 +140,7 @@ def storyboard(clients: Clients, doc: dict[str, Any]) -> dict[str, Any]:
         stored = {"revision": revision, "uri": uri, "blocks": spans, "rendered_at": status.utcnow()}
         try:
             status.update_in_status(clients.db, video_id, AWAITING, {"storyboard": stored})
-        except status.IllegalTransition:
+        except IllegalTransition:
             pass  # approved or cancelled meanwhile: the preview is still shown
     return {"video_id": video_id, "status": doc["status"], "revision": revision, "uri": stored["uri"],
             "blocks": stored["blocks"], "estimate": doc.get("estimate"), "preset": doc.get("preset")}
@@ -152,7 +152,7 @@ def approve(clients: Clients, video_id: str) -> dict[str, Any]:
         status.transition(clients.db, video_id, Status.SCRIPT_READY,
                           {"next_attempt_at": lease.after(clients.settings.stuck_after_seconds),
                            "approved_at": status.utcnow()}, allowed_from=AWAITING)
-    except status.IllegalTransition as exc:
+    except IllegalTransition as exc:
         raise InvalidInputError("only a video awaiting approval can be approved",
                                 code=ErrorCode.NOT_AWAITING_APPROVAL) from exc
     publish(clients.publisher, clients.settings, VideoRequest(video_id=video_id))
@@ -164,7 +164,7 @@ def cancel(clients: Clients, video_id: str) -> dict[str, Any]:
     try:
         status.transition(clients.db, video_id, Status.CANCELLED, {"next_attempt_at": None},
                           allowed_from=AWAITING)
-    except status.IllegalTransition as exc:
+    except IllegalTransition as exc:
         raise InvalidInputError("only a video awaiting approval can be cancelled",
                                 code=ErrorCode.NOT_AWAITING_APPROVAL) from exc
     return {"video_id": video_id, "status": Status.CANCELLED.value}

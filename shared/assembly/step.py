@@ -1,6 +1,8 @@
 """agent-assembler's step: turn the stored Veo video into the delivered short and hand it to QA."""
 from __future__ import annotations
 
+from shared.core.errors import IllegalTransition, LeaseHeld
+
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -45,7 +47,7 @@ def assemble(clients: Clients, message: AssemblyRequest) -> str:
         status.transition(clients.db, message.video_id, Status.ASSEMBLED,
                           {**outputs, "lease": None,
                            "next_attempt_at": lease.after(clients.settings.stuck_after_seconds)})
-    except status.IllegalTransition:
+    except IllegalTransition:
         log.info("duplicate: job assembled by another invocation")
         return "duplicate"
     publish(clients.publisher, clients.settings, QaRequest(video_id=message.video_id))
@@ -64,10 +66,10 @@ def _claim(clients: Clients, video_id: str, owner: str) -> dict[str, Any] | None
                                      allowed_from=_STARTABLE).document
         if current == Status.ASSEMBLING:
             return lease.claim(clients.db, video_id, ASSEMBLING, owner, seconds, grace)
-    except lease.LeaseHeld:
+    except LeaseHeld:
         log.info("another invocation is assembling this job")
         return None
-    except status.IllegalTransition:
+    except IllegalTransition:
         pass
     log.info("duplicate message: job not waiting for assembly", current=current.value)
     return None

@@ -6,7 +6,7 @@ refreshing, its lease expires, and the monitor (or a redelivered message) may ta
 """
 from __future__ import annotations
 
-from shared.core.errors import LeaseHeld
+from shared.core.errors import IllegalTransition, LeaseHeld
 
 import datetime as dt
 import uuid
@@ -63,5 +63,5 @@ def release(db: firestore.Client, video_id: str, expected: frozenset[Status], ow
 
     try:
         status.update_in_status(db, video_id, expected, drop)
-    except status.IllegalTransition:
+    except IllegalTransition:
         pass

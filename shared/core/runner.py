@@ -10,7 +10,7 @@ from typing import Any, Callable, TypeVar
 
 from shared.core import log, status
 from shared.core.clients import Clients
-from shared.core.errors import InvalidInputError, PermanentError
+from shared.core.errors import IllegalTransition, InvalidInputError, PermanentError
 from shared.core.messages import StepMessage, message_from_cloud_event, raw_event_data, source_topic
 from shared.core.pubsub import park_dead_letter
 from shared.core.status import Status
@@ -36,7 +36,7 @@ def record_failure(clients: Clients, video_id: str, error: dict[str, str], hooks
     """Move the job to `failed` with `error` and call `hooks.job_ended`; False if it was already terminal."""
     try:
         status.transition(clients.db, video_id, Status.FAILED, {"error": error, "lease": None})
-    except status.IllegalTransition as illegal:
+    except IllegalTransition as illegal:
         log.warning("job not failed: already terminal", video_id=video_id, current=str(illegal.current))
         return False
     hooks.job_ended(clients, video_id)

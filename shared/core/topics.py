@@ -5,8 +5,7 @@ The one source of truth for names shared by the agents, the local cloud and depl
 """
 from __future__ import annotations
 
-import json
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 VIDEO_REQUESTS = "video-requests"
 ASSEMBLY_REQUESTS = "assembly-requests"
@@ -55,13 +54,3 @@ def route_for_topic(topic: str) -> EventRoute:
         if route.topic == topic:
             return route
     raise KeyError(topic)
-
-
-if __name__ == "__main__":
-    print(json.dumps({
-        "event_routes": [asdict(r) for r in EVENT_ROUTES],
-        "http_agents": [asdict(a) for a in HTTP_AGENTS],
-        "dead_letter_topic": DEAD_LETTER,
-        "dead_letter_subscription": DEAD_LETTER_SUBSCRIPTION,
-        "max_delivery_attempts": MAX_DELIVERY_ATTEMPTS,
-    }, indent=2))

@@ -26,7 +26,7 @@ from shared.core import layout
 from shared.core import log, messages, status
 from shared.ops import webhooks
 from shared.core.clients import Clients
-from shared.core.errors import ErrorCode, InvalidInputError
+from shared.core.errors import ErrorCode, IllegalTransition, InvalidInputError
 from shared.core.status import Status
 from shared.core.topics import DEAD_LETTER_SUBSCRIPTION
 
@@ -83,7 +83,7 @@ def _record_on_job(clients: Clients, step: messages.StepMessage, entry: dict[str
         status.update_in_status(clients.db, step.video_id, frozenset(Status), add)
     except _AlreadyRecorded:
         return "duplicate"
-    except status.IllegalTransition:
+    except IllegalTransition:
         return "unknown_job"
     return "recorded"
 
@@ -96,7 +96,7 @@ def _fail_job(clients: Clients, step: messages.StepMessage, entry: dict[str, Any
     try:
         status.transition(clients.db, step.video_id, Status.FAILED,
                           lambda doc: {**add(doc), "error": error, "lease": None}, allowed_from=waiting)
-    except status.IllegalTransition as illegal:
+    except IllegalTransition as illegal:
         if illegal.current is None:
             raise
         return False

@@ -13,7 +13,7 @@ corrected loudness target, at most MAX_REMEDIAL_ATTEMPTS times, else `failed` wi
 """
 from __future__ import annotations
 
-from shared.core.errors import ErrorCode
+from shared.core.errors import ErrorCode, IllegalTransition
 
 import datetime as dt
 from typing import Any
@@ -92,7 +92,7 @@ def _claim_retry(clients: Clients, video_id: str, current: Status, now: dt.datet
 
     try:
         return status.update_in_status(clients.db, video_id, frozenset({current}), plan)
-    except (_NotDue, status.IllegalTransition):
+    except (_NotDue, IllegalTransition):
         return None
 
 
@@ -131,7 +131,7 @@ def _claim_remedy(clients: Clients, video_id: str, now: dt.datetime) -> dict[str
 
     try:
         return status.update_in_status(clients.db, video_id, frozenset({Status.QA_FAILED}), plan)
-    except (_NotDue, status.IllegalTransition):
+    except (_NotDue, IllegalTransition):
         return None
 
 

@@ -14,7 +14,7 @@ from shared.core import layout
 from shared.core import log, status
 from shared.core.clients import Clients
 from shared.core.job import require_job
-from shared.core.errors import ErrorCode
+from shared.core.errors import ErrorCode, IllegalTransition
 from shared.pricing.receipts import build_receipt
 from shared.core.messages import QaRequest
 from shared.core.runner import COMPLETED
@@ -47,7 +47,7 @@ def check_delivery(clients: Clients, message: QaRequest) -> str:
                 "error": {"code": ErrorCode.QA_FAILED, "message": reason, "step": "qa"}})
             return "qa_failed"
         status.transition(clients.db, video_id, Status.QA_PASSED, {**fields, "error": None})
-    except status.IllegalTransition:
+    except IllegalTransition:
         return "duplicate"
     return _complete(clients, video_id)
 
@@ -119,7 +119,7 @@ def _complete(clients: Clients, video_id: str) -> str:
     try:
         status.transition(clients.db, video_id, Status.COMPLETED,
                           lambda doc: {"next_attempt_at": None, "receipt": _receipt(doc)})
-    except status.IllegalTransition:
+    except IllegalTransition:
         return "duplicate"
     return COMPLETED
 

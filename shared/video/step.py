@@ -24,7 +24,7 @@ An invocation stops before its time budget: it releases its lease and re-publish
 """
 from __future__ import annotations
 
-from shared.core.errors import ErrorCode, Superseded
+from shared.core.errors import ErrorCode, IllegalTransition, LeaseHeld, QuotaWait, Superseded, VeoBusy
 
 import dataclasses
 import hashlib
@@ -96,10 +96,10 @@ def generate_video(clients: Clients, message: VideoRequest) -> str:
         doc = lease.claim(clients.db, video_id, GENERATING, owner,
                           settings.invocation_budget_seconds + settings.video_lease_margin_seconds,
                           settings.lease_grace_seconds)
-    except lease.LeaseHeld:
+    except LeaseHeld:
         log.info("another invocation holds the lease")
         return "busy"
-    except status.IllegalTransition:
+    except IllegalTransition:
         return "duplicate"
     run = _start_run(clients, video_id, owner, doc)
     try:
@@ -138,7 +138,7 @@ def _enter_generating(clients: Clients, video_id: str) -> dict[str, Any] | None:
     if current == Status.SCRIPT_READY:
         try:
             return status.transition(clients.db, video_id, Status.VIDEO_GENERATING).document
-        except status.IllegalTransition:
+        except IllegalTransition:
             return status.read(clients.db, video_id)
     if current != Status.VIDEO_GENERATING:
         log.info("duplicate message: job already past video generation", current=current.value)
@@ -169,7 +169,7 @@ def _advance_blocks(run: _Run, doc: dict[str, Any]) -> bool:
     """Drive every block to `done`; False when the invocation budget (or the wait for quota) ran out first."""
     try:
         return _advance_each_block(run, doc)
-    except veo_quota.QuotaWait as exc:
+    except QuotaWait as exc:
         log.info("veo quota: still queued; continuing in a new invocation", reason=exc.message)
         return False
 
@@ -263,7 +263,7 @@ def _submit_block(run: _Run, index: int, doc: dict[str, Any], *, attempt: int, r
                                     attempts=settings.veo_retry_attempts,
                                     max_wait_seconds=settings.veo_retry_max_wait_seconds,
                                     before_retry=lambda: veo_quota.take_token(run.db, limits, _quota_wait(run)))
-        except (veo.VeoBusy, veo_quota.QuotaWait) as exc:
+        except (VeoBusy, QuotaWait) as exc:
             _release_claim(run, index, claim, previous, retries=getattr(exc, "retries", 0))
             raise
         except GenerationError:
@@ -429,7 +429,7 @@ def _deliver(run: _Run) -> str:
         fields["veo_video_uri"] = uris[0]
     try:
         status.transition(clients.db, run.video_id, Status.VIDEO_GENERATED, fields)
-    except status.IllegalTransition:
+    except IllegalTransition:
         log.info("duplicate: video already delivered by another invocation")
         return "duplicate"
     publish(clients.publisher, clients.settings, AssemblyRequest(video_id=run.video_id))

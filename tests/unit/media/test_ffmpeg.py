@@ -12,10 +12,11 @@ from shared.media import ffmpeg as media
 pytestmark = pytest.mark.timeout(120)
 
 
-def _clip(path: Path, *, seconds: float = 1, size: str = "64x48") -> Path:
-    media.run(["-f", "lavfi", "-i", f"testsrc2=s={size}:r=24:d={seconds}", "-f", "lavfi", "-i",
-               f"sine=f=440:r=48000:d={seconds}", "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p",
-               "-bf", "0", "-c:a", "aac", "-ac", "2", "-shortest", *media.EXACT_MUX_ARGS, str(path)],
+def _clip(path: Path, *, seconds: float = 1, sound: bool = True) -> Path:
+    """A tiny H.264 (+ AAC) MP4, moov first."""
+    audio = ["-f", "lavfi", "-i", f"sine=f=440:r=48000:d={seconds}", "-c:a", "aac", "-ac", "2"] if sound else []
+    media.run(["-f", "lavfi", "-i", f"testsrc2=s=64x48:r=24:d={seconds}", *audio, "-c:v", "libx264", "-preset",
+               "ultrafast", "-pix_fmt", "yuv420p", "-movflags", "+faststart", str(path)],
               what="fixture", loglevel="error")
     return path
 
@@ -70,10 +71,10 @@ def test_probe_errors(tmp_path: Path) -> None:
     assert bad.value.code == "bad_media"
 
 
-def test_concat_copy_joins_without_reencoding(tmp_path: Path, clip: Path) -> None:
-    second = _clip(tmp_path / "second.mp4", seconds=2)
+def test_concat_copy_joins_without_reencoding(tmp_path: Path) -> None:
+    first, second = _clip(tmp_path / "first.mp4", sound=False), _clip(tmp_path / "second.mp4", seconds=2, sound=False)
     joined = tmp_path / "joined.mp4"
-    media.concat_copy([(clip, media.duration(clip)), (second, media.duration(second))], joined, tmp_path)
+    media.concat_copy([(first, media.duration(first)), (second, media.duration(second))], joined, tmp_path)
     assert media.duration(joined) == 3.0
     assert media.probe(joined).faststart
 
