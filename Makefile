@@ -28,7 +28,7 @@ status:
 demo: up
 	@$(PY) -m infra.local.demo
 
-test: setup
+test: setup lint
 	@$(PY) -m pytest tests
 
 test-unit: setup
@@ -47,5 +47,11 @@ chaos: setup
 bench: setup
 	@$(PY) tools/bench_assembler.py
 
+# ruff (style, imports, no import inside a function without a stated reason), mypy (strict on shared.core),
+# import-linter (the package layers in pyproject.toml), shellcheck. `make test` runs it first.
 lint: setup
+	@.venv/bin/ruff check shared agent-*/main.py infra tools tests
+	@.venv/bin/mypy shared infra tools
+	@.venv/bin/lint-imports
 	@bash -n deploy-veo31.sh && shellcheck deploy-veo31.sh infra/local/setup.sh
+	@echo "lint: ruff, mypy, import-linter and shellcheck passed"

@@ -13,7 +13,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from shared.assembly.music import MUSIC_DIR, generate, load_catalogue  # noqa: E402
+from shared.assembly.music import MUSIC_DIR, generate, load_catalogue
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -21,8 +21,9 @@ from shared.core.errors import ErrorCode, InvalidInputError, PermanentError
 from shared.media.ffmpeg import (Loudness, MediaInfo, ebur128_filter, escape_filter_value, measure_loudness,
                           parse_ebur128, probe, require_tools, run, write_thumbnail)
 from shared.assembly.music import choose_track, prepare_bed
-from shared.assembly.subtitles import (align_script, build_ass, build_cues, caption_style, check_font_coverage,
-                              to_srt, to_vtt)
+from shared.assembly.alignment import align_script
+from shared.assembly.caption_style import build_ass, caption_style, check_font_coverage
+from shared.assembly.subtitles import build_cues, to_srt, to_vtt
 from shared.assembly.transcribe import Transcript, transcribe
 from shared.video.plan import VideoPlan, single_chain
 

@@ -66,7 +66,7 @@ def job_folder(folder: str, video_id: str) -> str:
 
 
 def veo_video_path(video_id: str, segment: int | None = None) -> str:
-    """The joined Veo video of a job (one chain) or of one of its segments (numbered from 1)."""
+    """The joined Veo video of a job (one chain) or of one of its segments (numbered from 0)."""
     if segment is None:
         return f"{VEO_VIDEOS}/{video_id}.mp4"
     return f"{job_folder(VEO_VIDEOS, video_id)}segment-{segment}.mp4"

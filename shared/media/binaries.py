@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 import shutil
 
-from shared.core.errors import ErrorCode, ConfigError
+from shared.core.errors import ConfigError, ErrorCode
 
 FFMPEG = "ffmpeg"
 FFPROBE = "ffprobe"

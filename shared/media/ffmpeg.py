@@ -22,7 +22,7 @@ import struct
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import ffmpeg as ffmpeg_python  # the ffmpeg-python package (graph building), not this module
 
@@ -188,7 +188,7 @@ run_ffmpeg = run
 def _execute(cmd: list[str], *, tool: str, what: str, cwd: Path | None,
              timeout: float) -> subprocess.CompletedProcess[bytes]:
     try:
-        return subprocess.run(cmd, cwd=cwd, capture_output=True, timeout=timeout)
+        return subprocess.run(cmd, check=False, cwd=cwd, capture_output=True, timeout=timeout)
     except FileNotFoundError as exc:
         raise MissingToolError(f"{tool} cannot be started: {cmd[0]}", tool=tool) from exc
     except subprocess.TimeoutExpired as exc:
@@ -227,8 +227,8 @@ def probe(path: Path) -> MediaInfo:
                              code=ErrorCode.BAD_MEDIA)
     data = json.loads(_text(proc.stdout) or "{}")
     streams = data.get("streams", [])
-    video = next((s for s in streams if s.get("codec_type") == "video"), {})
-    audio = next((s for s in streams if s.get("codec_type") == "audio"), {})
+    video: dict[str, Any] = next((s for s in streams if s.get("codec_type") == "video"), {})
+    audio: dict[str, Any] = next((s for s in streams if s.get("codec_type") == "audio"), {})
     return MediaInfo(
         duration=float(data.get("format", {}).get("duration") or video.get("duration") or 0.0),
         width=int(video.get("width") or 0),

@@ -13,7 +13,8 @@ from typing import Any, Callable, Sequence
 
 from shared.pricing.presets import ALL_CHECKS, Preset
 from shared.qa.measure import Measurements, measure
-from shared.assembly.subtitles import Cue, normalise, parse_srt
+from shared.assembly.alignment import normalise
+from shared.assembly.subtitles import Cue, parse_srt
 
 Span = tuple[float, float]
 

@@ -1,87 +1,28 @@
-"""agent-video-veo31's step: the job's Veo segments, one block at a time, exactly once per block.
+"""agent-video-veo31's step: enter `video_generating`, hold the job's lease, drive its Veo chain
+(shared.video.chain) as far as this invocation's budget allows, then deliver the segments to the assembler.
 
-Block k goes `submitting` → `running` (operation name stored) → `done` (video URI stored). The claim
-is a Firestore transaction made before calling Veo, so a redelivered message, a second instance or
-the monitor finds the stored operation and resumes polling instead of paying again.
-
-The crash window (Veo accepted the call, the invocation died before storing the operation name):
-- Vertex AI: every attempt of a block writes to its own deterministic `storageUri`
-  (…/veo31_blocks/{video_id}/b{k}-a{n}/). A block found in `submitting` is resolved by looking
-  there: an object means the call was accepted and finished, and it is adopted as the block's result.
-  Nothing there after VEO_ORPHAN_SECONDS means the call never ran, and the block is submitted again
-  as attempt n+1 (new prefix).
-- Gemini API: no idempotency key and no destination we choose. The claim records the request's
-  fingerprint; a block found in `submitting` fails the job with `veo_submission_unknown` and the
-  fingerprint, so an operator can reconcile with billing; it is never resubmitted automatically.
-
-Every submission first takes the project's Veo quota (shared.video.quota: a rate token and a
-concurrency slot, queued by preset), before the claim: a wait that times out leaves the block
-untouched and the invocation continues later. The slot is named on the block and given back when
-its operation finishes, or when Veo refused the call.
-
-A safety-filtered result gets one automatic rephrase; a second one fails the job with Veo's reason.
-An invocation stops before its time budget: it releases its lease and re-publishes the request.
+An invocation stops before its time budget: it releases its lease and re-publishes the request, and the
+next one resumes where the stored block states say.
 """
 from __future__ import annotations
 
-from shared.core.errors import ErrorCode, IllegalTransition, LeaseHeld, QuotaWait, Superseded, VeoBusy
-
-import dataclasses
-import hashlib
 import tempfile
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from shared.core import layout
-from shared.core import lease, log, status
-from shared.pricing import costs
-from shared.video import veo, quota as veo_quota
-from shared.video.characters import load_character
+from shared.core import layout, lease, log, status
 from shared.core.clients import Clients
+from shared.core.errors import ErrorCode, IllegalTransition, InvalidInputError, LeaseHeld, Superseded
 from shared.core.job import require_job
-from shared.core.config import VERTEX, Settings
-from shared.core.errors import GenerationError, InvalidInputError
-from shared.core.errors import TransientError
-from shared.core.messages import AssemblyRequest, BlockReady, VideoRequest
-from shared.video.blocks import BlockState, check_block_transition, state_of
-from shared.video.plan import VideoPlan, plan_video
-from shared.video.prompts import block_prompt
+from shared.core.messages import AssemblyRequest, VideoRequest
 from shared.core.pubsub import publish
 from shared.core.status import Status
 from shared.core.storage import gs_uri, read_json, upload_file
-from shared.video.inputs import opening_frame, segment_start_frame
-
-GENERATING = frozenset({Status.VIDEO_GENERATING})
-HEARTBEAT_SECONDS = 30.0
-QUOTA_MARGIN_SECONDS = 5.0  # what a granted slot needs of the invocation to claim and submit
-
-
-@dataclass
-class _Run:
-    """One invocation's working state."""
-
-    clients: Clients
-    video_id: str
-    owner: str
-    deadline: float
-    script: dict[str, Any]
-    plan: VideoPlan
-    character: dict[str, Any] | None = None
-    last_heartbeat: float = 0.0
-    cache: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def db(self):  # type: ignore[no-untyped-def]
-        return self.clients.db
-
-    @property
-    def mode(self) -> str:
-        return self.clients.settings.genai_mode
-
-    def time_left(self) -> float:
-        return self.deadline - time.monotonic()
+from shared.video import veo
+from shared.video.chain import GENERATING, ChainRun, advance_blocks, job_models
+from shared.video.characters import load_character
+from shared.video.plan import plan_video
 
 
 def generate_video(clients: Clients, message: VideoRequest) -> str:
@@ -104,7 +45,7 @@ def generate_video(clients: Clients, message: VideoRequest) -> str:
     run = _start_run(clients, video_id, owner, doc)
     try:
         doc = _store_plan(run, doc)
-        finished = _advance_blocks(run, doc)
+        finished = advance_blocks(run, doc)
     except Superseded:
         log.warning("block changed by another invocation; stopping")
         return "superseded"
@@ -119,14 +60,14 @@ def generate_video(clients: Clients, message: VideoRequest) -> str:
     return _deliver(run)
 
 
-def _start_run(clients: Clients, video_id: str, owner: str, doc: dict[str, Any]) -> _Run:
+def _start_run(clients: Clients, video_id: str, owner: str, doc: dict[str, Any]) -> ChainRun:
     script = read_json(clients.storage, doc["script_uri"])
     character = None
     if doc.get("character_id"):
         character = load_character(clients.db, doc["character_id"])
         if character is None:
             raise InvalidInputError(f"character {doc['character_id']!r} no longer exists", code=ErrorCode.CHARACTER_NOT_FOUND)
-    return _Run(clients, video_id, owner, time.monotonic() + clients.settings.invocation_budget_seconds,
+    return ChainRun(clients, video_id, owner, time.monotonic() + clients.settings.invocation_budget_seconds,
                 script, plan_video(len(script["blocks"]), clients.settings.genai_mode), character,
                 time.monotonic())
 
@@ -146,17 +87,7 @@ def _enter_generating(clients: Clients, video_id: str) -> dict[str, Any] | None:
     return doc
 
 
-def job_models(clients: Clients, doc: dict[str, Any]) -> list[str]:
-    """The models to try for the next block: the job's model, then the fallback (once it took over, only it)."""
-    settings, mode = clients.settings, clients.settings.genai_mode
-    primary = veo.model_for_mode(doc.get("veo_model") or settings.veo_model, mode)
-    fallback = veo.model_for_mode(settings.veo_fallback_model, mode) if settings.veo_fallback_model else None
-    if (doc.get("fallback") or {}).get("model"):
-        return [doc["fallback"]["model"]]
-    return [primary, fallback] if fallback and fallback != primary else [primary]
-
-
-def _store_plan(run: _Run, doc: dict[str, Any]) -> dict[str, Any]:
+def _store_plan(run: ChainRun, doc: dict[str, Any]) -> dict[str, Any]:
     planned = run.plan.to_doc()
     if doc.get("plan") == planned:
         return doc
@@ -165,254 +96,7 @@ def _store_plan(run: _Run, doc: dict[str, Any]) -> dict[str, Any]:
         "veo_model": job_models(run.clients, doc)[0], "genai_mode": run.mode})
 
 
-def _advance_blocks(run: _Run, doc: dict[str, Any]) -> bool:
-    """Drive every block to `done`; False when the invocation budget (or the wait for quota) ran out first."""
-    try:
-        return _advance_each_block(run, doc)
-    except QuotaWait as exc:
-        log.info("veo quota: still queued; continuing in a new invocation", reason=exc.message)
-        return False
-
-
-def _advance_each_block(run: _Run, doc: dict[str, Any]) -> bool:
-    for planned in run.plan.blocks:
-        index = planned.index
-        while True:
-            block = (doc.get("blocks") or {}).get(str(index)) or {}
-            state = state_of(block)
-            if state == BlockState.DONE:
-                break
-            if state == BlockState.NEW:
-                doc = _submit_block(run, index, doc, attempt=1, rephrase=False)
-                continue
-            if state == BlockState.SUBMITTING:
-                resolved = _resolve_orphan(run, index, block, doc)
-                if resolved is None:
-                    return False
-                doc = resolved
-                continue
-            if state in (BlockState.FILTERED, BlockState.FAILED):  # recorded, but the invocation stopped before acting on it
-                doc = _after_failed_result(run, index, block, doc)
-                continue
-            result = _wait_for(run, block["operation"])
-            if result is None:
-                return False
-            doc = _record_result(run, index, block, result, doc)
-    return True
-
-
-def _block_input(run: _Run, index: int, doc: dict[str, Any], rephrase: bool) -> veo.VeoInput:
-    """What block `index` sends to Veo: its prompt, and the video or image it continues from."""
-    planned = run.plan.blocks[index]
-    segment = run.plan.segments[planned.segment]
-    starts_segment = index == segment.first_block
-    prompt = block_prompt(run.script, index, voice=doc.get("voice"), character=run.character,
-                          segment_start=starts_segment and index > 0, safer=rephrase)
-    blocks = doc.get("blocks") or {}
-    if not starts_segment:
-        return veo.VeoInput(prompt, planned.seconds, previous_video_uri=blocks[str(index - 1)]["video_uri"])
-    if index > 0:
-        frame = segment_start_frame(run.clients, run.video_id, planned.segment, blocks[str(index - 1)]["video_uri"])
-        return veo.VeoInput(prompt, planned.seconds, first_frame_png=frame)
-    if run.character:
-        frame, drew = opening_frame(run.clients, run.video_id, run.script, run.character)
-        if drew:
-            status.update_in_status(run.db, run.video_id, GENERATING,
-                                    lambda d: {"usage": costs.with_counter(d.get("usage"), "image_calls", 1)})
-        return veo.VeoInput(prompt, planned.seconds, first_frame_png=frame)
-    return veo.VeoInput(prompt, planned.seconds)
-
-
-def block_output_prefix(settings: Settings, video_id: str, index: int, attempt: int) -> str | None:
-    """Vertex AI: the deterministic storageUri of one attempt of one block (None in Gemini API mode)."""
-    if settings.genai_mode != VERTEX:
-        return None
-    base = settings.vertex_output_prefix or gs_uri(settings.bucket, "")
-    return f"{base.rstrip('/')}/{layout.veo_block_prefix(video_id, index, attempt)}"
-
-
-def fingerprint(request: veo.VeoInput, model: str) -> str:
-    """A stable digest of what was sent to Veo (to reconcile an orphaned submission with billing)."""
-    parts = [model, request.prompt, request.previous_video_uri or "",
-             hashlib.sha256(request.first_frame_png or b"").hexdigest(), request.output_gcs_uri or ""]
-    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:32]
-
-
-def _submit_block(run: _Run, index: int, doc: dict[str, Any], *, attempt: int, rephrase: bool,
-                  expected: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Claim block `index` (attempt `attempt`), submit it to Veo, store the operation name."""
-    settings = run.clients.settings
-    models = job_models(run.clients, doc)
-    request = _block_input(run, index, doc, rephrase)
-    request = dataclasses.replace(request, output_gcs_uri=block_output_prefix(settings, run.video_id, index, attempt))
-    previous = (doc.get("blocks") or {}).get(str(index)) or {}
-    limits = veo_quota.limits_from(settings)
-    slot = veo_quota.acquire(run.db, veo_quota.waiter_for(run.video_id, index, attempt, doc.get("preset")),
-                             limits, _quota_wait(run))
-    claim = {"state": BlockState.SUBMITTING.value, "attempt": attempt, "rephrased": rephrase, "owner": run.owner,
-             "at": status.utcnow(), "model": models[0], "fingerprint": fingerprint(request, models[0]),
-             "output_prefix": request.output_gcs_uri, "filtered": previous.get("filtered", []), "quota_slot": slot}
-    try:
-        _update_block(run, index, expected if expected is not None else {}, claim)
-    except BaseException:
-        veo_quota.release(run.db, slot)
-        raise
-    with log.bound(block=index, attempt=attempt):
-        try:
-            submission = veo.submit(run.clients.genai, run.mode, models, request,
-                                    attempts=settings.veo_retry_attempts,
-                                    max_wait_seconds=settings.veo_retry_max_wait_seconds,
-                                    before_retry=lambda: veo_quota.take_token(run.db, limits, _quota_wait(run)))
-        except (VeoBusy, QuotaWait) as exc:
-            _release_claim(run, index, claim, previous, retries=getattr(exc, "retries", 0))
-            raise
-        except GenerationError:
-            _release_claim(run, index, claim, previous, retries=0)
-            raise
-        log.info("veo block submitted", operation=submission.operation, model=submission.model,
-                 retries=submission.retries, fallback=submission.fallback_used)
-    running = {**claim, "state": BlockState.RUNNING.value, "operation": submission.operation, "model": submission.model,
-               "submitted_at": status.utcnow()}
-    return _update_block(run, index, claim, running, extra=lambda d: _submission_fields(d, submission, index))
-
-
-def _quota_wait(run: _Run) -> float:
-    """How long this invocation may queue for the Veo quota."""
-    return max(run.time_left() - QUOTA_MARGIN_SECONDS, 0.0)
-
-
-def _submission_fields(doc: dict[str, Any], submission: veo.Submission, index: int) -> dict[str, Any]:
-    fields: dict[str, Any] = {"usage": costs.with_counter(doc.get("usage"), "veo_retries", submission.retries)}
-    if submission.fallback_used and not (doc.get("fallback") or {}).get("model"):
-        fields["fallback"] = {"model": submission.model, "from": doc.get("veo_model"), "since_block": index,
-                              "reason": "primary model exhausted (429/5xx) past its retry budget"}
-    return fields
-
-
-def _release_claim(run: _Run, index: int, claim: dict[str, Any], previous: dict[str, Any], retries: int) -> None:
-    """Undo a claim whose submission Veo refused (nothing was accepted, nothing billed)."""
-    def undo(doc: dict[str, Any]) -> dict[str, Any]:
-        blocks = dict(doc.get("blocks") or {})
-        if _same(blocks.get(str(index)), claim):
-            check_block_transition(index, claim, previous or None)
-            if previous:
-                blocks[str(index)] = previous
-            else:
-                blocks.pop(str(index), None)
-        return {"blocks": blocks, "usage": costs.with_counter(doc.get("usage"), "veo_retries", retries)}
-
-    status.update_in_status(run.db, run.video_id, GENERATING, undo)
-    veo_quota.release(run.db, claim.get("quota_slot"))
-
-
-def _same(current: dict[str, Any] | None, expected: dict[str, Any]) -> bool:
-    if not expected:
-        return not current
-    keys = ("state", "attempt", "operation", "owner")
-    return bool(current) and all(current.get(k) == expected.get(k) for k in keys)
-
-
-def _update_block(run: _Run, index: int, expected: dict[str, Any], new: dict[str, Any],
-                  extra: Any = None) -> dict[str, Any]:
-    """Replace block `index` in a transaction, only if it is still `expected` (else Superseded)."""
-    def apply(doc: dict[str, Any]) -> dict[str, Any]:
-        blocks = dict(doc.get("blocks") or {})
-        if not _same(blocks.get(str(index)), expected):
-            raise Superseded(f"block {index}")
-        check_block_transition(index, blocks.get(str(index)), new)
-        blocks[str(index)] = new
-        completed = sum(1 for b in blocks.values() if state_of(b) == BlockState.DONE)
-        fields = {"blocks": blocks, "completed_blocks": completed, **_heartbeat_fields(run)}
-        return {**fields, **(extra(doc) if extra else {})}
-
-    return status.update_in_status(run.db, run.video_id, GENERATING, apply)
-
-
-def _resolve_orphan(run: _Run, index: int, block: dict[str, Any], doc: dict[str, Any]) -> dict[str, Any] | None:
-    """A block left in `submitting` by a dead invocation: adopt its output, wait, resubmit or fail."""
-    if run.mode != VERTEX or not block.get("output_prefix"):
-        raise GenerationError(
-            f"block {index}: an earlier invocation stopped while submitting it to Veo (request fingerprint "
-            f"{block.get('fingerprint')}); not resubmitting to avoid paying twice", code=ErrorCode.VEO_SUBMISSION_UNKNOWN)
-    poll_seconds = run.clients.settings.veo_poll_seconds
-    while True:
-        found = veo.find_output(run.clients.storage, block["output_prefix"])
-        if found:
-            log.warning("orphaned submission recovered from its output", block=index, uri=found)
-            return _record_result(run, index, {**block, "recovered": True}, veo.VeoResult(found), doc)
-        age = (status.utcnow() - block["at"]).total_seconds()
-        if age > run.clients.settings.veo_orphan_seconds:
-            log.warning("orphaned submission never produced output; submitting again", block=index, age=age)
-            return _submit_block(run, index, doc, attempt=block.get("attempt", 1) + 1,
-                                 rephrase=bool(block.get("rephrased")), expected=block)
-        if run.time_left() < poll_seconds:
-            return None
-        _heartbeat(run)
-        time.sleep(poll_seconds)
-
-
-def _heartbeat_fields(run: _Run) -> dict[str, Any]:
-    run.last_heartbeat = time.monotonic()
-    settings = run.clients.settings
-    return lease.lease_fields(run.owner, max(run.time_left(), 0) + settings.video_lease_margin_seconds,
-                              settings.lease_grace_seconds)
-
-
-def _heartbeat(run: _Run) -> None:
-    if time.monotonic() - run.last_heartbeat >= HEARTBEAT_SECONDS:
-        status.update_in_status(run.db, run.video_id, GENERATING, lambda doc: _heartbeat_fields(run))
-
-
-def _wait_for(run: _Run, operation: str) -> veo.VeoResult | None:
-    """Poll a stored operation until it finishes, or None when this invocation must stop."""
-    poll_seconds = run.clients.settings.veo_poll_seconds
-    while True:
-        result = veo.poll(run.clients.genai, operation)
-        if result is not None:
-            return result
-        if run.time_left() < poll_seconds:
-            return None
-        _heartbeat(run)
-        time.sleep(poll_seconds)
-
-
-def _record_result(run: _Run, index: int, block: dict[str, Any], result: veo.VeoResult,
-                   doc: dict[str, Any]) -> dict[str, Any]:
-    """Store a finished block and its billed seconds; rephrase once after a safety block, else fail."""
-    seconds = run.plan.blocks[index].seconds
-    model = block.get("model") or job_models(run.clients, doc)[0]
-    delivered = bool(result.video_uri)
-    outcome = BlockState.DONE if delivered else (BlockState.FILTERED if result.filtered_reasons else BlockState.FAILED)
-    new = {**block, "state": outcome.value, "seconds": seconds, "finished_at": status.utcnow()}
-    if delivered:
-        new["video_uri"] = result.video_uri
-    else:
-        new["error"] = result.error
-        new["filtered"] = [*block.get("filtered", []), *result.filtered_reasons] if result.filtered_reasons \
-            else block.get("filtered", [])
-    doc = _update_block(run, index, block, new, extra=lambda d: {
-        "usage": costs.with_veo_seconds(d.get("usage"), model, seconds, delivered=delivered)})
-    veo_quota.release(run.db, block.get("quota_slot"))
-    log.info("veo block finished", block=index, outcome=outcome, seconds=seconds, model=model)
-    if delivered:
-        announce_block(run.clients, run.video_id, index)
-        return doc
-    return _after_failed_result(run, index, {**new, "error": result.error}, doc)
-
-
-def _after_failed_result(run: _Run, index: int, block: dict[str, Any], doc: dict[str, Any]) -> dict[str, Any]:
-    """A block Veo withheld: one rephrase after a first safety block; otherwise fail the job."""
-    reasons = block.get("filtered") or []
-    if state_of(block) == BlockState.FILTERED and not block.get("rephrased"):
-        log.warning("veo safety filter: rephrasing the block once", block=index, reasons=reasons)
-        return _submit_block(run, index, doc, attempt=block.get("attempt", 1) + 1, rephrase=True, expected=block)
-    if state_of(block) == BlockState.FILTERED:
-        raise GenerationError(f"block {index} was blocked by Veo's safety filter twice (after one rephrase): "
-                              f"{'; '.join(reasons)}", code=ErrorCode.VEO_SAFETY_FILTERED)
-    raise GenerationError(f"block {index}: {block.get('error') or 'Veo returned no video'}", code=ErrorCode.VEO_FAILED)
-
-
-def _deliver(run: _Run) -> str:
+def _deliver(run: ChainRun) -> str:
     """Store each segment's Veo video in GCS, mark `video_generated`, start the assembler."""
     clients = run.clients
     doc = status.read(clients.db, run.video_id) or {}
@@ -434,11 +118,3 @@ def _deliver(run: _Run) -> str:
         return "duplicate"
     publish(clients.publisher, clients.settings, AssemblyRequest(video_id=run.video_id))
     return "video_generated"
-
-
-def announce_block(clients: Clients, video_id: str, block: int) -> None:
-    """Tell the assembler a block is done so it transcribes it now. Best effort: a block that is not announced is transcribed at assembly instead."""
-    try:
-        publish(clients.publisher, clients.settings, BlockReady(video_id=video_id, block=block))
-    except TransientError as exc:
-        log.warning("block announcement not published", block=block, error=exc.message)

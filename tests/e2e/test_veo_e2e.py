@@ -19,7 +19,8 @@ from shared.video.prompts import block_prompt
 from shared.video.segments import join_segments
 from shared.core.storage import read_json
 from shared.core.topics import EVENT_ROUTES
-from shared.video.step import block_output_prefix, generate_video
+from shared.video.chain import block_output_prefix
+from shared.video.step import generate_video
 from tests.conftest import ROOT, TEST_PORT_OFFSET, TEST_SETTINGS
 from tests.support import Pipeline, SimulatorControl, billed_seconds, drive_video_step, ffprobe, make_job
 

@@ -16,12 +16,12 @@ import numpy as np
 import pytest
 import requests
 
-from shared.api import script_cache
 from shared.core import layout, status
 from shared.ops import webhooks
 from shared.core.errors import PermanentError
 from shared.core.status import Status
 from shared.core.runner import fail_job
+from shared.ops.hooks import PIPELINE_HOOKS
 from shared.core.storage import read_json
 from shared.core.topics import VIDEO_REQUESTS
 from tests.support import ffprobe, make_job, read_sse, verify_signature
@@ -106,7 +106,7 @@ def test_the_script_cache_skips_gemini_for_the_same_request(pipeline, clients):
     assert hit["script_cache"]["key"] == miss["script_cache"]["key"]
     blocks = lambda doc: read_json(clients.storage, doc["script_uri"])["blocks"]  # noqa: E731
     assert blocks(hit) == blocks(miss)
-    ref = clients.db.collection(script_cache.COLLECTION).document(miss["script_cache"]["key"])
+    ref = clients.db.collection(layout.SCRIPT_CACHE).document(miss["script_cache"]["key"])
     ref.update({"expires_at": status.utcnow() - dt.timedelta(seconds=1)})  # 7 days later
     expired = pipeline.create_video({"theme": theme, "preset": "quick_social", "review": True}).json()
     assert expired["script_cache"] == {"hit": False}
@@ -140,7 +140,7 @@ def receiver() -> Iterator[tuple[str, type[_Receiver]]]:
 def test_a_failed_job_calls_its_webhook_signed_and_retried(pipeline, clients, receiver):
     url, handler = receiver
     video_id = _review_job(pipeline, callback_url=url)["video_id"]
-    fail_job(clients, video_id, "video", PermanentError("Veo refused", code="veo_rejected"))
+    fail_job(clients, video_id, "video", PermanentError("Veo refused", code="veo_rejected"), PIPELINE_HOOKS)
     assert len(handler.received) == 2, "a 500 is retried, then the 200 ends it"
     secret = pipeline.api("GET", "/me").json()["webhook_secret"]
     for headers, body in handler.received:

@@ -13,7 +13,7 @@ import pytest
 import requests
 
 from shared.api import quotas
-from shared.core import status
+from shared.core import layout, status
 from shared.api.routes import URLS
 from shared.core.storage import gs_uri, upload_bytes
 from tests.support import check_signed_url, ffprobe, make_job
@@ -114,7 +114,7 @@ def test_rate_limit_and_daily_quota_answer_429_with_retry_after(pipeline, client
     me = pipeline.api("GET", "/me", user).json()["quotas"]
     # The second request's script came from the cache: its AI call was given back.
     assert me["day"]["ai_calls"]["used"] == 1 and me["rate_limit"]["used"] == 2 and me["plan"]["name"] == "free"
-    ref = clients.db.collection(quotas.COLLECTION).document(user)
+    ref = clients.db.collection(layout.USER_QUOTAS).document(user)
     ref.update({"recent": [], "videos_day": quotas.PLANS["free"].videos_per_day})
     over = pipeline.create_video({**body, "review": False}, user_id=user)
     assert over.status_code == 429 and over.json()["error"]["code"] == "quota_exceeded"

@@ -8,9 +8,9 @@ import pytest
 
 from shared.core.errors import PermanentError
 from shared.video.plan import plan_video, single_chain
-from shared.assembly.subtitles import (MAX_CUE_SECONDS, MAX_LINE_CHARS, MIN_CUE_SECONDS, Cue, TimedWord, align_block, align_script,
-                              build_ass, build_cues, caption_style, check_font_coverage,
-                              escape_ass_text, normalise, parse_srt, to_srt, to_vtt, wrap_lines)
+from shared.assembly.alignment import TimedWord, align_block, align_script, normalise
+from shared.assembly.caption_style import build_ass, caption_style, check_font_coverage, escape_ass_text
+from shared.assembly.subtitles import MAX_CUE_SECONDS, MAX_LINE_CHARS, MIN_CUE_SECONDS, Cue, build_cues, parse_srt, to_srt, to_vtt, wrap_lines
 from shared.assembly.transcribe import Word
 
 

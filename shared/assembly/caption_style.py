@@ -1,0 +1,153 @@
+"""How burned-in captions look: the ASS file libass draws, per visual style, and the fonts it needs."""
+from __future__ import annotations
+
+import subprocess
+import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+
+from shared.assembly.subtitles import Cue
+from shared.core import log
+from shared.core.errors import ErrorCode, PermanentError
+
+
+
+# --- burned-in style (ASS) -----------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class CaptionStyle:
+    """How burned subtitles look for one visual style (ASS colours are &HAABBGGRR)."""
+
+    font: str = "DejaVu Sans"
+    font_size: int = 66
+    primary: str = "&H00FFFFFF"
+    outline_colour: str = "&H00101010"
+    back_colour: str = "&H80000000"
+    border_style: int = 1  # 1 = outline + shadow, 3 = opaque box
+    outline: float = 4.0
+    shadow: float = 2.0
+    margin_v_fraction: float = 0.25  # clear of the bottom UI band of phone apps
+    margin_h: int = 60
+
+
+CAPTION_STYLES: dict[str, CaptionStyle] = {
+    "cinematic": CaptionStyle(),
+    "realistic": CaptionStyle(outline=3.5, shadow=1.5),
+    "anime": CaptionStyle(outline_colour="&H00401020", outline=5.0, shadow=0.0),
+    "sketch": CaptionStyle(primary="&H00FFFFFF", outline_colour="&HA0202020", border_style=3, outline=14.0,
+                           shadow=0.0),
+    "cyberpunk": CaptionStyle(primary="&H00FFFF9A", outline_colour="&H00300A20", outline=4.5, shadow=3.0),
+    "vintage": CaptionStyle(primary="&H00D8F0FF", outline_colour="&H00102030", outline=4.0, shadow=2.0),
+    "fantasy": CaptionStyle(primary="&H00F0FAFF", outline_colour="&H00301808", outline=4.5, shadow=2.5),
+}
+
+
+def caption_style(style_id: str) -> CaptionStyle:
+    """The caption style for a visual style id (cinematic when unknown)."""
+    return CAPTION_STYLES.get(style_id, CAPTION_STYLES["cinematic"])
+
+
+def escape_ass_text(text: str) -> str:
+    """Make text literal for libass: no override blocks, no accidental \\N/\\n/\\h escapes."""
+    text = text.replace("\\", "\\\u200b")  # a zero-width space after a backslash stops any escape
+    text = text.replace("{", "\\{").replace("}", "\\}")
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def _ass_time(seconds: float) -> str:
+    centis = int(round(max(0.0, seconds) * 100))
+    hours, rest = divmod(centis, 360_000)
+    minutes, rest = divmod(rest, 6000)
+    secs, cs = divmod(rest, 100)
+    return f"{hours:d}:{minutes:02d}:{secs:02d}.{cs:02d}"
+
+
+def build_ass(cues: Sequence[Cue], style: CaptionStyle, *, width: int = 1080, height: int = 1920,
+              font_size_for: "dict[int, int] | None" = None) -> str:
+    """A complete ASS document for the cues on a width x height canvas (too-wide cues get a smaller font)."""
+    if font_size_for is None:
+        font_size_for = fit_font_sizes(cues, style, width)
+    margin_v = int(round(height * style.margin_v_fraction))
+    header = (
+        "[Script Info]\nScriptType: v4.00+\nWrapStyle: 2\nScaledBorderAndShadow: yes\n"
+        f"PlayResX: {width}\nPlayResY: {height}\nYCbCr Matrix: TV.709\n\n"
+        "[V4+ Styles]\nFormat: Name, Fontname, Fontsize, PrimaryColour, SecondaryColour, OutlineColour, "
+        "BackColour, Bold, Italic, Underline, StrikeOut, ScaleX, ScaleY, Spacing, Angle, BorderStyle, "
+        "Outline, Shadow, Alignment, MarginL, MarginR, MarginV, Encoding\n"
+        f"Style: Default,{style.font},{style.font_size},{style.primary},{style.primary},"
+        f"{style.outline_colour},{style.back_colour},-1,0,0,0,100,100,0,0,{style.border_style},"
+        f"{style.outline},{style.shadow},2,{style.margin_h},{style.margin_h},{margin_v},1\n\n"
+        "[Events]\nFormat: Layer, Start, End, Style, Name, MarginL, MarginR, MarginV, Effect, Text\n")
+    events = []
+    for k, cue in enumerate(cues):
+        size = font_size_for.get(k)
+        prefix = f"{{\\fs{size}}}" if size and size != style.font_size else ""
+        text = "\\N".join(escape_ass_text(line) for line in cue.lines)
+        events.append(f"Dialogue: 0,{_ass_time(cue.start)},{_ass_time(cue.end)},Default,,0,0,0,,{prefix}{text}")
+    return header + "\n".join(events) + ("\n" if events else "")
+
+
+# --- fonts: coverage and fitting -----------------------------------------------------------------
+
+def font_file(family: str, *, bold: bool = True) -> str:
+    """The font file fontconfig picks for a family (what libass will use)."""
+    pattern = f"{family}:bold" if bold else family
+    proc = subprocess.run(["fc-match", "-f", "%{file}", pattern], capture_output=True, text=True, timeout=30)
+    if proc.returncode != 0 or not proc.stdout:
+        raise PermanentError(f"no font found for {pattern!r} (is fontconfig installed?)", code=ErrorCode.MISSING_FONT)
+    return proc.stdout.strip()
+
+
+@lru_cache(maxsize=8)
+def font_charset(path: str) -> frozenset[int]:
+    """Code points a font file covers, read with fc-query."""
+    proc = subprocess.run(["fc-query", "--format=%{charset}", path], capture_output=True, text=True, timeout=30)
+    points: set[int] = set()
+    for item in proc.stdout.split():
+        lo, _, hi = item.partition("-")
+        points.update(range(int(lo, 16), int(hi or lo, 16) + 1))
+    return frozenset(points)
+
+
+def _needs_glyph(ch: str) -> bool:
+    return not (ch.isspace() or unicodedata.category(ch) in ("Cf", "Cc") or 0xFE00 <= ord(ch) <= 0xFE0F)
+
+
+@lru_cache(maxsize=256)
+def _any_font_covers(ch: str) -> bool:
+    proc = subprocess.run(["fc-list", f":charset={ord(ch):x}", "family"], capture_output=True, text=True,
+                          timeout=30)
+    return bool(proc.stdout.strip())
+
+
+def check_font_coverage(cues: Sequence[Cue], family: str) -> list[Cue]:
+    """Cues safe to burn: emoji no font has are dropped; other missing characters raise PermanentError."""
+    covered = font_charset(font_file(family))
+    missing = sorted({ch for c in cues for ch in c.text
+                      if _needs_glyph(ch) and ord(ch) not in covered and not _any_font_covers(ch)})
+    symbols = {ch for ch in missing if unicodedata.category(ch) == "So"}
+    letters = [ch for ch in missing if ch not in symbols]
+    if letters:
+        named = ", ".join(f"{ch!r} U+{ord(ch):04X}" for ch in letters)
+        raise PermanentError(f"no installed font can render subtitle characters: {named}", code=ErrorCode.MISSING_GLYPHS)
+    if not symbols:
+        return list(cues)
+    log.warning("dropping symbols no font can render", characters="".join(sorted(symbols)))
+    return [Cue(c.start, c.end, tuple(" ".join("".join(ch for ch in line if ch not in symbols).split())
+                                      for line in c.lines)) for c in cues]
+
+
+def fit_font_sizes(cues: Sequence[Cue], style: CaptionStyle, width: int) -> dict[int, int]:
+    """Smaller font sizes for cues whose widest line would not fit between the margins."""
+    from PIL import ImageFont
+
+    path = font_file(style.font)
+    room = width - 2 * style.margin_h - 2 * style.outline
+    font = ImageFont.truetype(path, style.font_size)
+    sizes = {}
+    for k, cue in enumerate(cues):
+        widest = max((font.getlength(line) for line in cue.lines), default=0.0)
+        if widest > room:
+            sizes[k] = max(24, int(style.font_size * room / widest))
+    return sizes
