@@ -4,9 +4,9 @@ from cloudevents.http import CloudEvent
 
 from shared.core.clients import default_clients
 from shared.core.messages import QaRequest
-from shared.qa.step import check_delivery
 from shared.core.runner import run_event
 from shared.ops.hooks import PIPELINE_HOOKS
+from shared.qa.step import check_delivery
 
 
 @functions_framework.cloud_event

@@ -2,8 +2,8 @@
 import flask
 import functions_framework
 
-from shared.core.clients import default_clients
 from shared.api.routes import handle_request
+from shared.core.clients import default_clients
 from shared.core.errors import ErrorCode
 from shared.core.responses import error_response
 

@@ -303,8 +303,8 @@ def check_signed_url(url: str, key_file: str, now: dt.datetime | None = None) ->
         private.public_key().verify(bytes.fromhex(signature), to_sign.encode(), padding.PKCS1v15(), hashes.SHA256())
     except (InvalidSignature, ValueError):
         return "signature does not match"
-    issued = dt.datetime.strptime(params["X-Goog-Date"], "%Y%m%dT%H%M%SZ").replace(tzinfo=dt.timezone.utc)
+    issued = dt.datetime.strptime(params["X-Goog-Date"], "%Y%m%dT%H%M%SZ").replace(tzinfo=dt.UTC)
     expires = issued + dt.timedelta(seconds=int(params["X-Goog-Expires"]))
-    if (now or dt.datetime.now(dt.timezone.utc)) > expires:
+    if (now or dt.datetime.now(dt.UTC)) > expires:
         return f"expired at {expires.isoformat()}"
     return None

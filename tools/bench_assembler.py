@@ -27,12 +27,12 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from shared.assembly import block_transcripts  # noqa: E402
-from shared.core.config import GEMINI_API  # noqa: E402
 from shared.assembly.finish import encode_args, produce_deliverables  # noqa: E402
-from shared.video.plan import plan_video, single_chain  # noqa: E402
-from shared.assembly.transcribe import get_model, load_audio  # noqa: E402
-from shared.media.ffmpeg import escape_filter_value, probe, run_ffmpeg  # noqa: E402
 from shared.assembly.music import choose_track  # noqa: E402
+from shared.assembly.transcribe import get_model, load_audio  # noqa: E402
+from shared.core.config import GEMINI_API  # noqa: E402
+from shared.media.ffmpeg import escape_filter_value, probe, run_ffmpeg  # noqa: E402
+from shared.video.plan import plan_video, single_chain  # noqa: E402
 
 LINES = [
     "The ocean wakes up before the city does.",

@@ -40,6 +40,7 @@ from infra.local.components import (
 from infra.local.environment import cloud_env, env_script, passthrough_variables, patched_environ
 from infra.local.processes import READY_TIMEOUT_SECONDS, STOP_GRACE_SECONDS, Supervisor, group_alive
 from infra.local.provisioning import ACK_DEADLINE_SECONDS, DEAD_LETTER_SUBSCRIPTION
+from infra.local.signing_key import write_throwaway_key
 from infra.local.state import StateFile, recorded_cloud
 from shared.core import log, topics
 from shared.core.config import LOCAL_PROJECT, LocalPorts, settings_from_env
@@ -132,8 +133,6 @@ class LocalCloud:
     # ---- starting and stopping -----------------------------------------------------------
     def start(self) -> None:
         """Start whatever is not already running and healthy, wait until ready, then provision."""
-        from infra.local.signing_key import write_throwaway_key
-
         write_throwaway_key(self.signing_key_file, self.project)
         started = self._processes.start_missing(self.components())
         self.provision()

@@ -8,8 +8,9 @@ Exit codes (the same ones `studio --help` documents):
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any
 
 import requests
 
@@ -62,7 +63,9 @@ def api_error(response: requests.Response) -> StudioError:
 
 def parse_sse(lines: Iterable[str]) -> Iterator[tuple[str, dict[str, Any], str | None]]:
     """(event, data, id) for each complete Server-Sent Event in a stream of text lines."""
-    event, data, event_id = "message", [], None
+    event = "message"
+    data: list[str] = []
+    event_id: str | None = None
     for line in lines:
         if not line:
             if data:

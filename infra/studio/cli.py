@@ -9,14 +9,14 @@ import argparse
 import json
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable, TextIO
+from typing import Any, TextIO
 
-from infra.studio import api
 from infra.studio.api import EXIT_JOB_FAILED, EXIT_OK, EXIT_REFUSED, Client, StudioError
 from infra.studio.progress import ProgressPrinter, format_elapsed
-from shared.pricing.presets import PRESETS
 from shared.core.vocabulary import LANGUAGES, STYLES
+from shared.pricing.presets import PRESETS
 
 EXIT_CODES_HELP = """exit codes:
   0  ok

@@ -40,7 +40,7 @@ def _parse_time(iso_time: Any) -> dt.datetime | None:
         moment = dt.datetime.fromisoformat(iso_time)
     except ValueError:
         return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=dt.timezone.utc)
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
 
 
 def seconds_since(iso_time: str | None, now: dt.datetime | None = None) -> float:
@@ -48,7 +48,7 @@ def seconds_since(iso_time: str | None, now: dt.datetime | None = None) -> float
     start = _parse_time(iso_time)
     if start is None:
         return 0.0
-    return ((now or dt.datetime.now(dt.timezone.utc)) - start).total_seconds()
+    return ((now or dt.datetime.now(dt.UTC)) - start).total_seconds()
 
 
 class ProgressPrinter:

@@ -15,23 +15,22 @@ google-auth against Google's published certificates (audience = AUTH_AUDIENCE or
 """
 from __future__ import annotations
 
-from shared.core.errors import ErrorCode, Unauthenticated
-
 import hashlib
 import hmac
 import re
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import flask
 from google.api_core import exceptions as gexc
 from google.cloud import firestore
 
 from shared.core import layout, log, status
-from shared.core.users import ensure_user
 from shared.core.config import Settings
-from shared.core.errors import InvalidInputError
+from shared.core.errors import ErrorCode, InvalidInputError, Unauthenticated
+from shared.core.users import ensure_user
 
 KEY_PREFIX = "vk"
 API_KEY_HEADER = "X-API-Key"

@@ -21,18 +21,17 @@ from google.api_core import exceptions as gexc
 from google.cloud.firestore_v1.base_query import FieldFilter
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from shared.core import users, layout
 from shared.api import auth, quotas, signed_urls
-from shared.core import log, status
+from shared.api.http import read_json_body
+from shared.core import layout, log, status, users
 from shared.core.clients import Clients
 from shared.core.errors import ErrorCode, InvalidInputError
-from shared.api.http import read_json_body
-from shared.video.characters import generate_image, load_character
-from shared.core.vocabulary import STYLES
-from shared.video.prompts import portrait_prompt
 from shared.core.responses import json_response
 from shared.core.storage import gs_uri, split_uri, upload_bytes
 from shared.core.validation import one_of, parse_body
+from shared.core.vocabulary import STYLES
+from shared.video.characters import generate_image, load_character
+from shared.video.prompts import portrait_prompt
 
 PUBLIC_FIELDS = ("character_id", "owner", "name", "description", "style", "image_uri", "created_at")
 _ID = re.compile(r"^(?!__.*__$)[A-Za-z0-9_-]{1,64}$")  # Firestore reserves ids like __x__

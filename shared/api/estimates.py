@@ -7,11 +7,10 @@ Prices and their date live in shared.pricing.prices; the receipt that follows a 
 """
 from __future__ import annotations
 
-from shared.core.errors import OverBudget
-
 from dataclasses import dataclass
 from typing import Any
 
+from shared.core.errors import OverBudget
 from shared.pricing.costs import gemini_usd, veo_usd
 from shared.pricing.presets import BY_COST, PRESETS, Preset
 from shared.pricing.prices import IMAGE_PRICE_PER_IMAGE, PRICES_AS_OF

@@ -17,7 +17,8 @@ import datetime as dt
 import json
 import queue
 import time
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import flask
 from google.cloud import firestore

@@ -8,8 +8,6 @@ is full, `quota_exceeded` when a daily or monthly count is used up.
 """
 from __future__ import annotations
 
-from shared.core.errors import ErrorCode, QuotaError
-
 import datetime as dt
 import math
 from dataclasses import asdict, dataclass
@@ -17,8 +15,8 @@ from typing import Any
 
 from google.cloud import firestore
 
-from shared.core import layout
-from shared.core import log
+from shared.core import layout, log
+from shared.core.errors import ErrorCode, QuotaError
 
 KINDS = ("videos", "ai_calls")
 PERIODS = ("day", "month")
@@ -102,7 +100,7 @@ def consume(db: firestore.Client, user_id: str, plan: Plan, *, videos: int = 0, 
 
     @firestore.transactional
     def run(tx: firestore.Transaction) -> dict[str, int]:
-        at = now or dt.datetime.now(dt.timezone.utc)
+        at = now or dt.datetime.now(dt.UTC)
         snap = ref.get(transaction=tx)
         doc = snap.to_dict() if snap.exists else {}
         recent = _check_rate(doc, plan, window_seconds, at.timestamp()) if rate_limited else \
@@ -127,7 +125,7 @@ def refund(db: firestore.Client, user_id: str, *, videos: int = 0, ai_calls: int
 
     @firestore.transactional
     def run(tx: firestore.Transaction) -> None:
-        at = now or dt.datetime.now(dt.timezone.utc)
+        at = now or dt.datetime.now(dt.UTC)
         snap = ref.get(transaction=tx)
         if not snap.exists:
             return
@@ -143,7 +141,7 @@ def refund(db: firestore.Client, user_id: str, *, videos: int = 0, ai_calls: int
 def usage(db: firestore.Client, user_id: str, plan: Plan, window_seconds: float = 60.0,
           now: dt.datetime | None = None) -> dict[str, Any]:
     """What the user sees: their plan's limits, what is used and what is left, per period."""
-    at = now or dt.datetime.now(dt.timezone.utc)
+    at = now or dt.datetime.now(dt.UTC)
     snap = db.collection(layout.USER_QUOTAS).document(user_id).get()
     doc = snap.to_dict() if snap.exists else {}
     counts = current_counts(doc or {}, at)

@@ -22,30 +22,39 @@ from __future__ import annotations
 import datetime as dt
 import time
 import uuid
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import flask
 from google.api_core import exceptions as gexc
 from werkzeug.exceptions import MethodNotAllowed, NotFound
 from werkzeug.routing import Map, Rule
 
-from shared.core import users, layout
-from shared.api import auth, estimates, quotas, script_cache, videos as videos_api
-from shared.assembly import music
-from shared.core import lease, log, status
-from shared.ops import webhooks
-from shared.api import characters
-from shared.core.clients import Clients
+from shared.api import auth, characters, estimates, quotas, script_cache
+from shared.api import videos as videos_api
 from shared.api.http import read_json_body
-from shared.pricing.prices import price_table
-from shared.core.errors import ErrorCode, GenerationError, InvalidInputError, OverBudget, PipelineError, QuotaError, TransientError, Unauthenticated
-from shared.core.messages import VideoRequest
 from shared.api.privacy import strip_personal
+from shared.assembly import music
+from shared.core import layout, lease, log, status, users
+from shared.core.clients import Clients
+from shared.core.errors import (
+    ErrorCode,
+    GenerationError,
+    InvalidInputError,
+    OverBudget,
+    PipelineError,
+    QuotaError,
+    TransientError,
+    Unauthenticated,
+)
+from shared.core.messages import VideoRequest
 from shared.core.pubsub import publish
 from shared.core.responses import error_response, json_response
+from shared.core.storage import gs_uri, upload_json
+from shared.ops import webhooks
+from shared.pricing.prices import price_table
 from shared.script.writer import GeneratedScript, VideoRequestBody, generate_script, parse_request
 from shared.video.plan import video_seconds
-from shared.core.storage import gs_uri, upload_json
 
 ANONYMOUS = auth.Identity(user_id="anonymous", method="none")
 CORS_HEADERS = "Authorization, Content-Type, X-API-Key, Last-Event-ID"
@@ -54,7 +63,7 @@ CORS_MAX_AGE_SECONDS = 600
 
 def new_video_id() -> str:
     """A unique, URL-safe, time-ordered job id."""
-    return f"v{dt.datetime.now(dt.timezone.utc):%Y%m%d%H%M%S}-{uuid.uuid4().hex[:12]}"
+    return f"v{dt.datetime.now(dt.UTC):%Y%m%d%H%M%S}-{uuid.uuid4().hex[:12]}"
 
 
 def _check_references(clients: Clients, request: VideoRequestBody, owner: str) -> dict[str, str] | None:

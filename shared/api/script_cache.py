@@ -16,8 +16,7 @@ from typing import Any
 from google.api_core import exceptions as gexc
 from google.cloud import firestore
 
-from shared.core import layout
-from shared.core import log
+from shared.core import layout, log
 
 _SPACES = re.compile(r"\s+")
 _EDGE_PUNCTUATION = " .!?,;:…\"'«»“”"

@@ -13,7 +13,7 @@ from typing import Any
 from google.cloud import storage
 
 from shared.core.config import Settings
-from shared.core.errors import ErrorCode, ConfigError, InvalidInputError
+from shared.core.errors import ConfigError, ErrorCode, InvalidInputError
 from shared.core.storage import split_uri
 
 MIN_SECONDS = 1

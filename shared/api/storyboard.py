@@ -12,7 +12,7 @@ import re
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -20,14 +20,14 @@ from shared.core import lease, log, status
 from shared.core.clients import Clients
 from shared.core.errors import ErrorCode, GenerationError, IllegalTransition, InvalidInputError
 from shared.core.messages import VideoRequest
-from shared.core.vocabulary import MAX_DIALOGUE_WORDS
 from shared.core.pubsub import publish
-from shared.media.ffmpeg import concat_copy
-from shared.media.ffmpeg import duration as video_duration
-from shared.media.render import render_clip, seed_for
 from shared.core.status import Status
 from shared.core.storage import gs_uri, read_json, upload_file, upload_json
 from shared.core.validation import parse_body
+from shared.core.vocabulary import MAX_DIALOGUE_WORDS
+from shared.media.ffmpeg import concat_copy
+from shared.media.ffmpeg import duration as video_duration
+from shared.media.render import render_clip, seed_for
 
 BLOCK_SECONDS = 5.0
 RENDER_WORKERS = 2  # ffmpeg processes at once (x264 already uses every core)
@@ -41,19 +41,19 @@ class BlockEdit(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     index: int = Field(ge=0)
-    visual: Optional[str] = Field(default=None, min_length=3, max_length=600)
-    dialogue: Optional[str] = Field(default=None, max_length=200)
+    visual: str | None = Field(default=None, min_length=3, max_length=600)
+    dialogue: str | None = Field(default=None, max_length=200)
 
     @field_validator("visual", "dialogue")
     @classmethod
-    def _printable(cls, value: Optional[str]) -> Optional[str]:
+    def _printable(cls, value: str | None) -> str | None:
         if value is not None and _CONTROL.search(value):
             raise ValueError("contains control characters")
         return value
 
     @field_validator("dialogue")
     @classmethod
-    def _short_enough(cls, value: Optional[str]) -> Optional[str]:
+    def _short_enough(cls, value: str | None) -> str | None:
         if value is not None and len(value.split()) > MAX_DIALOGUE_WORDS:
             raise ValueError(f"at most {MAX_DIALOGUE_WORDS} words per block")
         return value

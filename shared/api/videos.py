@@ -16,7 +16,7 @@ anyone else's is a 404 (its existence is not revealed).
 from __future__ import annotations
 
 import re
-from typing import Any, Literal, Optional
+from typing import Any, Literal
 
 import flask
 from google.api_core import exceptions as gexc
@@ -24,12 +24,11 @@ from google.cloud import firestore
 from google.cloud.firestore_v1.base_query import FieldFilter
 from pydantic import BaseModel, ConfigDict, Field
 
-from shared.core import users, layout
 from shared.api import auth, progress, quotas, signed_urls, storyboard
-from shared.assembly import music
-from shared.core import status
-from shared.core.clients import Clients
 from shared.api.http import read_json_body
+from shared.assembly import music
+from shared.core import layout, status, users
+from shared.core.clients import Clients
 from shared.core.errors import ErrorCode, InvalidInputError
 from shared.core.messages import VIDEO_ID_PATTERN
 from shared.core.responses import json_response
@@ -159,13 +158,13 @@ class ListQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     limit: int = Field(default=20, ge=1, le=50)
-    page_token: Optional[str] = Field(default=None, pattern=VIDEO_ID_PATTERN)
+    page_token: str | None = Field(default=None, pattern=VIDEO_ID_PATTERN)
     sort: Literal["date", "views", "duration"] = "date"
     order: Literal["asc", "desc"] = "desc"
-    favourite: Optional[bool] = None
-    style: Optional[str] = Field(default=None, max_length=40)
-    language: Optional[str] = Field(default=None, max_length=8)
-    character_id: Optional[str] = Field(default=None, pattern=r"^[A-Za-z0-9_-]{1,64}$")
+    favourite: bool | None = None
+    style: str | None = Field(default=None, max_length=40)
+    language: str | None = Field(default=None, max_length=8)
+    character_id: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_-]{1,64}$")
 
 
 def list_videos(clients: Clients, user_id: str, query: ListQuery) -> dict[str, Any]:

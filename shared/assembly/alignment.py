@@ -83,10 +83,11 @@ def align_block(script: list[str], heard: Sequence[Word], block: int,
     return [TimedWord(text, s, e, block) for text, (s, e) in zip(script, filled)]
 
 
-def _spread(words: Sequence[str], start: float, end: float) -> list[tuple[float, float] | None]:
+def _spread(words: Sequence[str], start: float, end: float) -> list[tuple[float, float]]:
     """Share [start, end] between words in proportion to their length."""
     weights = [max(1, len(normalise(w))) for w in words]
-    total, cursor, out = sum(weights), start, []
+    total, cursor = sum(weights), start
+    out: list[tuple[float, float]] = []
     for weight in weights:
         step = (end - start) * weight / total
         out.append((cursor, cursor + step))

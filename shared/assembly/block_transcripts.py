@@ -17,15 +17,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from shared.core import layout
-from shared.core import log, status
-from shared.video import veo
+from shared.assembly.transcribe import SAMPLE_RATE, Transcript, Word, load_audio, transcribe_audio
+from shared.core import layout, log, status
 from shared.core.clients import Clients
 from shared.core.messages import BlockReady
-from shared.video.plan import VideoPlan
 from shared.core.status import Status
 from shared.core.storage import gs_uri, read_json, read_json_under, upload_json
-from shared.assembly.transcribe import SAMPLE_RATE, Transcript, Word, load_audio, transcribe_audio
+from shared.video import veo
+from shared.video.plan import VideoPlan
 
 WINDOW_PAD_SECONDS = 1.0
 # Whisper hears a short window much worse than the same words inside a longer one (measured with

@@ -11,8 +11,6 @@ from shared.assembly.subtitles import Cue
 from shared.core import log
 from shared.core.errors import ErrorCode, PermanentError
 
-
-
 # --- burned-in style (ASS) -----------------------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -64,7 +62,7 @@ def _ass_time(seconds: float) -> str:
 
 
 def build_ass(cues: Sequence[Cue], style: CaptionStyle, *, width: int = 1080, height: int = 1920,
-              font_size_for: "dict[int, int] | None" = None) -> str:
+              font_size_for: dict[int, int] | None = None) -> str:
     """A complete ASS document for the cues on a width x height canvas (too-wide cues get a smaller font)."""
     if font_size_for is None:
         font_size_for = fit_font_sizes(cues, style, width)

@@ -11,20 +11,31 @@ graph applies a known linear gain (and a safety limiter) instead of a guessing l
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, TypeVar
+from typing import TypeVar
 
-from shared.core import log
-from shared.core.errors import ErrorCode, InvalidInputError, PermanentError
-from shared.media.ffmpeg import (Loudness, MediaInfo, ebur128_filter, escape_filter_value, measure_loudness,
-                          parse_ebur128, probe, require_tools, run, write_thumbnail)
-from shared.assembly.music import choose_track, prepare_bed
 from shared.assembly.alignment import align_script
 from shared.assembly.caption_style import build_ass, caption_style, check_font_coverage
+from shared.assembly.music import choose_track, prepare_bed
 from shared.assembly.subtitles import build_cues, to_srt, to_vtt
 from shared.assembly.transcribe import Transcript, transcribe
+from shared.core import log
+from shared.core.errors import ErrorCode, InvalidInputError, PermanentError
+from shared.media.ffmpeg import (
+    Loudness,
+    MediaInfo,
+    ebur128_filter,
+    escape_filter_value,
+    measure_loudness,
+    parse_ebur128,
+    probe,
+    require_tools,
+    run,
+    write_thumbnail,
+)
 from shared.video.plan import VideoPlan, single_chain
 
 OUT_WIDTH, OUT_HEIGHT, OUT_FPS = 1080, 1920, 24

@@ -9,9 +9,9 @@ from __future__ import annotations
 import json
 import math
 import wave
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 

@@ -1,25 +1,23 @@
 """agent-assembler's step: turn the stored Veo video into the delivered short and hand it to QA."""
 from __future__ import annotations
 
-from shared.core.errors import IllegalTransition, LeaseHeld
-
 import tempfile
 from pathlib import Path
 from typing import Any
 
-from shared.core import layout
 from shared.assembly import block_transcripts
-from shared.core import lease, log, status
-from shared.core.clients import Clients
-from shared.core.job import require_job
 from shared.assembly.finish import Deliverables, produce_deliverables
-from shared.video.segments import join_segments
-from shared.core.messages import AssemblyRequest, BlockReady, QaRequest
-from shared.pricing.presets import Preset, preset_from_doc
 from shared.assembly.renditions import write_rendition
+from shared.core import layout, lease, log, status
+from shared.core.clients import Clients
+from shared.core.errors import IllegalTransition, LeaseHeld
+from shared.core.job import require_job
+from shared.core.messages import AssemblyRequest, BlockReady, QaRequest
 from shared.core.pubsub import publish
 from shared.core.status import Status
 from shared.core.storage import download_file, gs_uri, read_json, upload_file
+from shared.pricing.presets import Preset, preset_from_doc
+from shared.video.segments import join_segments
 
 ASSEMBLING = frozenset({Status.ASSEMBLING})
 _STARTABLE = frozenset({Status.VIDEO_GENERATED, Status.QA_FAILED})

@@ -4,9 +4,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import lru_cache
 
+import google.cloud.pubsub_v1 as pubsub_v1
+import google.cloud.storage as storage
 import google.oauth2.credentials
 from google import genai
-from google.cloud import firestore, pubsub_v1, storage
+from google.cloud import firestore
 from google.genai import types
 
 from shared.core.config import VERTEX, Settings, load_settings
@@ -29,7 +31,9 @@ def make_genai(settings: Settings) -> genai.Client:
     if settings.genai_mode == VERTEX:
         credentials = None
         if settings.is_local:  # the simulator accepts any bearer token; ADC is used in production
-            credentials = google.oauth2.credentials.Credentials(token="local-simulator")
+            # google-auth ships py.typed but leaves Credentials.__init__ unannotated (strict core flags the call).
+            credentials = google.oauth2.credentials.Credentials(  # type: ignore[no-untyped-call]
+                token="local-simulator")
         return genai.Client(vertexai=True, project=settings.project, location=settings.vertex_location,
                             credentials=credentials, http_options=http_options)
     return genai.Client(api_key=settings.gemini_api_key, http_options=http_options)

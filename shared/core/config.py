@@ -6,9 +6,9 @@ that have no safe default must be present, and `load_settings()` fails naming th
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Mapping
 
 from shared.core.errors import ConfigError
 
@@ -48,7 +48,7 @@ class LocalPorts:
         return self.agents_base - 3
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str]) -> "LocalPorts":
+    def from_env(cls, env: Mapping[str, str]) -> LocalPorts:
         return cls(
             firestore=int(env.get("LOCAL_FIRESTORE_PORT", cls.firestore)),
             pubsub=int(env.get("LOCAL_PUBSUB_PORT", cls.pubsub)),

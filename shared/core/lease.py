@@ -6,8 +6,6 @@ refreshing, its lease expires, and the monitor (or a redelivered message) may ta
 """
 from __future__ import annotations
 
-from shared.core.errors import IllegalTransition, LeaseHeld
-
 import datetime as dt
 import uuid
 from typing import Any
@@ -15,6 +13,7 @@ from typing import Any
 from google.cloud import firestore
 
 from shared.core import status
+from shared.core.errors import IllegalTransition, LeaseHeld
 from shared.core.status import Status
 
 GRACE_SECONDS = 60.0  # the default of LEASE_GRACE_SECONDS
@@ -39,7 +38,8 @@ def is_live(lease: dict[str, Any] | None, owner: str | None = None) -> bool:
     """Whether a lease is held by someone other than `owner` and not yet expired."""
     if not lease or lease.get("owner") == owner:
         return False
-    return lease["until"] > status.utcnow()
+    until: dt.datetime = lease["until"]  # a Firestore timestamp (a datetime subclass)
+    return until > status.utcnow()
 
 
 def claim(db: firestore.Client, video_id: str, expected: frozenset[Status], owner: str,

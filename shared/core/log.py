@@ -11,23 +11,30 @@ import os
 import sys
 import time
 import traceback
+from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from typing import Any, Iterator
+from typing import Any
 
-_context: ContextVar[dict[str, Any]] = ContextVar("log_context", default={})
+# No default: a shared mutable default would be one dict for every context. Read it through _bound_fields().
+_context: ContextVar[dict[str, Any]] = ContextVar("log_context")
 _REPORTED_ERROR_TYPE = "type.googleapis.com/google.devtools.clouderrorreporting.v1beta1.ReportedErrorEvent"
+
+
+def _bound_fields() -> dict[str, Any]:
+    """The fields bound in this context (a fresh empty dict when none are)."""
+    return _context.get({})
 
 
 def bind(**fields: Any) -> None:
     """Attach fields (agent, video_id, step, trace…) to every later line in this context."""
-    _context.set({**_context.get(), **{k: v for k, v in fields.items() if v is not None}})
+    _context.set({**_bound_fields(), **{k: v for k, v in fields.items() if v is not None}})
 
 
 @contextmanager
 def bound(**fields: Any) -> Iterator[None]:
     """Attach fields for the duration of a block."""
-    token = _context.set({**_context.get(), **{k: v for k, v in fields.items() if v is not None}})
+    token = _context.set({**_bound_fields(), **{k: v for k, v in fields.items() if v is not None}})
     try:
         yield
     finally:
@@ -43,7 +50,7 @@ def trace_field(trace_header: str | None, project: str) -> dict[str, str]:
 
 
 def _emit(severity: str, message: str, fields: dict[str, Any]) -> None:
-    entry = {"severity": severity, "message": message, **_context.get(), **fields}
+    entry = {"severity": severity, "message": message, **_bound_fields(), **fields}
     sys.stdout.write(json.dumps(entry, default=str, ensure_ascii=False) + "\n")
     sys.stdout.flush()
 

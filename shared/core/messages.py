@@ -8,13 +8,13 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from typing import Any, Literal, Union
+from typing import Any, Final, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from shared.core.errors import ErrorCode, InvalidInputError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION: Final = 1
 VIDEO_ID_PATTERN = r"^[a-z0-9][a-z0-9-]{7,63}$"
 MAX_MESSAGE_BYTES = 16 * 1024
 PUBSUB_EVENT_TYPE = "google.cloud.pubsub.topic.v1.messagePublished"
@@ -56,9 +56,9 @@ class QaRequest(_Message):
     kind: Literal["qa_request"] = "qa_request"
 
 
-StepMessage = Union[VideoRequest, AssemblyRequest, BlockReady, QaRequest]
-_adapter: TypeAdapter[StepMessage] = TypeAdapter(
-    Union[VideoRequest, AssemblyRequest, BlockReady, QaRequest])  # type: ignore[arg-type]
+StepMessage = VideoRequest | AssemblyRequest | BlockReady | QaRequest
+MessageT = TypeVar("MessageT", bound=StepMessage)  # the message type(s) a consumer expects
+_adapter: TypeAdapter[StepMessage] = TypeAdapter(StepMessage)
 
 
 def encode(message: StepMessage) -> bytes:
@@ -108,7 +108,7 @@ def source_topic(cloud_event: Any) -> str:
 
 
 def message_from_cloud_event(cloud_event: Any,
-                              expected: type[_Message] | tuple[type[_Message], ...]) -> StepMessage:
+                             expected: type[MessageT] | tuple[type[MessageT], ...]) -> MessageT:
     """Decode a functions-framework CloudEvent into the message type(s) its consumer expects."""
     message = decode(data_from_cloud_event(cloud_event["type"], cloud_event.data))
     if not isinstance(message, expected):

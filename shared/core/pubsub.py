@@ -1,12 +1,12 @@
 """Publishing step messages, and parking payloads that can never be processed on the dead-letter topic."""
 from __future__ import annotations
 
+import google.cloud.pubsub_v1 as pubsub_v1
 from google.api_core import exceptions as gexc
-from google.cloud import pubsub_v1
 
 from shared.core import log
-from shared.core.config import Settings
 from shared.core.clients import Clients
+from shared.core.config import Settings
 from shared.core.errors import InvalidInputError, TransientError
 from shared.core.messages import AssemblyRequest, BlockReady, QaRequest, StepMessage, VideoRequest, encode
 from shared.core.topics import ASSEMBLY_REQUESTS, DEAD_LETTER, QA_REQUESTS, VIDEO_REQUESTS
@@ -27,8 +27,9 @@ def publish(publisher: pubsub_v1.PublisherClient, settings: Settings, message: S
     project = settings.project
     path = publisher.topic_path(project, topic)
     try:
-        message_id = publisher.publish(path, encode(message), kind=message.kind,
-                                       video_id=message.video_id).result(timeout=PUBLISH_TIMEOUT_SECONDS)
+        # pubsub_v1 is untyped here (follow_imports=skip): the future's result, the message id, is Any.
+        message_id: str = publisher.publish(path, encode(message), kind=message.kind,
+                                            video_id=message.video_id).result(timeout=PUBLISH_TIMEOUT_SECONDS)
     except (gexc.GoogleAPICallError, TimeoutError) as exc:
         raise TransientError(f"publishing to {topic} failed: {exc}") from exc
     log.info("published", topic=topic, message_kind=message.kind, origin=message.origin,
@@ -47,7 +48,7 @@ def park_dead_letter(clients: Clients, data: bytes, reason: InvalidInputError, s
     attributes = {"reason": reason.code, "detail": reason.message[:500], "source_topic": source_topic,
                   "size": str(len(data))}
     try:
-        message_id = clients.publisher.publish(topic, data[:PARKED_MAX_BYTES], **attributes).result(
+        message_id: str = clients.publisher.publish(topic, data[:PARKED_MAX_BYTES], **attributes).result(
             timeout=PUBLISH_TIMEOUT_SECONDS)
     except (gexc.GoogleAPICallError, TimeoutError) as exc:
         raise TransientError(f"parking a malformed message failed: {exc}") from exc

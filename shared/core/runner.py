@@ -5,17 +5,17 @@ agent passes `Hooks`, and the runner calls them.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable, TypeVar
+from typing import Any
 
 from shared.core import log, status
 from shared.core.clients import Clients
 from shared.core.errors import IllegalTransition, InvalidInputError, PermanentError
-from shared.core.messages import StepMessage, message_from_cloud_event, raw_event_data, source_topic
+from shared.core.messages import MessageT, message_from_cloud_event, raw_event_data, source_topic
 from shared.core.pubsub import park_dead_letter
 from shared.core.status import Status
 
-M = TypeVar("M", bound=StepMessage)
 JobEnded = Callable[[Clients, str], Any]
 # The outcome a step handler returns when it moved its job to `completed`.
 COMPLETED = "completed"
@@ -48,8 +48,8 @@ def fail_job(clients: Clients, video_id: str, step: str, exc: PermanentError, ho
     record_failure(clients, video_id, {"code": exc.code, "message": exc.message[:1000], "step": step}, hooks)
 
 
-def run_event(clients: Clients, cloud_event: Any, expected: type[M] | tuple[type[M], ...], agent: str, step: str,
-              handler: Callable[[Clients, M], str], hooks: Hooks = Hooks()) -> str:
+def run_event(clients: Clients, cloud_event: Any, expected: type[MessageT] | tuple[type[MessageT], ...], agent: str,
+              step: str, handler: Callable[[Clients, MessageT], str], hooks: Hooks = Hooks()) -> str:
     """Decode and run one step. Transient errors propagate (→ redelivery); permanent ones fail the job.
 
     A malformed message (not JSON, wrong schema or kind, too large) can never succeed and has no job

@@ -13,20 +13,21 @@ duplicate message can never move a job backwards or repeat a paid step.
 """
 from __future__ import annotations
 
-from shared.core.errors import IllegalTransition
-
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
-from typing import Any, Callable
+from typing import Any
 
 from google.cloud import firestore
 
-from shared.core import layout
-from shared.core import log
+from shared.core import layout, log
+from shared.core.errors import IllegalTransition
 
 
-class Status(str, Enum):
+# Not StrEnum: with (str, Enum), str(Status.X) and f"{Status.X}" give "Status.X", and logs carry that
+# (runner.record_failure logs str(illegal.current)); StrEnum would give the bare value and change them.
+class Status(str, Enum):  # noqa: UP042 - keeps str()/format() output as it is (see above)
     SCRIPT_READY = "script_ready"
     VIDEO_GENERATING = "video_generating"
     VIDEO_GENERATED = "video_generated"
@@ -82,7 +83,7 @@ class Applied:
 
 
 def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
+    return dt.datetime.now(dt.UTC)
 
 
 def doc_ref(db: firestore.Client, video_id: str) -> firestore.DocumentReference:
@@ -136,9 +137,9 @@ def transition(db: firestore.Client, video_id: str, target: Status,
     @firestore.transactional
     def run(tx: firestore.Transaction) -> Applied:
         snap = ref.get(transaction=tx)
-        if not snap.exists:
+        doc = snap.to_dict() if snap.exists else None
+        if doc is None:
             raise IllegalTransition(video_id, None, target)
-        doc = snap.to_dict()
         current = Status(doc["status"])
         if not can_transition(current, target) or (allowed_from and current not in allowed_from):
             raise IllegalTransition(video_id, current, target)
@@ -149,7 +150,7 @@ def transition(db: firestore.Client, video_id: str, target: Status,
         tx.update(ref, update)
         return Applied(current, {**doc, **update})
 
-    applied = run(db.transaction())
+    applied: Applied = run(db.transaction())  # firestore.transactional's wrapper returns Any
     log.info("status changed", event="status_changed", video_id=video_id,
              status=target.value, previous=applied.previous.value)
     return applied
@@ -167,9 +168,9 @@ def update_in_status(db: firestore.Client, video_id: str, expected: frozenset[St
     @firestore.transactional
     def run(tx: firestore.Transaction) -> dict[str, Any]:
         snap = ref.get(transaction=tx)
-        if not snap.exists:
+        doc = snap.to_dict() if snap.exists else None
+        if doc is None:
             raise IllegalTransition(video_id, None, next(iter(expected)))
-        doc = snap.to_dict()
         current = Status(doc["status"])
         if current not in expected:
             raise IllegalTransition(video_id, current, next(iter(expected)))
@@ -179,4 +180,5 @@ def update_in_status(db: firestore.Client, video_id: str, expected: frozenset[St
             tx.update(ref, update)
         return {**doc, **update}
 
-    return run(db.transaction())
+    merged: dict[str, Any] = run(db.transaction())  # firestore.transactional's wrapper returns Any
+    return merged

@@ -5,8 +5,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+import google.cloud.storage as storage
 from google.api_core import exceptions as gexc
-from google.cloud import storage
 
 from shared.core.errors import PermanentError, TransientError
 

@@ -1,7 +1,8 @@
 """Validation of JSON request bodies against pydantic models, with one error shape for every route."""
 from __future__ import annotations
 
-from typing import Any, Iterable, TypeVar
+from collections.abc import Iterable
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 

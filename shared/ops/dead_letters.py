@@ -19,16 +19,15 @@ from __future__ import annotations
 import base64
 from typing import Any
 
+import google.cloud.pubsub_v1 as pubsub_v1
 from google.api_core import exceptions as gexc
-from google.cloud import pubsub_v1
 
-from shared.core import layout
-from shared.core import log, messages, status
-from shared.ops import webhooks
+from shared.core import layout, log, messages, status
 from shared.core.clients import Clients
 from shared.core.errors import ErrorCode, IllegalTransition, InvalidInputError
 from shared.core.status import Status
 from shared.core.topics import DEAD_LETTER_SUBSCRIPTION
+from shared.ops import webhooks
 
 PAYLOAD_KEPT_BYTES = 1024
 MAX_PER_PASS = 500

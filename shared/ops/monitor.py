@@ -13,8 +13,6 @@ corrected loudness target, at most MAX_REMEDIAL_ATTEMPTS times, else `failed` wi
 """
 from __future__ import annotations
 
-from shared.core.errors import ErrorCode, IllegalTransition
-
 import datetime as dt
 from typing import Any
 
@@ -22,19 +20,19 @@ import flask
 from google.cloud import firestore
 from google.cloud.firestore_v1.base_query import FieldFilter
 
-from shared.core import layout
-from shared.core import lease, log, status
-from shared.ops import dead_letters
+from shared.core import layout, lease, log, status
 from shared.core.clients import Clients
 from shared.core.config import Settings
+from shared.core.errors import ErrorCode, IllegalTransition
 from shared.core.messages import AssemblyRequest, QaRequest, StepMessage, VideoRequest
-from shared.pricing.presets import preset_from_doc
 from shared.core.pubsub import publish
-from shared.ops.remedial import plan_remedy
 from shared.core.responses import error_response, json_response
-from shared.core.status import Status
 from shared.core.runner import record_failure
+from shared.core.status import Status
+from shared.ops import dead_letters
 from shared.ops.hooks import PIPELINE_HOOKS
+from shared.ops.remedial import plan_remedy
+from shared.pricing.presets import preset_from_doc
 
 RESUME: dict[Status, type[StepMessage]] = {
     Status.SCRIPT_READY: VideoRequest,

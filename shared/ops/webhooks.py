@@ -20,17 +20,17 @@ import json
 import socket
 import time
 import urllib.parse
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import requests
 from tenacity import RetryCallState, Retrying, retry_if_result, stop_after_attempt, wait_exponential
 
-from shared.core.users import ensure_user
-from shared.core import layout
-from shared.core import log, status
+from shared.core import layout, log, status
 from shared.core.clients import Clients
 from shared.core.errors import ErrorCode, InvalidInputError
 from shared.core.retry import log_before_sleep
+from shared.core.users import ensure_user
 
 SIGNATURE_HEADER = "X-Pipeline-Signature"
 TIMEOUT_SECONDS = 5.0

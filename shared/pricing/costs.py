@@ -13,8 +13,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from shared.pricing.prices import (GEMINI_PRICE_PER_MILLION_TOKENS, IMAGE_PRICE_PER_IMAGE, PRICES_AS_OF,
-                                   VEO_PRICE_PER_SECOND)
+from shared.pricing.prices import (
+    GEMINI_PRICE_PER_MILLION_TOKENS,
+    IMAGE_PRICE_PER_IMAGE,
+    PRICES_AS_OF,
+    VEO_PRICE_PER_SECOND,
+)
 
 
 def tier_of(model: str) -> str:

@@ -5,11 +5,16 @@ tokens, images) plus the compute measured from its history, priced with the date
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from shared.pricing.costs import gemini_usd, veo_usd
-from shared.pricing.prices import (COMPUTE_PRICE_PER_GIB_SECOND, COMPUTE_PRICE_PER_VCPU_SECOND, IMAGE_PRICE_PER_IMAGE,
-                                   PRICES_AS_OF)
+from shared.pricing.prices import (
+    COMPUTE_PRICE_PER_GIB_SECOND,
+    COMPUTE_PRICE_PER_VCPU_SECOND,
+    IMAGE_PRICE_PER_IMAGE,
+    PRICES_AS_OF,
+)
 
 TOLERANCE_PCT = 5.0
 # (vCPU, GiB) per agent, as deployed (infra/gcp/functions.json).

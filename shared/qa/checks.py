@@ -7,14 +7,15 @@ dialogue (word error rate). Which failures block delivery is the preset's decisi
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
-from shared.pricing.presets import ALL_CHECKS, Preset
-from shared.qa.measure import Measurements, measure
 from shared.assembly.alignment import normalise
 from shared.assembly.subtitles import Cue, parse_srt
+from shared.pricing.presets import ALL_CHECKS, Preset
+from shared.qa.measure import Measurements, measure
 
 Span = tuple[float, float]
 

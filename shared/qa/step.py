@@ -10,19 +10,18 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from shared.core import layout
-from shared.core import log, status
+from shared.core import layout, log, status
 from shared.core.clients import Clients
-from shared.core.job import require_job
 from shared.core.errors import ErrorCode, IllegalTransition
-from shared.pricing.receipts import build_receipt
+from shared.core.job import require_job
 from shared.core.messages import QaRequest
 from shared.core.runner import COMPLETED
-from shared.pricing.presets import preset_from_doc
-from shared.qa.checks import SubtitleEvidence, check_file
-from shared.qa.report import render_markdown
 from shared.core.status import Status
 from shared.core.storage import download_file, gs_uri, read_json, upload_bytes, upload_json
+from shared.pricing.presets import preset_from_doc
+from shared.pricing.receipts import build_receipt
+from shared.qa.checks import SubtitleEvidence, check_file
+from shared.qa.report import render_markdown
 
 Span = tuple[float, float]
 
@@ -95,8 +94,8 @@ def subtitle_evidence(clients: Clients, doc: dict[str, Any], work: Path) -> Subt
 
 def speech_spans_of(paths: list[Path]) -> list[Span]:
     """Silero VAD speech spans of consecutive source files, on one timeline."""
-    from shared.media.ffmpeg import probe
     from shared.assembly.transcribe import load_audio, speech_spans
+    from shared.media.ffmpeg import probe
 
     spans: list[Span] = []
     offset = 0.0

@@ -33,7 +33,8 @@ def generate_image(client: genai.Client, model: str, prompt: str, images: list[b
     except genai_errors.APIError as exc:
         if isinstance(exc, genai_errors.ServerError) or exc.code == 429:
             raise TransientError(f"image model unavailable: {exc}") from exc
-        raise GenerationError(f"image model refused the request: {exc}", code=ErrorCode.IMAGE_GENERATION_FAILED) from exc
+        raise GenerationError(f"image model refused the request: {exc}",
+                              code=ErrorCode.IMAGE_GENERATION_FAILED) from exc
     for candidate in response.candidates or []:
         for part in (candidate.content and candidate.content.parts) or []:
             if part.inline_data and part.inline_data.data:

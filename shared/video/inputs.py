@@ -11,15 +11,14 @@ from typing import Any
 
 from google.api_core import exceptions as gexc
 
-from shared.core import layout
-from shared.core import log
-from shared.video import veo
-from shared.video.characters import generate_image
+from shared.core import layout, log
 from shared.core.clients import Clients
 from shared.core.errors import TransientError
+from shared.core.storage import gs_uri, split_uri, upload_bytes
+from shared.video import veo
+from shared.video.characters import generate_image
 from shared.video.prompts import opening_frame_prompt
 from shared.video.segments import last_frame
-from shared.core.storage import gs_uri, split_uri, upload_bytes
 
 
 def frame_uri(clients: Clients, video_id: str, name: str) -> str:

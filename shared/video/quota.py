@@ -17,21 +17,27 @@ in-process for a bounded time, then gets QuotaWait (transient): its step stops a
 """
 from __future__ import annotations
 
-from shared.core.errors import QuotaWait
-
 import datetime as dt
 import random
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from google.api_core import exceptions as gexc
 from google.cloud import firestore
-from tenacity import (RetryCallState, Retrying, retry_if_exception_type, retry_if_result, stop_after_attempt,
-                      stop_after_delay, wait_random)
+from tenacity import (
+    RetryCallState,
+    Retrying,
+    retry_if_exception_type,
+    retry_if_result,
+    stop_after_attempt,
+    stop_after_delay,
+    wait_random,
+)
 
-from shared.core import layout
-from shared.core import log
+from shared.core import layout, log
 from shared.core.config import Settings
+from shared.core.errors import QuotaWait
 from shared.core.retry import log_before_sleep
 from shared.pricing.presets import BY_COST, DEFAULT_PRESET
 
@@ -183,7 +189,7 @@ def _apply(db: firestore.Client, rule: Callable[[State, dt.datetime], Decision])
     """Read the quota, apply `rule`, and write the result if it changed (re-deciding after a lost race)."""
     def read_decide_write() -> Decision:
         snap = quota_ref(db).get()
-        decision = rule(snap.to_dict() or {}, dt.datetime.now(dt.timezone.utc))
+        decision = rule(snap.to_dict() or {}, dt.datetime.now(dt.UTC))
         if decision.changed:
             _write(db, snap, decision.state)
         return decision

@@ -11,23 +11,21 @@ A 400 is permanent, with the API's message.
 """
 from __future__ import annotations
 
-from shared.core.errors import ErrorCode, VeoBusy
-
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Sequence
 
+import google.cloud.storage as storage
 from google import genai
-from google.cloud import storage
 from google.genai import errors as genai_errors
 from google.genai import types
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt, wait_random_exponential
 
 from shared.core import log
 from shared.core.config import GEMINI_API, VEO_MODELS, VERTEX
-from shared.core.errors import GenerationError, TransientError
-from shared.video.prompts import NEGATIVE_PROMPT
+from shared.core.errors import ErrorCode, GenerationError, TransientError, VeoBusy
 from shared.core.storage import download_file, split_uri
+from shared.video.prompts import NEGATIVE_PROMPT
 
 VERTICAL = "9:16"
 LANDSCAPE = "16:9"

@@ -27,8 +27,7 @@ import yaml
 from hypothesis import HealthCheck, Phase, assume, given, settings
 from hypothesis import strategies as st
 
-from shared.core import messages
-from shared.ops import dead_letters
+from shared.core import layout, messages
 from shared.core.topics import EVENT_ROUTES
 from tests.chaos import report
 
@@ -274,7 +273,7 @@ def test_malformed_and_oversized_payloads_are_parked_and_recorded_once(pipeline,
     pipeline.use_push()
     monitor = pipeline.cloud.url_of("agent-monitor")
     requests.post(monitor, timeout=120).raise_for_status()  # what earlier tests parked
-    before = {snap.id for snap in clients.db.collection(dead_letters.COLLECTION).stream()}
+    before = {snap.id for snap in clients.db.collection(layout.DEAD_LETTERS).stream()}
     sent: list[bytes] = []
 
     @settings(max_examples=PAYLOADS, deadline=None, phases=[Phase.generate], database=None,
@@ -292,11 +291,11 @@ def test_malformed_and_oversized_payloads_are_parked_and_recorded_once(pipeline,
     while len(recorded) < len(sent) and time.monotonic() < deadline:
         time.sleep(1)
         requests.post(monitor, timeout=120).raise_for_status()
-        recorded = [snap.to_dict() for snap in clients.db.collection(dead_letters.COLLECTION).stream()
+        recorded = [snap.to_dict() for snap in clients.db.collection(layout.DEAD_LETTERS).stream()
                     if snap.id not in before]
     time.sleep(3)  # a redelivery, if any, would park a second copy now
     requests.post(monitor, timeout=120).raise_for_status()
-    recorded = [snap.to_dict() for snap in clients.db.collection(dead_letters.COLLECTION).stream()
+    recorded = [snap.to_dict() for snap in clients.db.collection(layout.DEAD_LETTERS).stream()
                 if snap.id not in before]
     assert sorted(r["size"] for r in recorded) == sorted(len(p) for p in sent), "each payload recorded once"
     assert all(r["reason"] in ("malformed_message", "message_too_large", "unsupported_schema",

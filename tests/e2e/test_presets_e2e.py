@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from google.cloud.firestore_v1.base_query import FieldFilter
 
-from shared.core import status
+from shared.core import layout
 from shared.pricing.presets import PRESETS
 from shared.core.storage import read_json
 from tests.support import ffprobe
@@ -49,7 +49,7 @@ def test_quick_social_receipt_matches_its_estimate(quick):
 
 
 def test_every_completed_job_has_a_receipt_within_tolerance_or_a_reason(clients, quick):
-    query = clients.db.collection(status.COLLECTION).where(filter=FieldFilter("status", "==", "completed"))
+    query = clients.db.collection(layout.VIDEO_STATUS).where(filter=FieldFilter("status", "==", "completed"))
     docs = [snap.to_dict() for snap in query.stream()]
     priced = [d for d in docs if d.get("estimate")]
     assert quick["doc"]["video_id"] in {d["video_id"] for d in priced}

@@ -26,7 +26,7 @@ class FaultRule:
     model: str = ""
 
     @classmethod
-    def from_json(cls, raw: Any) -> "FaultRule":
+    def from_json(cls, raw: Any) -> FaultRule:
         """A rule from its JSON form; 400 when it is malformed."""
         if not isinstance(raw, dict):
             raise invalid("each fault rule must be an object")

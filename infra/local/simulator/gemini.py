@@ -55,8 +55,8 @@ def generate_content(model: str, body: dict[str, Any]) -> dict[str, Any]:
     if "image" in model or "IMAGE" in (config.get("responseModalities") or []):
         inputs = request_images(body)
         picture = composed_png_b64(text, config, inputs[0]) if inputs else portrait_png_b64(text, config)
-        parts = [{"text": "Here is the image (simulated)."},
-                 {"inlineData": {"mimeType": "image/png", "data": picture}}]
+        parts: list[dict[str, Any]] = [{"text": "Here is the image (simulated)."},
+                                       {"inlineData": {"mimeType": "image/png", "data": picture}}]
         return _response(model, text, parts, "Here is the image (simulated).")
     fields = prompt_fields(text)
     if "theme" in fields:

@@ -84,7 +84,7 @@ class VeoPrompt:
     blocks_total: int | None
 
     @classmethod
-    def parse(cls, prompt: str) -> "VeoPrompt":
+    def parse(cls, prompt: str) -> VeoPrompt:
         """Read the contract lines; a prompt without them is used whole as the scene."""
         fields = prompt_fields(prompt)
         block, total = block_position(fields.get("block"))

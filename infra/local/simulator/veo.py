@@ -20,7 +20,7 @@ import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -255,7 +255,7 @@ class VeoSimulator:
             "extension": request.extension, "source_file": request.source_fid,
             "protocol": request.protocol, "storage_uri": request.storage_uri,
             "image_input": request.image_png is not None,
-            "at": datetime.now(timezone.utc).isoformat(timespec="milliseconds"), "outcome": "pending",
+            "at": datetime.now(UTC).isoformat(timespec="milliseconds"), "outcome": "pending",
         }
         with self._lock:
             self._ledger.append(entry)

@@ -8,22 +8,23 @@ import subprocess
 import threading
 import time
 import uuid
+from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 import pytest
 import requests
 
 from shared.core import layout, status
-from shared.ops import webhooks
 from shared.core.errors import PermanentError
-from shared.core.status import Status
 from shared.core.runner import fail_job
-from shared.ops.hooks import PIPELINE_HOOKS
+from shared.core.status import Status
 from shared.core.storage import read_json
 from shared.core.topics import VIDEO_REQUESTS
+from shared.ops import webhooks
+from shared.ops.hooks import PIPELINE_HOOKS
 from tests.support import ffprobe, make_job, read_sse, verify_signature
 
 pytestmark = [pytest.mark.timeout(300), pytest.mark.usefixtures("pull_mode")]

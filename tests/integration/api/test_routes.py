@@ -13,8 +13,8 @@ import pytest
 import requests
 
 from shared.api import quotas
-from shared.core import layout, status
 from shared.api.routes import URLS
+from shared.core import layout, status
 from shared.core.storage import gs_uri, upload_bytes
 from tests.support import check_signed_url, ffprobe, make_job
 

@@ -11,7 +11,7 @@ import pytest
 import requests
 from google.cloud import pubsub_v1
 
-from shared.core import status, topics
+from shared.core import layout, status, topics
 from shared.ops import dead_letters
 from shared.core.messages import VideoRequest, encode
 from shared.core.topics import ASSEMBLY_REQUESTS, VIDEO_REQUESTS
@@ -32,7 +32,7 @@ def empty_dead_letter_subscription(pipeline):
 
 
 def parked(clients, message_id_prefix: str = "") -> list[dict]:
-    return [snap.to_dict() for snap in clients.db.collection(dead_letters.COLLECTION).stream()
+    return [snap.to_dict() for snap in clients.db.collection(layout.DEAD_LETTERS).stream()
             if snap.id.startswith(message_id_prefix)]
 
 
