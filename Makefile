@@ -11,7 +11,7 @@ export DEMO_STYLE := $(STYLE)
 export DEMO_LANGUAGE := $(LANGUAGE)
 export DEMO_MUSIC := $(MUSIC)
 
-.PHONY: setup up down status demo test test-unit test-integration test-e2e chaos bench lint
+.PHONY: setup up down status demo test test-unit test-inprocess test-integration test-e2e chaos bench lint
 
 setup:
 	@bash infra/local/setup.sh
@@ -33,6 +33,10 @@ test: setup lint
 
 test-unit: setup
 	@$(PY) -m pytest tests/unit
+
+# The agents in-process (functions_framework test clients) against the emulators: the fast tier.
+test-inprocess: setup
+	@$(PY) -m pytest tests/inprocess
 
 test-integration: setup
 	@$(PY) -m pytest tests/integration

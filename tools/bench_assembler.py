@@ -22,14 +22,17 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from shared.assembly import block_transcripts  # noqa: E402
 from shared.assembly.finish import encode_args, produce_deliverables  # noqa: E402
 from shared.assembly.music import choose_track  # noqa: E402
-from shared.assembly.transcribe import get_model, load_audio  # noqa: E402
+from shared.assembly.transcribe import Transcript, get_model, load_audio  # noqa: E402
 from shared.core.config import GEMINI_API  # noqa: E402
 from shared.media.ffmpeg import escape_filter_value, probe, run_ffmpeg  # noqa: E402
 from shared.video.plan import plan_video, single_chain  # noqa: E402
@@ -50,7 +53,9 @@ LINES = [
 
 def make_input(folder: Path, seconds: float) -> tuple[Path, dict]:
     """A synthetic Veo-like clip (moving test pattern, espeak line per block) and its script."""
-    blocks, inputs, chains = [], [], []
+    blocks: list[dict[str, Any]] = []
+    inputs: list[str] = []
+    chains: list[str] = []
     windows = single_chain(len(LINES)).windows()
     for k, line in enumerate(LINES):
         start, _ = windows[k]
@@ -74,7 +79,7 @@ def make_input(folder: Path, seconds: float) -> tuple[Path, dict]:
     return clip, script
 
 
-def timed(fn) -> float:
+def timed(fn: Callable[[], object]) -> float:
     """Wall seconds of fn()."""
     started = time.monotonic()
     fn()
@@ -157,16 +162,16 @@ def run(folder: Path, args: argparse.Namespace) -> int:
           f"({ahead_s / max(1, len(stored)):.2f} s per block, off the critical path)")
     result = None
 
-    def assemble(hear=None) -> None:
+    def assemble(hear: Callable[[], Transcript] | None = None) -> None:
         nonlocal result
         result = produce_deliverables(clip, script, folder / "work", music_track=None, crf=args.crf, hear=hear)
 
     whole_s = timed(assemble)
+    assert result is not None  # assemble() set it
     print(f"assembler transcribing the whole video itself: {whole_s:.2f} s  steps={result.timings}")
     assembler_s = timed(lambda: assemble(lambda: block_transcripts.complete(
         stored, windows, load_audio(clip), script["language"])))
     rss_mb = peak_rss_mb()
-    assert result is not None
     print(f"assembler: {assembler_s:.2f} s  steps={result.timings}")
     print(f"  output {result.duration:.2f} s, {result.loudness_lufs} LUFS, {result.true_peak_dbtp} dBTP, "
           f"{result.cue_count} cues, {result.words_transcribed} words heard")
@@ -178,7 +183,7 @@ def run(folder: Path, args: argparse.Namespace) -> int:
     print(f"naive recipe (burn, then re-encode): {naive_s:.2f} s")
     if args.presets:
         for preset in ("superfast", "veryfast", "faster", "fast"):
-            secs = timed(lambda: bare_encode(clip, folder / f"bare_{preset}.mp4", args.crf, preset))
+            secs = timed(partial(bare_encode, clip, folder / f"bare_{preset}.mp4", args.crf, preset))
             size = (folder / f"bare_{preset}.mp4").stat().st_size / 1e6
             print(f"  bare encode preset={preset}: {secs:.2f} s, {size:.1f} MB")
     print(f"assembler_vs_bare_encode={assembler_s / bare_s:.3f} assembler_vs_naive={assembler_s / naive_s:.3f} "

@@ -19,13 +19,16 @@ import hashlib
 import hmac
 import re
 import secrets
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 import flask
+import google.auth.transport
+import google.auth.transport.requests
 from google.api_core import exceptions as gexc
+from google.auth import exceptions as auth_exceptions
+from google.auth import jwt
 from google.cloud import firestore
+from google.oauth2 import id_token
 
 from shared.core import layout, log, status
 from shared.core.config import Settings
@@ -101,21 +104,16 @@ def verify_api_key(db: firestore.Client, key: str) -> Identity:
 
 # --- ID tokens ------------------------------------------------------------------------------------
 
-Transport = Callable[..., Any]
+# What google-auth fetches the signing certificates with (tests pass a fake one).
+Transport = google.auth.transport.Request
 
 
 def _default_transport() -> Transport:
-    import google.auth.transport.requests
-
     return google.auth.transport.requests.Request()
 
 
 def verify_id_token(token: str, settings: Settings, transport: Transport | None = None) -> Identity:
     """Verify a Firebase or Google ID token (signature, expiry, audience, issuer) with google-auth."""
-    from google.auth import exceptions as auth_exceptions
-    from google.auth import jwt
-    from google.oauth2 import id_token
-
     audience = settings.auth_audience or settings.project
     try:
         unverified = jwt.decode(token, verify=False)

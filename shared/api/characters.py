@@ -2,7 +2,8 @@
 
     POST   /characters        {name, description, style}  → 201 character (portrait in GCS)
     GET    /characters                                     → 200 {"characters": [own characters]}
-    GET    /characters/{id}                                → 200 character (own only, else 404; with portrait_url, signed)
+    GET    /characters/{id}                                → 200 character (own only, else 404;
+                                                             with portrait_url, signed)
     DELETE /characters/{id}                                → 204 (portrait and document removed)
 
 Storage: gs://BUCKET/characters/{id}.png and Firestore `characters/{id}`
@@ -14,7 +15,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from typing import Any
+from typing import Any, cast
 
 import flask
 from google.api_core import exceptions as gexc
@@ -103,7 +104,8 @@ def list_characters(clients: Clients, owner: str) -> list[dict[str, Any]]:
     """The caller's characters, newest first."""
     query = (clients.db.collection(layout.CHARACTERS).where(filter=FieldFilter("owner", "==", owner))
              .limit(MAX_LISTED))
-    found = [_public(clients, snap.id, snap.to_dict()) for snap in query.stream()]
+    # A query streams existing documents only: to_dict() is never None here.
+    found = [_public(clients, snap.id, cast(dict[str, Any], snap.to_dict())) for snap in query.stream()]
     return sorted(found, key=lambda c: c["created_at"], reverse=True)
 
 

@@ -102,7 +102,7 @@ def consume(db: firestore.Client, user_id: str, plan: Plan, *, videos: int = 0, 
     def run(tx: firestore.Transaction) -> dict[str, int]:
         at = now or dt.datetime.now(dt.UTC)
         snap = ref.get(transaction=tx)
-        doc = snap.to_dict() if snap.exists else {}
+        doc: dict[str, Any] = snap.to_dict() or {}  # None when the user has no quota document yet
         recent = _check_rate(doc, plan, window_seconds, at.timestamp()) if rate_limited else \
             [t for t in doc.get("recent", []) if t > at.timestamp() - window_seconds]
         counts = current_counts(doc, at)
@@ -113,7 +113,7 @@ def consume(db: firestore.Client, user_id: str, plan: Plan, *, videos: int = 0, 
         tx.set(ref, {**counts, **_periods(at), "recent": recent + ([at.timestamp()] if rate_limited else [])})
         return counts
 
-    counts = run(db.transaction())
+    counts: dict[str, int] = run(db.transaction())  # firestore.transactional's wrapper returns Any
     log.info("quota used", user_id=user_id, plan=plan.name, **counts)
     return counts
 

@@ -142,7 +142,8 @@ def _start_job(clients: Clients, request: VideoRequestBody, identity: auth.Ident
             **request.model_dump(), **_preset_fields(quote, settings.genai_mode),
             "owner": identity.user_id, "favourite": False, "views": 0, "script_cache": cache_note,
             "script_revision": 0, "title": script["title"], "script_uri": script_uri,
-            "total_blocks": blocks, "completed_blocks": 0, "planned_seconds": video_seconds(blocks, settings.genai_mode),
+            "total_blocks": blocks, "completed_blocks": 0,
+            "planned_seconds": video_seconds(blocks, settings.genai_mode),
             "blocks": {}, "next_attempt_at": None if request.review else lease.after(settings.stuck_after_seconds),
             "usage": {"gemini_prompt_tokens": generated.prompt_tokens,
                       "gemini_output_tokens": generated.output_tokens, "script_attempts": generated.attempts,
@@ -176,7 +177,7 @@ def estimate_request(clients: Clients, body: Any) -> dict[str, Any]:
     found = estimates.estimates_for(request, mode)
     budget = request.max_cost_usd
     chosen, why = estimates.choose_within_budget(found, request.preset, budget, request.allow_downgrade)
-    for name, estimate in found.items():
+    for estimate in found.values():
         estimate["fits_budget"] = budget is None or estimates.total_of(estimate) <= budget
     return {"requested_preset": request.preset, "would_run": chosen, "note": why, "max_cost_usd": budget,
             "presets": found, "prices": price_table()}
@@ -254,7 +255,8 @@ def _dispatch(clients: Clients, request: flask.Request) -> flask.Response:
         return error_response(ErrorCode.NOT_FOUND, f"no route {request.method} {request.path}")
     identity = auth.authenticate(clients.db, clients.settings, request)
     log.bind(user_id=identity.user_id)
-    return HANDLERS[endpoint](clients, request, args)
+    # Every rule's variables use werkzeug's default (string) converter: the values are str.
+    return HANDLERS[endpoint](clients, request, {name: str(value) for name, value in args.items()})
 
 
 def _allowed_origin(clients: Clients, request: flask.Request) -> str | None:
@@ -294,8 +296,8 @@ def _errors_as_json(clients: Clients, request: flask.Request) -> flask.Response:
         response.headers["WWW-Authenticate"] = 'Bearer realm="veo-pipeline"'
         return response
     except InvalidInputError as exc:
-        return error_response(exc.code, exc.message,
-                              **({"field": exc.field} if exc.field else {}))
+        field: dict[str, Any] = {"field": exc.field} if exc.field else {}
+        return error_response(exc.code, exc.message, **field)
     except TransientError as exc:
         log.warning("front door: upstream unavailable", reason=exc.message)
         return error_response(ErrorCode.UPSTREAM_UNAVAILABLE, "a backing service is busy; retry shortly")

@@ -128,7 +128,8 @@ def check_font_coverage(cues: Sequence[Cue], family: str) -> list[Cue]:
     letters = [ch for ch in missing if ch not in symbols]
     if letters:
         named = ", ".join(f"{ch!r} U+{ord(ch):04X}" for ch in letters)
-        raise PermanentError(f"no installed font can render subtitle characters: {named}", code=ErrorCode.MISSING_GLYPHS)
+        raise PermanentError(f"no installed font can render subtitle characters: {named}",
+                             code=ErrorCode.MISSING_GLYPHS)
     if not symbols:
         return list(cues)
     log.warning("dropping symbols no font can render", characters="".join(sorted(symbols)))

@@ -40,7 +40,9 @@ from shared.video.plan import VideoPlan, single_chain
 
 OUT_WIDTH, OUT_HEIGHT, OUT_FPS = 1080, 1920, 24
 TARGET_LUFS = -14.0
-LIMITER_CEILING_DBFS = -2.5  # sample-peak ceiling; leaves room for inter-sample peaks and AAC overshoot (up to ~1.1 dB seen), so true peak stays <= -1 dBTP
+# Sample-peak ceiling: leaves room for inter-sample peaks and AAC overshoot (up to ~1.1 dB seen), so true peak
+# stays <= -1 dBTP.
+LIMITER_CEILING_DBFS = -2.5
 INTER_SAMPLE_MARGIN_DB = 0.5  # true peak can exceed the (cheaper to measure) sample peak by about this
 X264_PRESET = "veryfast"
 AUDIO_BITRATE = "128k"
@@ -228,7 +230,8 @@ def produce_deliverables(veo_video: Path, script: dict, work_dir: Path, *, music
     `hear` supplies the transcript (e.g. merged from blocks transcribed while Veo generated); by
     default the whole video is transcribed here.
     """
-    started, timings = time.monotonic(), {}
+    started = time.monotonic()
+    timings: dict[str, float] = {}
     require_tools()
     work_dir = Path(work_dir)
     work_dir.mkdir(parents=True, exist_ok=True)

@@ -81,7 +81,8 @@ def _produce(clients: Clients, doc: dict[str, Any]) -> dict[str, Any]:
         veo_video = _veo_video(clients, doc, work)
         script = {**read_json(clients.storage, doc["script_uri"]), "plan": doc.get("plan")}
         preset = preset_from_doc(doc)
-        language, heard = str(script.get("language") or "en"), {}
+        language = str(script.get("language") or "en")
+        heard: dict[str, Any] = {}  # job_transcript reports here how many stored blocks it reused
         result = produce_deliverables(veo_video, script, work / "out", music_track=doc.get("music"),
                                       crf=preset.crf, music_volume=clients.settings.music_volume,
                                       target_lufs=loudness_target(doc, preset),
@@ -107,8 +108,8 @@ def _renditions(clients: Clients, video_id: str, result: Deliverables, preset: P
     urls = {}
     for rendition in preset.renditions:
         local = write_rendition(result.final_video, rendition, result.final_video.with_name(f"{rendition.name}.mp4"))
-        urls[rendition.name] = upload_file(clients.storage, gs_uri(clients.settings.bucket, layout.rendition_path(video_id, rendition.name)),
-                                           local, "video/mp4")
+        uri = gs_uri(clients.settings.bucket, layout.rendition_path(video_id, rendition.name))
+        urls[rendition.name] = upload_file(clients.storage, uri, local, "video/mp4")
     return {"rendition_urls": urls}
 
 
@@ -137,7 +138,8 @@ def _upload(clients: Clients, video_id: str, result: Deliverables, preset: Prese
         urls["srt_url"] = upload_file(store, gs_uri(bucket, layout.subtitles_path(video_id, "srt")), result.srt,
                                       "application/x-subrip")
     if "vtt" in preset.subtitle_formats:
-        urls["vtt_url"] = upload_file(store, gs_uri(bucket, layout.subtitles_path(video_id, "vtt")), result.vtt, "text/vtt")
+        urls["vtt_url"] = upload_file(store, gs_uri(bucket, layout.subtitles_path(video_id, "vtt")), result.vtt,
+                                      "text/vtt")
     return urls
 
 

@@ -2,8 +2,8 @@
 
 Two ways in to the dead-letter topic (shared.core.topics.DEAD_LETTER):
 - an agent receives a payload that can never succeed (not JSON, wrong schema or kind, too large):
-  `shared.core.pubsub.park_dead_letter` republishes it there with attributes {reason, source_topic} and the agent acknowledges it, so
-  it does not burn the subscription's delivery attempts;
+  `shared.core.pubsub.park_dead_letter` republishes it there with attributes {reason, source_topic} and the
+  agent acknowledges it, so it does not burn the subscription's delivery attempts;
 - a step kept failing transiently: after MAX_DELIVERY_ATTEMPTS Pub/Sub moves the message there itself.
 
 Each monitor pass pulls the dead-letter subscription (`record_dead_letters`) and for each message:

@@ -24,7 +24,7 @@ from shared.core import layout, lease, log, status
 from shared.core.clients import Clients
 from shared.core.config import Settings
 from shared.core.errors import ErrorCode, IllegalTransition
-from shared.core.messages import AssemblyRequest, QaRequest, StepMessage, VideoRequest
+from shared.core.messages import AssemblyRequest, QaRequest, VideoRequest
 from shared.core.pubsub import publish
 from shared.core.responses import error_response, json_response
 from shared.core.runner import record_failure
@@ -34,7 +34,8 @@ from shared.ops.hooks import PIPELINE_HOOKS
 from shared.ops.remedial import plan_remedy
 from shared.pricing.presets import preset_from_doc
 
-RESUME: dict[Status, type[StepMessage]] = {
+# The message that resumes a job stalled in a status (never BlockReady: it is only a hint to the assembler).
+RESUME: dict[Status, type[VideoRequest | AssemblyRequest | QaRequest]] = {
     Status.SCRIPT_READY: VideoRequest,
     Status.VIDEO_GENERATING: VideoRequest,
     Status.VIDEO_GENERATED: AssemblyRequest,

@@ -112,7 +112,8 @@ def _advance_each_block(run: ChainRun, doc: dict[str, Any]) -> bool:
                     return False
                 doc = resolved
                 continue
-            if state in (BlockState.FILTERED, BlockState.FAILED):  # recorded, but the invocation stopped before acting on it
+            # recorded, but the invocation stopped before acting on it
+            if state in (BlockState.FILTERED, BlockState.FAILED):
                 doc = _after_failed_result(run, index, block, doc)
                 continue
             result = _wait_for(run, block["operation"])
@@ -229,8 +230,10 @@ def _release_claim(run: ChainRun, index: int, claim: dict[str, Any], previous: d
 def _same(current: dict[str, Any] | None, expected: dict[str, Any]) -> bool:
     if not expected:
         return not current
+    if not current:
+        return False
     keys = ("state", "attempt", "operation", "owner")
-    return bool(current) and all(current.get(k) == expected.get(k) for k in keys)
+    return all(current.get(k) == expected.get(k) for k in keys)
 
 
 def _update_block(run: ChainRun, index: int, expected: dict[str, Any], new: dict[str, Any],
@@ -254,7 +257,8 @@ def _resolve_orphan(run: ChainRun, index: int, block: dict[str, Any], doc: dict[
     if run.mode != VERTEX or not block.get("output_prefix"):
         raise GenerationError(
             f"block {index}: an earlier invocation stopped while submitting it to Veo (request fingerprint "
-            f"{block.get('fingerprint')}); not resubmitting to avoid paying twice", code=ErrorCode.VEO_SUBMISSION_UNKNOWN)
+            f"{block.get('fingerprint')}); not resubmitting to avoid paying twice",
+            code=ErrorCode.VEO_SUBMISSION_UNKNOWN)
     poll_seconds = run.clients.settings.veo_poll_seconds
     while True:
         found = veo.find_output(run.clients.storage, block["output_prefix"])
@@ -334,7 +338,9 @@ def _after_failed_result(run: ChainRun, index: int, block: dict[str, Any], doc: 
 
 
 def announce_block(clients: Clients, video_id: str, block: int) -> None:
-    """Tell the assembler a block is done so it transcribes it now. Best effort: a block that is not announced is transcribed at assembly instead."""
+    """Tell the assembler a block is done so it transcribes it now.
+
+    Best effort: a block that is not announced is transcribed at assembly instead."""
     try:
         publish(clients.publisher, clients.settings, BlockReady(video_id=video_id, block=block))
     except TransientError as exc:

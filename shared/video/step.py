@@ -66,7 +66,8 @@ def _start_run(clients: Clients, video_id: str, owner: str, doc: dict[str, Any])
     if doc.get("character_id"):
         character = load_character(clients.db, doc["character_id"])
         if character is None:
-            raise InvalidInputError(f"character {doc['character_id']!r} no longer exists", code=ErrorCode.CHARACTER_NOT_FOUND)
+            raise InvalidInputError(f"character {doc['character_id']!r} no longer exists",
+                                    code=ErrorCode.CHARACTER_NOT_FOUND)
     return ChainRun(clients, video_id, owner, time.monotonic() + clients.settings.invocation_budget_seconds,
                 script, plan_video(len(script["blocks"]), clients.settings.genai_mode), character,
                 time.monotonic())

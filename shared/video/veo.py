@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import google.cloud.storage as storage
 from google import genai
@@ -107,14 +108,16 @@ def build_request(request: VeoInput, mode: str) -> tuple[types.GenerateVideosSou
             raise GenerationError("Veo reference images cannot be combined with image or video input",
                                   code=ErrorCode.VEO_INVALID_REQUEST)
         if len(request.reference_pngs) > MAX_REFERENCE_IMAGES:
-            raise GenerationError(f"at most {MAX_REFERENCE_IMAGES} reference images", code=ErrorCode.VEO_INVALID_REQUEST)
+            raise GenerationError(f"at most {MAX_REFERENCE_IMAGES} reference images",
+                                  code=ErrorCode.VEO_INVALID_REQUEST)
     video = types.Video(uri=request.previous_video_uri, mime_type="video/mp4") if request.previous_video_uri else None
     image = _image(request.first_frame_png) if request.first_frame_png and not video else None
     source = types.GenerateVideosSource(prompt=request.prompt, video=video, image=image)
-    references = [types.VideoGenerationReferenceImage(image=_image(png), reference_type="ASSET")
+    references = [types.VideoGenerationReferenceImage(image=_image(png),
+                                                      reference_type=types.VideoGenerationReferenceType.ASSET)
                   for png in request.reference_pngs] or None
-    vertex_only = ({"output_gcs_uri": request.output_gcs_uri, "generate_audio": True, "seed": request.seed}
-                   if mode == VERTEX else {})
+    vertex_only: dict[str, Any] = ({"output_gcs_uri": request.output_gcs_uri, "generate_audio": True,
+                                    "seed": request.seed} if mode == VERTEX else {})
     config = types.GenerateVideosConfig(
         number_of_videos=1, aspect_ratio=request.aspect_ratio, resolution=RESOLUTION,
         negative_prompt=NEGATIVE_PROMPT, duration_seconds=None if video else request.seconds,
@@ -163,7 +166,8 @@ def submit(client: genai.Client, mode: str, models: Sequence[str], request: VeoI
                                                gate)
         except genai_errors.APIError as exc:
             if not is_retryable(exc):
-                raise GenerationError(f"Veo rejected the request: {exc.message or exc}", code=ErrorCode.VEO_REJECTED) from exc
+                raise GenerationError(f"Veo rejected the request: {exc.message or exc}",
+                                      code=ErrorCode.VEO_REJECTED) from exc
             last = exc
             counter.count += 1  # the last failed attempt of this model counts too
             log.warning("veo model exhausted", model=model, fallback=models[position + 1:] or None)
@@ -177,7 +181,9 @@ def submit(client: genai.Client, mode: str, models: Sequence[str], request: VeoI
 def poll(client: genai.Client, operation_name: str) -> VeoResult | None:
     """The result of a stored operation, or None while it runs."""
     try:
-        operation = client.operations.get(types.GenerateVideosOperation(name=operation_name))
+        # model_validate, not the constructor: `name` comes from google-genai's non-pydantic Operation mixin,
+        # which its typed __init__ leaves out (the two build the same model).
+        operation = client.operations.get(types.GenerateVideosOperation.model_validate({"name": operation_name}))
     except genai_errors.APIError as exc:
         if is_retryable(exc):
             raise TransientError(f"polling {operation_name} failed: {exc}") from exc
