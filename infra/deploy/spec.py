@@ -4,7 +4,12 @@ Every subcommand prints tab-separated lines, one resource per line, so the shell
 a second list of names. Names are prefixed with the environment (`dev-video-requests`,
 `dev-agent-script`, metric `dev_step_duration`) so environments can share one project.
 
-CLI: python -m infra.deploy.spec {functions,pubsub,principals,bindings,indexes,render-monitoring} --env ENV ...
+Values are checked against the documented limits of Cloud Run functions before anything is deployed
+(`check_limits`): event-function timeout, memory/CPU pairs, concurrency. Functions are listed in deploy
+order: consumers before producers (`deploy_order`), the front door last.
+
+CLI: python -m infra.deploy.spec
+    {functions,pubsub,principals,bindings,indexes,lifecycle,render-monitoring} --env ENV ...
 """
 from __future__ import annotations
 
@@ -17,13 +22,36 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from shared.core import topics
+from shared.core import layout, topics
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 GCP_DIR = REPO_ROOT / "infra" / "gcp"
 ENVIRONMENTS = ("dev", "staging", "prod")
 SCHEDULER = "scheduler"
-BINDING_KINDS = ("project", "bucket", "secret", "topic", "subscription", "function", "self")
+# The Cloud Build service account of function builds (one per environment): projects created since July 2024
+# build with a default account that may lack the builder role.
+# https://cloud.google.com/functions/docs/securing/build-custom-sa
+BUILDER = "builder"
+FRONT_DOOR = "agent-script"  # deployed last: it starts work that the other functions consume
+# database: a project-level role limited by an IAM condition to the environment's Firestore database.
+BINDING_KINDS = ("project", "database", "bucket", "secret", "topic", "subscription", "function", "self")
+SECRET_ROLE = "roles/secretmanager.secretAccessor"
+PUBLISHER_ROLE = "roles/pubsub.publisher"
+
+# --- documented limits -----------------------------------------------------------------------------
+# Event-driven functions time out after 540 s at most, HTTP functions after 3600 s.
+# https://cloud.google.com/functions/docs/configuring/timeout
+EVENT_TIMEOUT_MAX_S = 540
+HTTP_TIMEOUT_MAX_S = 3600
+# Memory tiers and the vCPU each comes with (the minimum CPU for that memory).
+# https://cloud.google.com/functions/docs/configuring/memory
+MEMORY_TIER_CPU: dict[str, float] = {"128Mi": 0.083, "256Mi": 0.167, "512Mi": 0.333, "1Gi": 0.583, "2Gi": 1,
+                                     "4Gi": 2, "8Gi": 2, "16Gi": 4, "32Gi": 8}
+# 4 and 8 vCPU need at least 2 GiB and 4 GiB. https://cloud.google.com/run/docs/configuring/services/cpu
+CPU_MIN_MEMORY_MI: dict[float, int] = {4: 2048, 8: 4096}
+# Concurrency above 1 needs at least 1 vCPU. https://cloud.google.com/functions/docs/configuring/concurrency
+CONCURRENCY_MIN_CPU = 1.0
+CPU_VALUES = (0.083, 0.167, 0.333, 0.583, 1, 2, 4, 6, 8)
 _PLACEHOLDER = re.compile(r"\$\{([A-Z][A-Z0-9_]*)\}")
 
 
@@ -47,13 +75,14 @@ class FunctionSpec:
     max_instances: int
     ingress: str
     budget_s: int
+    gemini_key: bool = False  # the GEMINI_API_KEY secret is mounted (gemini_api mode): it calls Gemini or Veo
 
     def row(self) -> list[str]:
         """The tab-separated fields printed for the shell script."""
         kind = "event" if self.trigger_topic else "http"
         return [self.agent, self.name, self.entry_point, kind, self.trigger_topic or "-", self.memory, self.cpu,
                 str(self.timeout_s), str(self.concurrency), str(self.min_instances), str(self.max_instances),
-                self.ingress, str(self.budget_s)]
+                self.ingress, str(self.budget_s), "1" if self.gemini_key else "0"]
 
 
 def load_json(name: str, gcp_dir: Path = GCP_DIR) -> Any:
@@ -67,29 +96,93 @@ def prefixed(env: str, name: str) -> str:
 
 
 def function_specs(env: str, gcp_dir: Path = GCP_DIR) -> list[FunctionSpec]:
-    """Every agent of shared.core.topics with its settings from functions.json."""
+    """Every agent of shared.core.topics with its settings from functions.json, in deploy order."""
     spec = load_json("functions.json", gcp_dir)
     settings: Mapping[str, Any] = spec["agents"]
+    roles: Mapping[str, Any] = load_json("iam/roles.json", gcp_dir)
     entries: list[tuple[str, str, str | None]] = [(a.agent, a.entry_point, None) for a in topics.HTTP_AGENTS]
     entries += [(r.agent, r.entry_point, prefixed(env, r.topic)) for r in topics.EVENT_ROUTES]
     unknown = set(settings) - {agent for agent, _, _ in entries}
     if unknown:
         raise SpecError(f"functions.json names agents unknown to shared.core.topics: {sorted(unknown)}")
-    return [_function_spec(env, agent, entry, topic, settings, int(spec["budget_margin_s"]))
-            for agent, entry, topic in entries]
+    specs = [_function_spec(env, agent, entry, topic, settings, int(spec["budget_margin_s"]),
+                            gemini_key=_reads_secret(roles.get(agent, [])))
+             for agent, entry, topic in entries]
+    return deploy_order(specs, roles)
+
+
+def _reads_secret(bindings: list[Mapping[str, Any]]) -> bool:
+    """True when the principal may read the Gemini API key (so the function mounts it)."""
+    return any(b["on"] == "secret" and b["role"] == SECRET_ROLE for b in bindings)
 
 
 def _function_spec(env: str, agent: str, entry: str, topic: str | None, settings: Mapping[str, Any],
-                   margin: int) -> FunctionSpec:
+                   margin: int, gemini_key: bool = False) -> FunctionSpec:
     if agent not in settings:
         raise SpecError(f"functions.json has no settings for {agent}")
     s = settings[agent]
     timeout = int(s["timeout_s"])
-    if topic and timeout > 540:
-        raise SpecError(f"{agent}: event functions time out at 540 s at most, not {timeout}")
-    return FunctionSpec(agent, prefixed(env, agent), entry, topic, s["memory"], str(s["cpu"]), timeout,
-                        int(s["concurrency"]), int(s["min_instances"]), int(s["max_instances"]), s["ingress"],
-                        max(timeout - margin, 1))
+    function = FunctionSpec(agent, prefixed(env, agent), entry, topic, s["memory"], str(s["cpu"]), timeout,
+                            int(s["concurrency"]), int(s["min_instances"]), int(s["max_instances"]), s["ingress"],
+                            max(timeout - margin, 1), gemini_key)
+    check_limits(function)
+    return function
+
+
+def check_limits(function: FunctionSpec) -> None:
+    """Refuse settings Cloud Run functions would refuse (or silently change): see the limits above."""
+    name = function.agent
+    limit = EVENT_TIMEOUT_MAX_S if function.trigger_topic else HTTP_TIMEOUT_MAX_S
+    kind = "event" if function.trigger_topic else "HTTP"
+    if not 1 <= function.timeout_s <= limit:
+        raise SpecError(f"{name}: {kind} functions time out after {limit} s at most, not {function.timeout_s}")
+    if function.memory not in MEMORY_TIER_CPU:
+        raise SpecError(f"{name}: memory {function.memory!r} is not one of {list(MEMORY_TIER_CPU)}")
+    try:
+        cpu = float(function.cpu)
+    except ValueError:
+        raise SpecError(f"{name}: cpu {function.cpu!r} is not a number") from None
+    if cpu not in CPU_VALUES:
+        raise SpecError(f"{name}: cpu {function.cpu} is not one of {CPU_VALUES}")
+    if cpu < MEMORY_TIER_CPU[function.memory]:
+        raise SpecError(f"{name}: {function.memory} needs at least {MEMORY_TIER_CPU[function.memory]} vCPU, "
+                        f"not {function.cpu}")
+    if _mebibytes(function.memory) < CPU_MIN_MEMORY_MI.get(cpu, 0):
+        raise SpecError(f"{name}: {function.cpu} vCPU needs at least {CPU_MIN_MEMORY_MI[cpu]} MiB of memory, "
+                        f"not {function.memory}")
+    if function.concurrency > 1 and cpu < CONCURRENCY_MIN_CPU:
+        raise SpecError(f"{name}: concurrency {function.concurrency} needs at least 1 vCPU, not {function.cpu}")
+    if not 0 <= function.min_instances <= function.max_instances:
+        raise SpecError(f"{name}: min_instances {function.min_instances} > max_instances {function.max_instances}")
+    if function.ingress not in ("all", "internal-only", "internal-and-gclb"):
+        raise SpecError(f"{name}: unknown ingress {function.ingress!r}")
+
+
+def _mebibytes(memory: str) -> int:
+    return int(memory[:-2]) * (1024 if memory.endswith("Gi") else 1)
+
+
+def deploy_order(specs: list[FunctionSpec], roles: Mapping[str, Any]) -> list[FunctionSpec]:
+    """Consumers before producers: a function is deployed after every function that consumes a topic it
+    publishes to (iam/roles.json publisher bindings, shared.core.topics routes), the front door last."""
+    consumer = {r.topic: r.agent for r in topics.EVENT_ROUTES}
+    waits_for: dict[str, set[str]] = {}
+    for function in specs:
+        published = {b["on"].partition(":")[2] for b in roles.get(function.agent, [])
+                     if b["role"] == PUBLISHER_ROLE and b["on"].startswith("topic:")}
+        waits_for[function.agent] = {consumer[t] for t in published if t in consumer} - {function.agent}
+    position = {function.agent: index for index, function in enumerate(specs)}
+    ordered: list[FunctionSpec] = []
+    pending = list(specs)
+    while pending:
+        done = {f.agent for f in ordered}
+        ready = [f for f in pending if waits_for[f.agent] <= done]
+        if not ready:
+            raise SpecError(f"publish cycle between {sorted(f.agent for f in pending)}")
+        first = min(ready, key=lambda f: (f.agent == FRONT_DOOR, position[f.agent]))
+        ordered.append(first)
+        pending.remove(first)
+    return ordered
 
 
 def pubsub_rows(env: str) -> list[list[str]]:
@@ -102,8 +195,8 @@ def pubsub_rows(env: str) -> list[list[str]]:
 
 
 def principals(env: str) -> list[list[str]]:
-    """Each principal (agent or scheduler) with its service-account id."""
-    names = [a.agent for a in topics.HTTP_AGENTS] + [r.agent for r in topics.EVENT_ROUTES] + [SCHEDULER]
+    """Each principal (agent, scheduler, build account) with its service-account id."""
+    names = [a.agent for a in topics.HTTP_AGENTS] + [r.agent for r in topics.EVENT_ROUTES] + [SCHEDULER, BUILDER]
     return [[name, prefixed(env, name)] for name in names]
 
 
@@ -137,6 +230,40 @@ def _binding_target(env: str, on: str, agents: set[str], known_topics: set[str])
     if kind == "function" and name not in agents:
         raise SpecError(f"binding on unknown function {name!r}")
     return kind, prefixed(env, name) if name else "-"
+
+
+def lifecycle_policy(gcp_dir: Path = GCP_DIR) -> dict[str, Any]:
+    """The bucket's lifecycle configuration, its per-job prefixes taken from shared.core.layout.JOB_FOLDERS.
+
+    Every per-job folder expires after `delete_after_days` unless lifecycle.json keeps it, with a reason;
+    a folder added to JOB_FOLDERS expires without anyone editing infra/gcp.
+    https://cloud.google.com/storage/docs/lifecycle#matchesprefix-suffix
+    """
+    spec = load_json("lifecycle.json", gcp_dir)
+    kept: Mapping[str, str] = spec["job_folders"].get("keep", {})
+    unknown = set(kept) - set(layout.JOB_FOLDERS)
+    if unknown:
+        raise SpecError("lifecycle.json keeps folders that are not in shared.core.layout.JOB_FOLDERS: "
+                        f"{sorted(unknown)}")
+    if any(not str(reason).strip() for reason in kept.values()):
+        raise SpecError("lifecycle.json: every kept job folder needs a reason")
+    expiring = [f"{folder}/" for folder in layout.JOB_FOLDERS if folder not in kept]
+    rules: list[dict[str, Any]] = []
+    if expiring:
+        rules.append({"action": {"type": "Delete"},
+                      "condition": {"age": int(spec["job_folders"]["delete_after_days"]), "matchesPrefix": expiring}})
+    rules.append({"action": {"type": "AbortIncompleteMultipartUpload"},
+                  "condition": {"age": int(spec["abort_incomplete_multipart_upload_days"])}})
+    return {"rule": rules}
+
+
+def write_lifecycle(out: Path, gcp_dir: Path = GCP_DIR) -> list[list[str]]:
+    """Write the lifecycle file for `gcloud storage buckets --lifecycle-file`; row: path, expiring prefixes."""
+    policy = lifecycle_policy(gcp_dir)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(policy, indent=2), encoding="utf-8")
+    prefixes = [p for rule in policy["rule"] for p in rule["condition"].get("matchesPrefix", [])]
+    return [[str(out), ",".join(prefixes)]]
 
 
 def index_rows(gcp_dir: Path = GCP_DIR) -> list[list[str]]:
@@ -201,12 +328,13 @@ def _print_rows(rows: Iterable[list[str]]) -> None:
 
 def _parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m infra.deploy.spec", description=__doc__.splitlines()[0])
-    parser.add_argument("what", choices=("functions", "pubsub", "principals", "bindings", "indexes",
+    parser.add_argument("what", choices=("functions", "pubsub", "principals", "bindings", "indexes", "lifecycle",
                                          "render-monitoring"))
     parser.add_argument("--env", required=True, choices=ENVIRONMENTS)
     parser.add_argument("--genai-mode", default="gemini_api", choices=("gemini_api", "vertex"))
     parser.add_argument("--project", default="")
-    parser.add_argument("--out", type=Path, help="render-monitoring: folder for the rendered files")
+    parser.add_argument("--out", type=Path,
+                        help="render-monitoring: folder for the rendered files; lifecycle: the file to write")
     parser.add_argument("--notification-channels", default="",
                         help="render-monitoring: comma-separated notification channels of the alert policies")
     return parser.parse_args(argv)
@@ -224,6 +352,10 @@ def rows_for(args: argparse.Namespace) -> list[list[str]]:
         return binding_rows(args.env, args.genai_mode)
     if args.what == "indexes":
         return index_rows()
+    if args.what == "lifecycle":
+        if not args.out:
+            raise SpecError("lifecycle needs --out")
+        return write_lifecycle(args.out)
     if not args.out or not args.project:
         raise SpecError("render-monitoring needs --out and --project")
     channels = [c for c in args.notification_channels.split(",") if c]

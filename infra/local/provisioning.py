@@ -10,6 +10,11 @@ import contextlib
 import urllib.request
 from collections.abc import Mapping
 
+import google.cloud.pubsub_v1 as pubsub_v1
+import google.cloud.storage as storage
+from google.api_core.exceptions import AlreadyExists, Conflict
+from google.protobuf import timestamp_pb2
+
 from infra.local.components import HOST, agent_ports
 from infra.local.environment import patched_environ
 from shared.core import log, topics
@@ -33,17 +38,11 @@ def provision(env: Mapping[str, str], ports: LocalPorts, project: str, bucket: s
 
 
 def _create_bucket(project: str, bucket: str) -> None:
-    from google.api_core.exceptions import Conflict
-    from google.cloud import storage
-
     with contextlib.suppress(Conflict):
         storage.Client(project=project).create_bucket(bucket)
 
 
 def _create_topics_and_subscriptions(ports: LocalPorts, project: str) -> None:
-    from google.api_core.exceptions import AlreadyExists
-    from google.cloud import pubsub_v1
-
     publisher, subscriber = pubsub_v1.PublisherClient(), pubsub_v1.SubscriberClient()
     for topic in topics.ALL_TOPICS:
         with contextlib.suppress(AlreadyExists):
@@ -75,9 +74,6 @@ def wipe(env: Mapping[str, str], ports: LocalPorts, project: str, bucket: str) -
            "/databases/(default)/documents")
     urllib.request.urlopen(urllib.request.Request(url, method="DELETE"), timeout=10).close()
     with patched_environ(env):
-        from google.cloud import pubsub_v1, storage
-        from google.protobuf import timestamp_pb2
-
         for blob in storage.Client(project=project).list_blobs(bucket):
             blob.delete()
         subscriber = pubsub_v1.SubscriberClient()

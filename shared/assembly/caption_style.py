@@ -7,6 +7,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
+from PIL import ImageFont
+
 from shared.assembly.subtitles import Cue
 from shared.core import log
 from shared.core.errors import ErrorCode, PermanentError
@@ -139,8 +141,6 @@ def check_font_coverage(cues: Sequence[Cue], family: str) -> list[Cue]:
 
 def fit_font_sizes(cues: Sequence[Cue], style: CaptionStyle, width: int) -> dict[int, int]:
     """Smaller font sizes for cues whose widest line would not fit between the margins."""
-    from PIL import ImageFont
-
     path = font_file(style.font)
     room = width - 2 * style.margin_h - 2 * style.outline
     font = ImageFont.truetype(path, style.font_size)

@@ -115,8 +115,8 @@ def _faster_whisper() -> Any:
     """faster_whisper, imported by one thread at a time: the model preload runs beside the first
     requests, and two threads importing it at once see a partly initialised module."""
     with _import_lock:
-        import faster_whisper  # heavy import, only when needed
-        import faster_whisper.vad  # noqa: F401 - speech_spans needs it loaded
+        import faster_whisper  # noqa: PLC0415 - heavy optional dependency (ctranslate2, onnxruntime), loaded on first use
+        import faster_whisper.vad  # noqa: F401, PLC0415 - speech_spans needs it loaded; lazy like faster_whisper
 
         return faster_whisper
 

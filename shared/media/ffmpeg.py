@@ -25,6 +25,8 @@ from pathlib import Path
 from typing import Any
 
 import ffmpeg as ffmpeg_python  # the ffmpeg-python package (graph building), not this module
+import numpy as np
+from PIL import Image
 
 from shared.core import log
 from shared.core.errors import ErrorCode, PermanentError, TransientError
@@ -343,8 +345,6 @@ def escape_filter_value(value: str) -> str:
 
 def decode_frames(src: Path, *, start: float, seconds: float, fps: float, width: int, height: int) -> Any:
     """Decode frames of [start, start+seconds) at `fps`, scaled to width x height, as an (N,H,W,3) uint8 array."""
-    import numpy as np
-
     decoded = run_output(["-ss", f"{max(0.0, start):.3f}", "-i", str(src), "-t", f"{seconds:.3f}",
                           "-vf", f"fps={fps},scale={width}:{height}:flags=lanczos",
                           "-f", "rawvideo", "-pix_fmt", "rgb24", "-"],
@@ -356,8 +356,6 @@ def decode_frames(src: Path, *, start: float, seconds: float, fps: float, width:
 
 def sharpness(frame: Any) -> float:
     """Variance of the Laplacian of the luma: higher is sharper."""
-    import numpy as np
-
     luma = frame.astype(np.float32) @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
     lap = (-4 * luma[1:-1, 1:-1] + luma[:-2, 1:-1] + luma[2:, 1:-1] + luma[1:-1, :-2] + luma[1:-1, 2:])
     return float(lap.var())
@@ -371,8 +369,6 @@ def is_black(frame: Any, *, threshold: float = 20.0) -> bool:
 
 def write_thumbnail(src: Path, dst: Path, *, around: float = 2.0, width: int = 540, height: int = 960) -> Path:
     """Save the sharpest non-black frame near `around` seconds as a JPEG of width x height."""
-    from PIL import Image
-
     seconds = probe(src).duration
     start = max(0.0, min(around - 0.75, seconds - 1.5))
     frames = decode_frames(src, start=start, seconds=1.5, fps=4, width=width, height=height)

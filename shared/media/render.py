@@ -160,7 +160,7 @@ def _prepare_speech(dialogue: str, language: str, seconds: float, work: Path) ->
 
 
 def _palette(rng: random.Random, count: int) -> list[str]:
-    return ["0x%02x%02x%02x" % (rng.randrange(30, 256), rng.randrange(30, 256), rng.randrange(30, 256))
+    return [f"0x{rng.randrange(30, 256):02x}{rng.randrange(30, 256):02x}{rng.randrange(30, 256):02x}"
             for _ in range(count)]
 
 

@@ -10,6 +10,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from shared.assembly.transcribe import load_audio, speech_spans
 from shared.core import layout, log, status
 from shared.core.clients import Clients
 from shared.core.errors import ErrorCode, IllegalTransition
@@ -18,6 +19,7 @@ from shared.core.messages import QaRequest
 from shared.core.runner import COMPLETED
 from shared.core.status import Status
 from shared.core.storage import download_file, gs_uri, read_json, upload_bytes, upload_json
+from shared.media.ffmpeg import probe
 from shared.pricing.presets import preset_from_doc
 from shared.pricing.receipts import build_receipt
 from shared.qa.checks import SubtitleEvidence, check_file
@@ -94,9 +96,6 @@ def subtitle_evidence(clients: Clients, doc: dict[str, Any], work: Path) -> Subt
 
 def speech_spans_of(paths: list[Path]) -> list[Span]:
     """Silero VAD speech spans of consecutive source files, on one timeline."""
-    from shared.assembly.transcribe import load_audio, speech_spans
-    from shared.media.ffmpeg import probe
-
     spans: list[Span] = []
     offset = 0.0
     for path in paths:

@@ -24,6 +24,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import google.cloud.storage as storage
 from PIL import Image, UnidentifiedImageError
 
 from infra.local.simulator.faults import REJECTING_KINDS, FaultBook, FaultRule, RequestQuota
@@ -298,8 +299,6 @@ class VeoSimulator:
 
     def _write_to_gcs(self, video: Path, storage_uri: str, op_id: str, fid: str) -> str:
         """Upload a result under `storage_uri` like Vertex AI does: {storageUri}/{operation}/sample_0.mp4."""
-        from google.cloud import storage  # only Vertex AI mode needs the storage emulator
-
         if self._storage is None:
             self._storage = storage.Client()
         bucket, _, prefix = storage_uri[5:].partition("/")
