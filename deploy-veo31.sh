@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Deploy the Veo 3.1 video pipeline to Google Cloud: APIs, service accounts, bucket, Firestore,
-# secret, Pub/Sub, the five Cloud Functions (2nd gen), scheduler, CDN, monitoring and budget.
-# Idempotent: every resource is described first, then created or updated. See docs/operations.md.
+# Deploy the Veo 3.1 video pipeline to Google Cloud: APIs, service identities, service accounts (one per
+# agent, the scheduler's, the build account), bucket, Firestore, secret, Pub/Sub, the five Cloud Functions
+# (2nd gen), scheduler, monitoring and budget. `--verify` checks a deployed environment.
+# Idempotent: every resource is described first, then created or updated. See docs/operations.md, whose
+# "Sources" section lists the Google Cloud documentation each step relies on.
 set -Eeuo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -88,6 +90,44 @@ run_allowing_exists() {
   return 1
 }
 
+# Alert policies on a log-based metric created moments ago are refused for several minutes ("Cannot find
+# metric(s) that match type ... could take up to 10 minutes to become available"; see
+# github.com/hashicorp/terraform-provider-google/issues/11102). Retry that refusal only, a bounded number of
+# times; give up with a clear message and let the caller go on (the budget and the summary still come).
+ALERT_RETRY_ATTEMPTS="${DEPLOY_ALERT_RETRY_ATTEMPTS:-12}"
+ALERT_RETRY_SECONDS="${DEPLOY_ALERT_RETRY_SECONDS:-60}"
+DEFERRED=()
+run_retrying_new_metric() {
+  local what="$1" attempt err
+  shift
+  if [[ "$DRY_RUN" == 1 ]]; then
+    print_cmd "$@"
+    return 0
+  fi
+  for ((attempt = 1; attempt <= ALERT_RETRY_ATTEMPTS; attempt++)); do
+    printf '+ %s\n' "$(format_cmd "$@")" >&2
+    if err="$("$@" 2>&1 >/dev/null)"; then
+      return 0
+    fi
+    if ! grep -qiE 'Cannot find metric|could take up to 10 minutes|metric referenced by the provided filter is unknown' \
+        <<<"$err"; then
+      printf '%s\n' "$err" >&2
+      warn "$what: refused (not a new-metric delay); not retried"
+      DEFERRED+=("$what")
+      return 1
+    fi
+    if ((attempt < ALERT_RETRY_ATTEMPTS)); then
+      log "$what: its log-based metric is not visible to alerting yet (attempt $attempt/$ALERT_RETRY_ATTEMPTS);" \
+        "retrying in ${ALERT_RETRY_SECONDS} s"
+      sleep "$ALERT_RETRY_SECONDS"
+    fi
+  done
+  warn "$what: still refused after $ALERT_RETRY_ATTEMPTS attempts (new log-based metrics can take 10 minutes);" \
+    "continuing without it: re-run this script in a few minutes to create it"
+  DEFERRED+=("$what")
+  return 1
+}
+
 # True when the describe/list command given succeeds (the resource exists).
 exists() {
   if [[ "$DRY_RUN" == 1 ]]; then
@@ -145,7 +185,7 @@ spec_rows() {
 }
 
 # --------------------------------------------------------------------------------------------------
-# Service accounts (one per agent + the scheduler) and their least-privilege bindings
+# Service accounts (one per agent + the scheduler + the build account) and their least-privilege bindings
 # (infra/gcp/iam/roles.json, read through `python -m infra.deploy.spec bindings`).
 sa_email() { printf '%s@%s.iam.gserviceaccount.com' "$1" "$PROJECT"; }
 
@@ -177,6 +217,11 @@ apply_bindings() {
       project)
         run_retrying gcloud projects add-iam-policy-binding "$PROJECT" --member="$member" --role="$role" \
           --condition=None --quiet ;;
+      database)  # a project role limited by an IAM condition to this environment's Firestore database
+        # https://cloud.google.com/firestore/docs/security/iam#iam_conditions
+        run_retrying gcloud projects add-iam-policy-binding "$PROJECT" --member="$member" --role="$role" \
+          --condition="^;^expression=$(database_condition);title=${ENV_NAME}-firestore-${FIRESTORE_DATABASE//[^a-z0-9-]/};description=Only the ${ENV_NAME} pipeline database" \
+          --quiet ;;
       bucket)
         run_retrying gcloud storage buckets add-iam-policy-binding "gs://$BUCKET" --project="$PROJECT" \
           --member="$member" --role="$role" ;;
@@ -201,22 +246,62 @@ apply_bindings() {
   done
 }
 
-# The Pub/Sub service agent mints the OIDC tokens of push deliveries (needed on projects created
-# before April 2021) and forwards undeliverable messages to the dead-letter topic.
-pubsub_service_agent() { printf 'service-%s@gcp-sa-pubsub.iam.gserviceaccount.com' "$PROJECT_NUMBER"; }
+# The IAM condition of the Firestore role: this database and nothing below another one.
+database_condition() {
+  local name="projects/$PROJECT/databases/$FIRESTORE_DATABASE"
+  printf 'resource.name == "%s" || resource.name.startsWith("%s/")' "$name" "$name"
+}
 
+# Google-managed service agents. A project's Pub/Sub service agent may not exist yet on a fresh project: it is
+# created before anything is granted to it. https://cloud.google.com/sdk/gcloud/reference/beta/services/identity/create
+pubsub_service_agent() { printf 'service-%s@gcp-sa-pubsub.iam.gserviceaccount.com' "$PROJECT_NUMBER"; }
+vertex_service_agent() { printf 'service-%s@gcp-sa-aiplatform.iam.gserviceaccount.com' "$PROJECT_NUMBER"; }
+
+ensure_service_identities() {
+  log "service identities (Pub/Sub${GENAI_MODE/#vertex/, Vertex AI})"
+  run_retrying gcloud beta services identity create --service=pubsub.googleapis.com --project="$PROJECT"
+  if [[ "$GENAI_MODE" == vertex ]]; then
+    run_retrying gcloud beta services identity create --service=aiplatform.googleapis.com --project="$PROJECT"
+  fi
+}
+
+# The Pub/Sub service agent mints the OIDC tokens of push deliveries (needed where the agent was enabled on
+# or before April 8, 2021: https://cloud.google.com/eventarc/standard/docs/functions/roles-permissions).
+# Scoped: token creator on each push (trigger) service account only, never project-wide.
 grant_pubsub_token_creator() {
-  run_retrying gcloud projects add-iam-policy-binding "$PROJECT" \
-    --member="serviceAccount:$(pubsub_service_agent)" --role=roles/iam.serviceAccountTokenCreator \
-    --condition=None --quiet
+  local rows row agent kind
+  spec_rows rows functions --env "$ENV_NAME"
+  for row in "${rows[@]}"; do
+    IFS=$'\t' read -r agent _ _ kind _ <<<"$row"
+    [[ "$kind" == event ]] || continue
+    run_retrying gcloud iam service-accounts add-iam-policy-binding "$(principal_email "$agent")" \
+      --project="$PROJECT" --member="serviceAccount:$(pubsub_service_agent)" \
+      --role=roles/iam.serviceAccountTokenCreator
+  done
+}
+
+# Vertex mode: Veo (run by the Vertex AI service agent) writes each block under the bucket (storageUri) and
+# reads the previous block back by gs:// URI to extend it (shared/video/veo.py build_request): create and read,
+# never overwrite nor delete. https://cloud.google.com/vertex-ai/generative-ai/docs/model-reference/veo-video-generation
+# https://cloud.google.com/vertex-ai/docs/general/access-control#service-agents
+grant_vertex_service_agent() {
+  local role
+  [[ "$GENAI_MODE" == vertex ]] || return 0
+  for role in roles/storage.objectCreator roles/storage.objectViewer; do
+    run_retrying gcloud storage buckets add-iam-policy-binding "gs://$BUCKET" --project="$PROJECT" \
+      --member="serviceAccount:$(vertex_service_agent)" --role="$role"
+  done
 }
 
 # --------------------------------------------------------------------------------------------------
-# The private media bucket (uniform access, public access prevention, lifecycle rules) and the
-# optional Cloud CDN in front of it (backend bucket + URL map + proxy + forwarding rule).
+# The private media bucket (uniform access, public access prevention, lifecycle rules). The lifecycle's
+# Delete rule lists every per-job prefix of shared/core/layout.py (JOB_FOLDERS), rendered by
+# `python -m infra.deploy.spec lifecycle` from infra/gcp/lifecycle.json (which names the folders kept).
+# No CDN: files are delivered as V4 signed URLs of the bucket itself (see docs/operations.md, "Cloud CDN").
 ensure_bucket() {
-  local lifecycle="$ROOT/infra/gcp/lifecycle.json"
-  log "bucket gs://$BUCKET"
+  local lifecycle="$WORK_DIR/lifecycle.json" rows
+  spec_rows rows lifecycle --env "$ENV_NAME" --out "$lifecycle"
+  log "bucket gs://$BUCKET (expiring per-job prefixes: ${rows[0]#*$'\t'})"
   if exists gcloud storage buckets describe "gs://$BUCKET" --project="$PROJECT"; then
     run gcloud storage buckets update "gs://$BUCKET" --project="$PROJECT" --uniform-bucket-level-access \
       --public-access-prevention --lifecycle-file="$lifecycle" --update-labels="$LABELS"
@@ -225,74 +310,6 @@ ensure_bucket() {
       --default-storage-class=STANDARD --uniform-bucket-level-access --public-access-prevention \
       --lifecycle-file="$lifecycle"
     run gcloud storage buckets update "gs://$BUCKET" --project="$PROJECT" --update-labels="$LABELS"
-  fi
-}
-
-# Cloud CDN serves the private bucket only through signed URLs: the CDN fill service agent may read
-# objects, and a signing key (kept in Secret Manager for the code that signs) is attached.
-ensure_cdn() {
-  local name="${ENV_NAME}-media-cdn" fill_sa
-  log "Cloud CDN $name"
-  fill_sa="service-${PROJECT_NUMBER}@cloud-cdn-fill.iam.gserviceaccount.com"
-  if ! exists gcloud compute addresses describe "$name-ip" --project="$PROJECT" --global; then
-    run gcloud compute addresses create "$name-ip" --project="$PROJECT" --global --ip-version=IPV4
-  fi
-  if exists gcloud compute backend-buckets describe "$name-backend" --project="$PROJECT"; then
-    run gcloud compute backend-buckets update "$name-backend" --project="$PROJECT" --enable-cdn \
-      --cache-mode=CACHE_ALL_STATIC
-  else
-    run gcloud compute backend-buckets create "$name-backend" --project="$PROJECT" --gcs-bucket-name="$BUCKET" \
-      --enable-cdn --cache-mode=CACHE_ALL_STATIC
-  fi
-  # A backend with a signing key serves signed requests only: never leave it without one.
-  if [[ -z "$(capture_existing "${ENV_NAME}-key-1" gcloud compute backend-buckets describe "$name-backend" \
-      --project="$PROJECT" --format='value(cdnPolicy.signedUrlKeyNames)')" ]]; then
-    add_cdn_signing_key "$name"
-  fi
-  run_retrying gcloud storage buckets add-iam-policy-binding "gs://$BUCKET" --project="$PROJECT" \
-    --member="serviceAccount:$fill_sa" --role=roles/storage.objectViewer
-  ensure_cdn_frontend "$name"
-}
-
-add_cdn_signing_key() {
-  local name="$1" key_file secret="${ENV_NAME}-cdn-signing-key"
-  key_file="$WORK_DIR/cdn-signing-key"
-  # Generated locally even in a dry run (it is never printed nor uploaded then).
-  local make_key='import base64, secrets; print(base64.urlsafe_b64encode(secrets.token_bytes(16)).decode(), end="")'
-  (umask 077 && "$PYTHON" -c "$make_key" >"$key_file")
-  if ! exists gcloud secrets describe "$secret" --project="$PROJECT"; then
-    run gcloud secrets create "$secret" --project="$PROJECT" --replication-policy=automatic --labels="$LABELS"
-  fi
-  run gcloud secrets versions add "$secret" --project="$PROJECT" --data-file="$key_file"
-  run gcloud compute backend-buckets add-signed-url-key "$name-backend" --project="$PROJECT" \
-    --key-name="${ENV_NAME}-key-1" --key-file="$key_file"
-}
-
-ensure_cdn_frontend() {
-  local name="$1" proxy_kind=http port=80
-  if ! exists gcloud compute url-maps describe "$name-urlmap" --project="$PROJECT" --global; then
-    run gcloud compute url-maps create "$name-urlmap" --project="$PROJECT" --global \
-      --default-backend-bucket="$name-backend"
-  fi
-  if [[ -n "$CDN_DOMAIN" ]]; then
-    proxy_kind=https
-    port=443
-    if ! exists gcloud compute ssl-certificates describe "$name-cert" --project="$PROJECT" --global; then
-      run gcloud compute ssl-certificates create "$name-cert" --project="$PROJECT" --global --domains="$CDN_DOMAIN"
-    fi
-  fi
-  if ! exists gcloud compute "target-${proxy_kind}-proxies" describe "$name-proxy" --project="$PROJECT" --global; then
-    if [[ "$proxy_kind" == https ]]; then
-      run gcloud compute target-https-proxies create "$name-proxy" --project="$PROJECT" --global \
-        --url-map="$name-urlmap" --ssl-certificates="$name-cert"
-    else
-      run gcloud compute target-http-proxies create "$name-proxy" --project="$PROJECT" --global \
-        --url-map="$name-urlmap"
-    fi
-  fi
-  if ! exists gcloud compute forwarding-rules describe "$name-rule" --project="$PROJECT" --global; then
-    run gcloud compute forwarding-rules create "$name-rule" --project="$PROJECT" --global \
-      --address="$name-ip" "--target-${proxy_kind}-proxy=$name-proxy" --ports="$port"
   fi
 }
 
@@ -388,12 +405,15 @@ trigger_subscription() {
     --format='value(transport.pubsub.subscription)'
 }
 
-# Retry with backoff, then park the message in the dead-letter topic after N attempts.
+# Retry with backoff, then park the message in the dead-letter topic after N attempts. The ack deadline is
+# Pub/Sub's maximum, 600 s (https://cloud.google.com/pubsub/docs/lease-management), above the 540 s an event
+# function may run (https://cloud.google.com/functions/docs/configuring/timeout): a message is not redelivered
+# while its function still works on it.
 configure_trigger_subscription() {
   local function_name="$1" subscription
   subscription="$(trigger_subscription "$function_name")"
   [[ -n "$subscription" ]] || die "no Pub/Sub subscription found for $function_name"
-  run_retrying gcloud pubsub subscriptions update "$subscription" --project="$PROJECT" \
+  run_retrying gcloud pubsub subscriptions update "$subscription" --project="$PROJECT" --ack-deadline=600 \
     --dead-letter-topic="projects/$PROJECT/topics/$DEAD_LETTER_TOPIC" \
     --max-delivery-attempts="$MAX_DELIVERY_ATTEMPTS" --min-retry-delay=10s --max-retry-delay=600s
   run_retrying gcloud pubsub subscriptions add-iam-policy-binding "$subscription" --project="$PROJECT" \
@@ -411,14 +431,19 @@ stage_functions() {
 
 function_url() { printf 'https://%s-%s.cloudfunctions.net/%s' "$REGION" "$PROJECT" "$1"; }
 
+# The deterministic run.app URL of a function's Cloud Run service; `gcloud run services describe` shows it
+# first (status.url). https://cloud.google.com/run/docs/triggering/https-request#deterministic
+run_url() { printf 'https://%s-%s.%s.run.app' "$1" "$PROJECT_NUMBER" "$REGION"; }
+
 # Settings passed to every function when set in the deploy environment (else shared/core/config.py's
 # production defaults apply).
 PASSED_THROUGH=(VEO_FALLBACK_MODEL VEO_RETRY_ATTEMPTS VEO_RETRY_MAX_WAIT_SECONDS VEO_ORPHAN_SECONDS
   VEO_REQUESTS_PER_MINUTE VEO_MAX_CONCURRENT CORS_ORIGINS)
 
-# Environment variables of every function (shared/core/config.py reads them).
+# Environment variables of every function (shared/core/config.py reads them). GEMINI_API_KEY_REQUIRED tells
+# the config whether this function has the key mounted (only the agents that call Gemini or Veo have it).
 function_env_vars() {
-  local budget_s="$1"
+  local budget_s="$1" key_required="$2"
   local vars=(
     "PIPELINE_ENV=production"
     "GOOGLE_CLOUD_PROJECT=$PROJECT"
@@ -432,6 +457,7 @@ function_env_vars() {
     "PIPELINE_TOPIC_PREFIX=${ENV_NAME}-"
     "FIRESTORE_DATABASE=$FIRESTORE_DATABASE"
     "LOG_EXECUTION_ID=true"
+    "GEMINI_API_KEY_REQUIRED=$key_required"
   )
   local name
   for name in "${PASSED_THROUGH[@]}"; do
@@ -442,31 +468,45 @@ function_env_vars() {
   printf '^|^%s' "${vars[*]}"
 }
 
+DEPLOYED_FUNCTIONS=()
+KEY_FUNCTIONS=()
+SCHEDULER_URL=""
 deploy_functions() {
-  local rows row
+  local rows row name gemini_key
   spec_rows rows functions --env "$ENV_NAME"
   for row in "${rows[@]}"; do
     deploy_function "$row"
+    IFS=$'\t' read -r _ name _ _ _ _ _ _ _ _ _ _ _ gemini_key <<<"$row"
+    DEPLOYED_FUNCTIONS+=("$name")
+    [[ "$GENAI_MODE" == gemini_api && "$gemini_key" == 1 ]] && KEY_FUNCTIONS+=("$name")
   done
+  return 0
 }
 
+# Functions come from `python -m infra.deploy.spec functions` in deploy order: consumers before producers
+# (agent-qa, agent-assembler, agent-video-veo31, agent-monitor), the front door agent-script last, so no
+# message is published to a topic whose consumer is not deployed yet.
 deploy_function() {
-  local agent name entry kind topic memory cpu timeout concurrency min_i max_i ingress budget_s sa
-  IFS=$'\t' read -r agent name entry kind topic memory cpu timeout concurrency min_i max_i ingress budget_s <<<"$1"
+  local agent name entry kind topic memory cpu timeout concurrency min_i max_i ingress budget_s gemini_key sa
+  local key_required=false
+  IFS=$'\t' read -r agent name entry kind topic memory cpu timeout concurrency min_i max_i ingress budget_s \
+    gemini_key <<<"$1"
   sa="$(principal_email "$agent")"
-  log "function $name ($kind)"
+  [[ "$GENAI_MODE" == gemini_api && "$gemini_key" == 1 ]] && key_required=true
+  log "function $name ($kind, Gemini key: $key_required)"
+  # Every build runs as the environment's build account: https://cloud.google.com/functions/docs/securing/build-custom-sa
   local args=(gcloud functions deploy "$name" --gen2 --project="$PROJECT" --region="$REGION"
     --runtime="$RUNTIME" --source="$WORK_DIR/functions/$agent" --entry-point="$entry"
     --service-account="$sa" --memory="$memory" --cpu="$cpu" --timeout="${timeout}s"
     --concurrency="$concurrency" --min-instances="$min_i" --max-instances="$max_i"
-    --ingress-settings="$ingress" --set-env-vars="$(function_env_vars "$budget_s")"
-    --update-labels="$LABELS,agent=$agent" --quiet)
-  if [[ "$GENAI_MODE" == gemini_api ]]; then
+    --ingress-settings="$ingress" --set-env-vars="$(function_env_vars "$budget_s" "$key_required")"
+    --build-service-account="$BUILD_SERVICE_ACCOUNT" --update-labels="$LABELS,agent=$agent" --quiet)
+  # Least privilege: the key is mounted only where it is read (infra/gcp/iam/roles.json secret bindings).
+  if [[ "$key_required" == true ]]; then
     args+=(--set-secrets="GEMINI_API_KEY=${GEMINI_SECRET}:latest")
   else
     args+=(--clear-secrets)
   fi
-  [[ -z "$BUILD_SERVICE_ACCOUNT" ]] || args+=(--build-service-account="$BUILD_SERVICE_ACCOUNT")
   if [[ "$kind" == event ]]; then
     args+=(--trigger-topic="$topic" --retry --trigger-service-account="$sa")
   elif [[ "$agent" == agent-script && "$ALLOW_UNAUTHENTICATED_SCRIPT" == 1 ]]; then
@@ -478,13 +518,30 @@ deploy_function() {
 }
 
 configure_event_subscriptions() {
-  local rows row agent name kind
+  local rows row name kind
   spec_rows rows functions --env "$ENV_NAME"
   for row in "${rows[@]}"; do
-    IFS=$'\t' read -r agent name _ kind _ <<<"$row"
+    IFS=$'\t' read -r _ name _ kind _ <<<"$row"
     [[ "$kind" == event ]] && configure_trigger_subscription "$name"
   done
-  return 0
+  check_event_subscriptions
+}
+
+# Read the subscriptions back and check them (python -m infra.deploy.verify --only subscriptions): ack
+# deadline, dead-letter policy, retry policy, push identity and the Pub/Sub service agent's grants.
+check_event_subscriptions() {
+  log "reading the event subscriptions back"
+  if [[ "$DRY_RUN" == 1 ]]; then
+    verify_cmd --only subscriptions --print-commands >&3
+    return 0
+  fi
+  verify_cmd --only subscriptions >&2 || die "the event subscriptions are not as configured (lines above)"
+}
+
+verify_cmd() {
+  "$PYTHON" -m infra.deploy.verify --project "$PROJECT" --region "$REGION" --env "$ENV_NAME" \
+    --genai-mode "$GENAI_MODE" --bucket "$BUCKET" --firestore-database "$FIRESTORE_DATABASE" \
+    ${PROJECT_NUMBER:+--project-number "$PROJECT_NUMBER"} "$@"
 }
 
 grant_script_invokers() {
@@ -499,8 +556,11 @@ grant_script_invokers() {
 ensure_scheduler() {
   local job="${ENV_NAME}-monitor-tick" monitor="${ENV_NAME}-agent-monitor" uri sa verb
   log "Cloud Scheduler job $job (every 2 min)"
-  uri="$(capture "$(function_url "$monitor")" gcloud functions describe "$monitor" --project="$PROJECT" \
-    --region="$REGION" --format='value(serviceConfig.uri)')"
+  # The job calls the monitor's run.app URL with an OIDC token for that same audience; the dry run prints the
+  # deterministic URL the describe returns.
+  uri="$(capture "$(run_url "$monitor")" gcloud run services describe "$monitor" --project="$PROJECT" \
+    --region="$REGION" --format='value(status.url)')"
+  [[ "$uri" == https://*.run.app ]] || die "unexpected URL of $monitor: '$uri'"
   sa="$(principal_email scheduler)"
   local common=(--project="$PROJECT" --location="$REGION" --schedule='*/2 * * * *' --time-zone=Etc/UTC
     --uri="$uri" --http-method=POST --message-body='{"source":"cloud-scheduler"}'
@@ -513,6 +573,7 @@ ensure_scheduler() {
     common+=(--headers=Content-Type=application/json)
   fi
   run gcloud scheduler jobs "$verb" http "$job" "${common[@]}"
+  SCHEDULER_URL="$uri"
 }
 
 # --------------------------------------------------------------------------------------------------
@@ -539,9 +600,11 @@ ensure_monitoring() {
         id="$(capture_existing "projects/$PROJECT/alertPolicies/DRYRUN" gcloud alpha monitoring policies list \
           --project="$PROJECT" --filter="displayName=\"$name\"" --format='value(name)' --limit=1)"
         if [[ -n "$id" ]]; then
-          run gcloud alpha monitoring policies update "$id" --project="$PROJECT" --policy-from-file="$path"
+          run_retrying_new_metric "alert policy '$name'" gcloud alpha monitoring policies update "$id" \
+            --project="$PROJECT" --policy-from-file="$path" || true
         else
-          run gcloud alpha monitoring policies create --project="$PROJECT" --policy-from-file="$path"
+          run_retrying_new_metric "alert policy '$name'" gcloud alpha monitoring policies create \
+            --project="$PROJECT" --policy-from-file="$path" || true
         fi ;;
     esac
   done
@@ -582,6 +645,7 @@ ensure_budget() {
 usage() {
   cat <<'USAGE'
 Usage: ./deploy-veo31.sh --project P --region R [options]
+       ./deploy-veo31.sh --project P --region R --verify [options]   check a deployed environment
 
 Required (flag or environment variable):
   --project P              DEPLOY_PROJECT      Google Cloud project id
@@ -589,21 +653,20 @@ Required (flag or environment variable):
 Options:
   --env dev|staging|prod   DEPLOY_ENV          name prefix of every resource (default: dev)
   --dry-run                DRY_RUN=1           print every gcloud command (one per line) instead of running it
+  --verify                 DEPLOY_VERIFY=1     describe every resource and check it, one line per check
   --bucket B               DEPLOY_BUCKET       media bucket (default: <project>-<env>-media)
   --veo-model M            VEO_MODEL           default veo-3.1-generate-preview (vertex: veo-3.1-generate-001)
   --script-model M         SCRIPT_MODEL        default gemini-2.5-flash
   --genai-mode MODE        GENAI_MODE          gemini_api (default; key in Secret Manager) or vertex
   --vertex-location L      VERTEX_LOCATION     default us-central1
   --firestore-location L   FIRESTORE_LOCATION  default: the region
-  --firestore-database D   FIRESTORE_DATABASE  default: (default)
-  --enable-cdn             ENABLE_CDN=1        Cloud CDN (signed URLs) in front of the bucket
-  --cdn-domain D           CDN_DOMAIN          serve the CDN over HTTPS with a managed certificate for D
+  --firestore-database D   FIRESTORE_DATABASE  default: <env>-pipeline (one database per environment)
   --budget-amount N        BUDGET_AMOUNT       monthly budget (e.g. 500 or 500USD); needs --billing-account
   --billing-account A      BILLING_ACCOUNT     billing account id (XXXXXX-XXXXXX-XXXXXX)
   --notification-channels C NOTIFICATION_CHANNELS  comma-separated projects/P/notificationChannels/ID for alerts
   --script-invoker MEMBER  SCRIPT_INVOKERS     principal allowed to call agent-script (repeatable / comma list)
   --allow-unauthenticated-script  ALLOW_UNAUTHENTICATED_SCRIPT=1  make agent-script public
-  --build-service-account SA  BUILD_SERVICE_ACCOUNT  Cloud Build service account for function builds
+  --build-service-account SA  BUILD_SERVICE_ACCOUNT  build account email (default: <env>-builder, created here)
   --status-base-url URL    STATUS_BASE_URL     default: the agent-script function URL
   --work-dir DIR           DEPLOY_WORK_DIR     keep staged sources and rendered files there
   -h, --help
@@ -625,9 +688,8 @@ load_defaults() {
   SCRIPT_MODEL="${SCRIPT_MODEL:-gemini-2.5-flash}"
   VERTEX_LOCATION="${VERTEX_LOCATION:-us-central1}"
   FIRESTORE_LOCATION="${FIRESTORE_LOCATION:-}"
-  FIRESTORE_DATABASE="${FIRESTORE_DATABASE:-(default)}"
-  ENABLE_CDN="${ENABLE_CDN:-0}"
-  CDN_DOMAIN="${CDN_DOMAIN:-}"
+  FIRESTORE_DATABASE="${FIRESTORE_DATABASE:-}"
+  VERIFY="${DEPLOY_VERIFY:-0}"
   BUDGET_AMOUNT="${BUDGET_AMOUNT:-}"
   BILLING_ACCOUNT="${BILLING_ACCOUNT:-}"
   NOTIFICATION_CHANNELS="${NOTIFICATION_CHANNELS:-}"
@@ -658,8 +720,9 @@ parse_args() {
       --vertex-location) VERTEX_LOCATION="$(flag_value "$@")"; shift ;;
       --firestore-location) FIRESTORE_LOCATION="$(flag_value "$@")"; shift ;;
       --firestore-database) FIRESTORE_DATABASE="$(flag_value "$@")"; shift ;;
-      --enable-cdn) ENABLE_CDN=1 ;;
-      --cdn-domain) CDN_DOMAIN="$(flag_value "$@")"; shift ;;
+      --verify) VERIFY=1 ;;
+      --enable-cdn|--cdn-domain)
+        die "$1: the Cloud CDN was removed (it served nothing); see docs/operations.md, 'Cloud CDN'" ;;
       --budget-amount) BUDGET_AMOUNT="$(flag_value "$@")"; shift ;;
       --billing-account) BILLING_ACCOUNT="$(flag_value "$@")"; shift ;;
       --notification-channels) NOTIFICATION_CHANNELS="$(flag_value "$@")"; shift ;;
@@ -687,11 +750,16 @@ validate_settings() {
     [[ -n "$BUDGET_AMOUNT" && -n "$BILLING_ACCOUNT" ]] || die "--budget-amount and --billing-account go together"
     [[ "$BUDGET_AMOUNT" =~ ^[0-9]+(\.[0-9]+)?([A-Z]{3})?$ ]] || die "invalid --budget-amount: $BUDGET_AMOUNT"
   fi
-  [[ -z "$CDN_DOMAIN" || "$ENABLE_CDN" == 1 ]] || die "--cdn-domain needs --enable-cdn"
+  [[ "${ENABLE_CDN:-0}" == 0 ]] || die "ENABLE_CDN: the Cloud CDN was removed; see docs/operations.md, 'Cloud CDN'"
+  [[ -z "$FIRESTORE_DATABASE" || "$FIRESTORE_DATABASE" == "(default)" ||
+    "$FIRESTORE_DATABASE" =~ ^[a-z][a-z0-9-]{2,61}[a-z0-9]$ ]] ||
+    die "invalid --firestore-database: $FIRESTORE_DATABASE (4-63 of a-z 0-9 -, starting with a letter)"
 }
 
 derive_settings() {
   BUCKET="${BUCKET:-${PROJECT}-${ENV_NAME}-media}"
+  # One Firestore database per environment: https://cloud.google.com/firestore/docs/manage-databases
+  FIRESTORE_DATABASE="${FIRESTORE_DATABASE:-${ENV_NAME}-pipeline}"
   FIRESTORE_LOCATION="${FIRESTORE_LOCATION:-$REGION}"
   if [[ -z "$VEO_MODEL" ]]; then
     [[ "$GENAI_MODE" == vertex ]] && VEO_MODEL=veo-3.1-generate-001 || VEO_MODEL=veo-3.1-generate-preview
@@ -701,6 +769,11 @@ derive_settings() {
   LABELS="pipeline=veo31,env=${ENV_NAME}"
   RUNTIME="$("$PYTHON" -c 'import json; print(json.load(open("infra/gcp/functions.json"))["runtime"])')"
   PROJECT_NUMBER="${DEPLOY_PROJECT_NUMBER:-}"
+  if [[ -z "$BUILD_SERVICE_ACCOUNT" ]]; then
+    BUILD_SERVICE_ACCOUNT="projects/$PROJECT/serviceAccounts/$(principal_email builder)"
+  elif [[ "$BUILD_SERVICE_ACCOUNT" != projects/* ]]; then
+    BUILD_SERVICE_ACCOUNT="projects/$PROJECT/serviceAccounts/$BUILD_SERVICE_ACCOUNT"
+  fi
 }
 
 prepare_work_dir() {
@@ -720,12 +793,13 @@ pick_python() {
 }
 
 required_apis() {
+  # iamcredentials: the functions sign V4 URLs through IAM signBlob (no key file on Cloud Run):
+  # https://cloud.google.com/storage/docs/access-control/signing-urls-with-helpers
   local apis=(cloudfunctions.googleapis.com run.googleapis.com cloudbuild.googleapis.com
     artifactregistry.googleapis.com eventarc.googleapis.com pubsub.googleapis.com firestore.googleapis.com
     storage.googleapis.com cloudscheduler.googleapis.com secretmanager.googleapis.com logging.googleapis.com
-    monitoring.googleapis.com iam.googleapis.com cloudresourcemanager.googleapis.com)
+    monitoring.googleapis.com iam.googleapis.com iamcredentials.googleapis.com cloudresourcemanager.googleapis.com)
   [[ "$GENAI_MODE" == vertex ]] && apis+=(aiplatform.googleapis.com) || apis+=(generativelanguage.googleapis.com)
-  [[ "$ENABLE_CDN" == 1 ]] && apis+=(compute.googleapis.com)
   [[ -n "$BUDGET_AMOUNT" ]] && apis+=(billingbudgets.googleapis.com)
   printf '%s\n' "${apis[@]}"
 }
@@ -743,10 +817,31 @@ lookup_project_number() {
   [[ -n "$PROJECT_NUMBER" ]] || die "cannot read the project number of $PROJECT"
 }
 
+# What the run did, and what it could not do (deferred alert policies make the exit status 2).
 print_summary() {
-  [[ "$DRY_RUN" == 1 ]] && { log "dry run: nothing was changed"; return 0; }
-  log "deployed environment $ENV_NAME to $PROJECT ($REGION)"
-  log "front door: $STATUS_BASE_URL   bucket: gs://$BUCKET   dashboard: '$ENV_NAME video pipeline'"
+  local verb=deployed
+  [[ "$DRY_RUN" == 1 ]] && verb="planned (dry run: nothing was changed)"
+  log "environment $ENV_NAME $verb in $PROJECT ($REGION):"
+  log "  functions (in deploy order): ${DEPLOYED_FUNCTIONS[*]}"
+  log "  builds run as ${BUILD_SERVICE_ACCOUNT##*/}; Gemini key mounted in: ${KEY_FUNCTIONS[*]:-none}"
+  log "  Firestore database $FIRESTORE_DATABASE (agents' datastore.user limited to it); bucket gs://$BUCKET"
+  log "  monitor called every 2 min at $SCHEDULER_URL; front door: $STATUS_BASE_URL"
+  log "  dashboard '$ENV_NAME video pipeline'${BUDGET_AMOUNT:+; budget $BUDGET_AMOUNT}"
+  if ((${#DEFERRED[@]})); then
+    warn "not done: ${DEFERRED[*]}; re-run this script in a few minutes to finish"
+    return 2
+  fi
+  [[ "$DRY_RUN" == 1 ]] || log "check it: ./deploy-veo31.sh --project $PROJECT --region $REGION --env $ENV_NAME --verify"
+}
+
+# --verify: describe every resource and check what matters (python -m infra.deploy.verify), one line each.
+verify_deployment() {
+  log "verifying environment $ENV_NAME in $PROJECT ($REGION)"
+  if [[ "$DRY_RUN" == 1 ]]; then
+    verify_cmd --print-commands
+    return 0
+  fi
+  verify_cmd
 }
 
 main() {
@@ -758,33 +853,42 @@ main() {
   derive_settings
   [[ "$DRY_RUN" == 1 ]] || command -v gcloud >/dev/null || die "gcloud not found (install the Google Cloud CLI)"
   exec 3>&1
+  if [[ "$VERIFY" == 1 ]]; then
+    verify_deployment
+    return
+  fi
   prepare_work_dir
   stage_functions
   enable_apis
   lookup_project_number
+  ensure_service_identities
   ensure_service_accounts
   ensure_bucket
   ensure_firestore
   ensure_gemini_secret
   ensure_topics
-  grant_pubsub_token_creator
-  log "IAM bindings (project, bucket, secret, topics, dead-letter subscription)"
+  log "IAM bindings (project, Firestore database, bucket, secret, topics, dead-letter subscription, service agents)"
   apply_bindings project
+  apply_bindings database
   apply_bindings bucket
   apply_bindings secret
   apply_bindings topic
   apply_bindings subscription
   apply_bindings self
+  grant_pubsub_token_creator
+  grant_vertex_service_agent
   deploy_functions
   log "IAM bindings (function invokers)"
   apply_bindings function
   grant_script_invokers
   configure_event_subscriptions
   ensure_scheduler
-  [[ "$ENABLE_CDN" == 1 ]] && ensure_cdn
   ensure_monitoring
   ensure_budget
   print_summary
 }
 
-main "$@"
+# Sourcing the script (tests) defines the functions without running anything.
+if [[ "${BASH_SOURCE[0]}" == "$0" ]]; then
+  main "$@"
+fi

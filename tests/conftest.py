@@ -7,8 +7,8 @@ deliver messages to one agent at a time; e2e tests switch them back to push and 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 
@@ -29,7 +29,7 @@ def _test_ports() -> LocalPorts:
 
 
 @pytest.fixture(scope="session")
-def local_cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator["LocalCloud"]:  # noqa: F821
+def local_cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCloud]:  # noqa: F821
     """The whole local cloud, started once; the test process's Google clients point at it."""
     from infra.local.cloud import LocalCloud
 

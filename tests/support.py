@@ -12,8 +12,9 @@ import subprocess
 import time
 import urllib.parse
 import uuid
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import requests
 from google.cloud import pubsub_v1
@@ -59,6 +60,35 @@ class SimulatorControl:
         response = requests.get(f"{self.base_url}/_sim/quota", timeout=10)
         response.raise_for_status()
         return response.json()
+
+    def billing(self) -> dict[str, Any]:
+        """Totals: operations (attempts), billed_operations, billed_seconds, veo_cost_usd, outcomes, filtered
+        (safety/audio), calls and refused per API method, tokens per model, charged_usd."""
+        response = requests.get(f"{self.base_url}/_sim/billing", timeout=10)
+        response.raise_for_status()
+        return response.json()
+
+    def set_spend_limit(self, usd_per_window: float, window_seconds: float = 60.0) -> dict[str, Any]:
+        """Answer calls with 429 once the spend of the rolling window reaches the cap (0 turns it off)."""
+        response = requests.post(f"{self.base_url}/_sim/limits", json={"spend_usd_per_window": usd_per_window,
+                                                                       "window_seconds": window_seconds}, timeout=10)
+        response.raise_for_status()
+        return response.json()
+
+    def limits(self) -> dict[str, Any]:
+        """The spend cap, the spend in the current window and the count of refusals."""
+        response = requests.get(f"{self.base_url}/_sim/limits", timeout=10)
+        response.raise_for_status()
+        return response.json()
+
+    def advance_clock(self, seconds: float) -> dict[str, Any]:
+        """Move the simulator's clock forward (file retention, spend and quota windows); its state."""
+        response = requests.post(f"{self.base_url}/_sim/clock", json={"advance_seconds": seconds}, timeout=10)
+        response.raise_for_status()
+        return response.json()
+
+    def reset_clock(self) -> None:
+        requests.delete(f"{self.base_url}/_sim/clock", timeout=10).raise_for_status()
 
 
 def push_body(project: str, route: EventRoute, data: bytes) -> dict[str, Any]:
@@ -221,7 +251,7 @@ def scene_of(video_id: str, index: int) -> str:
     return f"harbour {video_id} shot {index}"
 
 
-def drive_video_step(pipeline: "Pipeline", video_id: str, max_invocations: int = 20) -> list[int]:
+def drive_video_step(pipeline: Pipeline, video_id: str, max_invocations: int = 20) -> list[int]:
     """Deliver the video request, then every continuation the agent publishes; HTTP codes of each delivery.
 
     A 5xx (transient error) is redelivered as Pub/Sub would.
@@ -244,7 +274,7 @@ def billed_seconds(ledger: list[dict[str, Any]], video_id: str) -> int:
     return sum(e["seconds_billed"] for e in ledger if video_id in (e.get("scene") or ""))
 
 
-def read_sse(pipeline: "Pipeline", video_id: str, timeout: float = 1200,
+def read_sse(pipeline: Pipeline, video_id: str, timeout: float = 1200,
              into: list[tuple[str, dict[str, Any]]] | None = None) -> list[tuple[str, dict[str, Any]]]:
     """Read a video's progress stream until the server ends it: (event, data) pairs in arrival order,
     appended to `into` as they arrive."""

@@ -30,6 +30,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from shared.assembly import block_transcripts  # noqa: E402
+from shared.assembly.block_transcripts import Window  # noqa: E402
 from shared.assembly.finish import encode_args, produce_deliverables  # noqa: E402
 from shared.assembly.music import choose_track  # noqa: E402
 from shared.assembly.transcribe import Transcript, get_model, load_audio  # noqa: E402
@@ -51,7 +52,7 @@ LINES = [
 ]
 
 
-def make_input(folder: Path, seconds: float) -> tuple[Path, dict]:
+def make_input(folder: Path, seconds: float) -> tuple[Path, dict[str, Any]]:
     """A synthetic Veo-like clip (moving test pattern, espeak line per block) and its script."""
     blocks: list[dict[str, Any]] = []
     inputs: list[str] = []
@@ -138,11 +139,11 @@ def whisper_cold_start() -> float:
     return timed(lambda: subprocess.run([sys.executable, "-c", code], cwd=root, check=True))
 
 
-def transcribe_ahead(clip: Path, script: dict) -> tuple[dict, list, float]:
+def transcribe_ahead(clip: Path, script: dict[str, Any]) -> tuple[dict[int, Transcript], list[Window], float]:
     """What the assembler does while Veo generates: every block but the last, each on its own."""
     windows = block_transcripts.windows_of_plan(plan_video(len(script["blocks"]), GEMINI_API).to_doc())
     audio = load_audio(clip)
-    stored: dict = {}
+    stored: dict[int, Transcript] = {}
 
     def each_block() -> None:
         for window in windows[:-1]:

@@ -83,3 +83,13 @@ _DEPLOY_SETTINGS = ("DEPLOY_", "DRY_RUN", "GENAI_MODE", "VEO_", "CORS_ORIGINS", 
 
 def _is_deploy_setting(name: str) -> bool:
     return name.startswith(_DEPLOY_SETTINGS)
+
+
+def planned(result: DryRun, *words: str) -> list[list[str]]:
+    """The planned commands starting with `gcloud words...`."""
+    return [c for c in result.commands if c[1:1 + len(words)] == list(words)]
+
+
+def flag_values(command: list[str], name: str) -> list[str]:
+    """The values of every --name=value argument of a command ("" for a bare --name)."""
+    return [arg.partition("=")[2] for arg in command if arg.partition("=")[0] == name]

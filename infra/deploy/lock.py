@@ -29,17 +29,29 @@ import sys
 import tempfile
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 from infra.deploy import stage
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 LOCK_FILE = REPO_ROOT / "infra" / "gcp" / "requirements.lock.json"
+
+
+class Target(TypedDict):
+    """The interpreter and platforms pip resolves wheels for."""
+
+    python_version: str
+    implementation: str
+    abi: str
+    platforms: list[str]
+
+
 # The python312 runtime: CPython 3.12 on Ubuntu 22.04 (glibc 2.35), x86_64.
 # https://cloud.google.com/functions/docs/runtime-support#python
-TARGET = {"python_version": "3.12", "implementation": "cp", "abi": "cp312",
-          "platforms": ["manylinux_2_35_x86_64", "manylinux_2_28_x86_64", "manylinux_2_17_x86_64",
-                        "manylinux2014_x86_64", "manylinux_2_5_x86_64", "manylinux1_x86_64", "linux_x86_64"]}
+TARGET: Target = {"python_version": "3.12", "implementation": "cp", "abi": "cp312",
+                  "platforms": ["manylinux_2_35_x86_64", "manylinux_2_28_x86_64", "manylinux_2_17_x86_64",
+                                "manylinux2014_x86_64", "manylinux_2_5_x86_64", "manylinux1_x86_64",
+                                "linux_x86_64"]}
 
 Resolver = Callable[[list[str]], Mapping[str, Any]]
 

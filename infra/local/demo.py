@@ -28,6 +28,7 @@ from google.cloud import firestore
 
 from infra.local.cloud import LocalCloud
 from shared.api import auth
+from shared.core.errors import Unauthenticated
 from shared.core.storage import split_uri
 
 DEFAULT_THEME = "A lighthouse keeper who befriends a storm"
@@ -82,7 +83,7 @@ def demo_api_key(db: Any, state_dir: Path, user_id: str = "demo") -> str:
         try:
             auth.verify_api_key(db, saved.read_text().strip())
             return saved.read_text().strip()
-        except auth.Unauthenticated:
+        except Unauthenticated:
             pass  # the emulator was restarted: its keys are gone
     key = auth.create_api_key(db, user_id, plan="studio", label="make demo")
     state_dir.mkdir(parents=True, exist_ok=True)
@@ -97,7 +98,7 @@ def order_video(script_url: str, body: Mapping[str, str], api_key: str | None = 
     req = urllib.request.Request(script_url, data=json.dumps(body).encode(), method="POST", headers=headers)
     try:
         with urllib.request.urlopen(req, timeout=60) as resp:
-            answer = json.loads(resp.read() or b"{}")
+            answer: dict[str, Any] = json.loads(resp.read() or b"{}")
     except urllib.error.HTTPError as exc:
         raise DemoError(f"request rejected ({exc.code}): {_error_text(exc.read())}") from exc
     except urllib.error.URLError as exc:

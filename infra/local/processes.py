@@ -14,6 +14,7 @@ import subprocess
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import Any
 
 from infra.local.components import Component, is_healthy
 from infra.local.state import StateFile
@@ -43,7 +44,7 @@ def group_alive(pgid: int) -> bool:
                for f in map(_stat_fields, Path("/proc").glob("[0-9]*/stat")))
 
 
-def alive(entry: dict | None) -> bool:
+def alive(entry: dict[str, Any] | None) -> bool:
     """Whether a state entry's process is still the one that was started."""
     return entry is not None and proc_start_time(entry["pid"]) == entry.get("start_time")
 
@@ -74,7 +75,7 @@ class Supervisor:
             return "(no log)"
 
     # ---- starting ------------------------------------------------------------------------
-    def spawn(self, component: Component) -> dict:
+    def spawn(self, component: Component) -> dict[str, Any]:
         """Start one component in a new session (its own process group) and record it."""
         if is_healthy(component):
             raise RuntimeError(f"{component.name}: {component.health_url} already answers but is not "

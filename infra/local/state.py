@@ -46,12 +46,12 @@ class StateFile:
         self.project = project
         self.ports = ports
 
-    def load(self) -> dict[str, dict]:
+    def load(self) -> dict[str, dict[str, Any]]:
         """Recorded processes; none when the file is missing or from before a reboot (pids reused)."""
         doc = _read(self.path)
         return dict(doc.get("processes", {})) if doc is not None else {}
 
-    def record(self, name: str, entry: dict | None) -> None:
+    def record(self, name: str, entry: dict[str, Any] | None) -> None:
         """Add (or, with None, remove) one process."""
         processes = self.load()
         processes.pop(name, None)

@@ -232,8 +232,9 @@ def _add_request_options(parser: argparse.ArgumentParser) -> None:
 
 
 def _command(sub: Any, name: str, handler: str, help_text: str) -> argparse.ArgumentParser:
-    parser = sub.add_parser(name, help=help_text, description=help_text, epilog=EXIT_CODES_HELP,
-                            formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser: argparse.ArgumentParser = sub.add_parser(name, help=help_text, description=help_text,
+                                                     epilog=EXIT_CODES_HELP,
+                                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.set_defaults(handler=handler)
     return parser
 
@@ -293,7 +294,8 @@ def main(argv: list[str] | None = None, out: TextIO = sys.stdout) -> int:
 
         url, token = resolve(args.url, args.token)
         studio = Studio(Client(url, token), out, args.json)
-        return getattr(studio, args.handler)(args)
+        code: int = getattr(studio, args.handler)(args)  # the Studio method the subcommand names
+        return code
     except StudioError as exc:
         print(f"studio: {exc.message}", file=sys.stderr)
         return exc.exit_code

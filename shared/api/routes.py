@@ -53,7 +53,9 @@ from shared.core.responses import error_response, json_response
 from shared.core.storage import gs_uri, upload_json
 from shared.ops import webhooks
 from shared.pricing.prices import price_table
+from shared.pricing.receipts import total_of
 from shared.script.writer import GeneratedScript, VideoRequestBody, generate_script, parse_request
+from shared.video.characters import load_character
 from shared.video.plan import video_seconds
 
 ANONYMOUS = auth.Identity(user_id="anonymous", method="none")
@@ -74,7 +76,7 @@ def _check_references(clients: Clients, request: VideoRequestBody, owner: str) -
         webhooks.check_target(request.callback_url, clients.settings.webhook_allowed_networks)
     if not request.character_id:
         return None
-    character = characters.load_character(clients.db, request.character_id)
+    character = load_character(clients.db, request.character_id)
     if character is None or character.get("owner") != owner:
         raise InvalidInputError(f"character_id: no character {request.character_id!r}",
                                 code=ErrorCode.CHARACTER_NOT_FOUND, field="character_id")
@@ -154,7 +156,7 @@ def _start_job(clients: Clients, request: VideoRequestBody, identity: auth.Ident
         publish(clients.publisher, settings, VideoRequest(video_id=video_id))
     return {"video_id": video_id, "status": initial.value,
             "status_url": f"{settings.status_base_url.rstrip('/')}/videos/{video_id}",
-            "preset": quote.preset.name, "estimated_cost_usd": estimates.total_of(quote.estimate),
+            "preset": quote.preset.name, "estimated_cost_usd": total_of(quote.estimate),
             "script_cache": {"hit": cache_note["hit"]},
             **({"storyboard_url": f"{settings.status_base_url.rstrip('/')}/videos/{video_id}/storyboard"}
                if request.review else {}),
@@ -178,7 +180,7 @@ def estimate_request(clients: Clients, body: Any) -> dict[str, Any]:
     budget = request.max_cost_usd
     chosen, why = estimates.choose_within_budget(found, request.preset, budget, request.allow_downgrade)
     for estimate in found.values():
-        estimate["fits_budget"] = budget is None or estimates.total_of(estimate) <= budget
+        estimate["fits_budget"] = budget is None or total_of(estimate) <= budget
     return {"requested_preset": request.preset, "would_run": chosen, "note": why, "max_cost_usd": budget,
             "presets": found, "prices": price_table()}
 

@@ -10,7 +10,10 @@ import datetime as dt
 from functools import lru_cache
 from typing import Any
 
+import google.auth
+import google.auth.transport.requests
 from google.cloud import storage
+from google.oauth2 import service_account
 
 from shared.core.config import Settings
 from shared.core.errors import ConfigError, ErrorCode, InvalidInputError
@@ -25,8 +28,6 @@ DELIVERED = {"final_video": "final_video_url", "thumbnail": "thumbnail_url", "su
 
 @lru_cache(maxsize=4)
 def _key_credentials(path: str) -> Any:
-    from google.oauth2 import service_account
-
     return service_account.Credentials.from_service_account_file(path)
 
 
@@ -36,12 +37,13 @@ def _signing_kwargs(settings: Settings) -> dict[str, Any]:
         return {"credentials": _key_credentials(settings.signing_key_file)}
     if settings.is_local:
         raise ConfigError("SIGNING_KEY_FILE is not set: the local cloud creates one (python -m infra.local.cloud up)")
-    import google.auth
-    import google.auth.transport.requests
-
     credentials, _ = google.auth.default(scopes=["https://www.googleapis.com/auth/cloud-platform"])
     credentials.refresh(google.auth.transport.requests.Request())
-    return {"service_account_email": credentials.service_account_email, "access_token": credentials.token}
+    # The runtime's default credentials are a service account's (compute credentials carry its email).
+    email = getattr(credentials, "service_account_email", None)
+    if not email:
+        raise ConfigError("the runtime credentials have no service account to sign URLs with")
+    return {"service_account_email": email, "access_token": credentials.token}
 
 
 def lifetime(settings: Settings, seconds: int | None) -> int:
@@ -59,7 +61,7 @@ def signed_url(client: storage.Client, settings: Settings, uri: str, seconds: in
     ttl = lifetime(settings, seconds)
     bucket, path = split_uri(uri)
     blob = client.bucket(bucket).blob(path)
-    issued = now or dt.datetime.now(dt.timezone.utc)
+    issued = now or dt.datetime.now(dt.UTC)
     url = blob.generate_signed_url(version="v4", method="GET", expiration=dt.timedelta(seconds=ttl),
                                    api_access_endpoint=settings.signed_url_endpoint,
                                    **_signing_kwargs(settings))

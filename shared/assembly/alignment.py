@@ -12,6 +12,7 @@ import re
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from shared.assembly.transcribe import Word
 from shared.core import log
@@ -40,7 +41,7 @@ def script_words(dialogue: str) -> list[str]:
     return [w for w in re.split(r"\s+", dialogue.strip()) if w]
 
 
-def align_script(blocks: Sequence[dict], heard: Sequence[Word],
+def align_script(blocks: Sequence[dict[str, Any]], heard: Sequence[Word],
                  windows: Sequence[tuple[float, float]]) -> list[TimedWord]:
     """Timed words for the whole video: the script's words where scripted, Whisper's elsewhere.
 

@@ -15,12 +15,12 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from shared.assembly.alignment import align_script
 from shared.assembly.caption_style import build_ass, caption_style, check_font_coverage
 from shared.assembly.music import choose_track, prepare_bed
-from shared.assembly.subtitles import build_cues, to_srt, to_vtt
+from shared.assembly.subtitles import Cue, build_cues, to_srt, to_vtt
 from shared.assembly.transcribe import Transcript, transcribe
 from shared.core import log
 from shared.core.errors import ErrorCode, InvalidInputError, PermanentError
@@ -171,14 +171,15 @@ def render_final(src: Path, info: MediaInfo, bed: Path, ass_path: Path | None, g
 
 # --- subtitles -----------------------------------------------------------------------------------
 
-def script_windows(script: dict) -> list[tuple[float, float]]:
+def script_windows(script: dict[str, Any]) -> list[tuple[float, float]]:
     """The blocks' windows from the plan the script document carries, else one Veo chain of its blocks."""
     blocks = len(script.get("blocks") or [])
     stored = VideoPlan.from_doc(script["plan"]) if script.get("plan") else single_chain(blocks)
     return stored.windows()
 
 
-def write_subtitles(transcript: Transcript, script: dict, work_dir: Path) -> tuple[list, Path, Path, Path | None]:
+def write_subtitles(transcript: Transcript, script: dict[str, Any],
+                    work_dir: Path) -> tuple[list[Cue], Path, Path, Path | None]:
     """Script-aligned cues written as SRT, VTT and (when there is speech) the ASS to burn."""
     words = align_script(script.get("blocks") or [], transcript.words, script_windows(script))
     cues = build_cues(words)
@@ -194,7 +195,7 @@ def write_subtitles(transcript: Transcript, script: dict, work_dir: Path) -> tup
     return cues, srt, vtt, ass
 
 
-def _validate(veo_video: Path, script: dict) -> MediaInfo:
+def _validate(veo_video: Path, script: dict[str, Any]) -> MediaInfo:
     if not isinstance(script, dict) or not isinstance(script.get("blocks", []), list):
         raise InvalidInputError("script must be a dict with a 'blocks' list", field="script")
     info = probe(veo_video)
@@ -221,7 +222,7 @@ def _heard_if_audible(info: MediaInfo, language: str, hear: Callable[[], Transcr
     return hear()
 
 
-def produce_deliverables(veo_video: Path, script: dict, work_dir: Path, *, music_track: str | None,
+def produce_deliverables(veo_video: Path, script: dict[str, Any], work_dir: Path, *, music_track: str | None,
                          crf: int = 23, music_volume: float = 0.2, model_dir: Path | None = None,
                          target_lufs: float = TARGET_LUFS, max_bitrate_kbps: int | None = None,
                          hear: Callable[[], Transcript] | None = None) -> Deliverables:

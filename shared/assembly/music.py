@@ -12,6 +12,7 @@ import wave
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -122,7 +123,8 @@ def _pad(chord: list[float], seconds: float, rng: np.random.Generator) -> np.nda
             left += tone * (1 - pan)
             right += tone * pan
     env = _envelope(n, attack=seconds * 0.3, release=seconds * 0.3)
-    return np.stack([left, right]) * env / (len(chord) * 3)
+    pad: np.ndarray = np.stack([left, right]) * env / (len(chord) * 3)
+    return pad
 
 
 def _kick(seconds: float = 0.35) -> np.ndarray:
@@ -164,10 +166,11 @@ def synthesise(progression: list[list[float]], *, bpm: float, bars: int, seed: i
             if hat_gain:
                 _add(total, _hat(rng), at + bar / 8, hat_gain)
     total = total[:, : int(bar * bars * SYNTH_RATE)]
-    return total / (np.max(np.abs(total)) + 1e-9) * 0.7
+    normalised: np.ndarray = total / (np.max(np.abs(total)) + 1e-9) * 0.7
+    return normalised
 
 
-_RECIPES: dict[str, dict] = {
+_RECIPES: dict[str, dict[str, Any]] = {
     "calm-horizon": dict(name="Calm Horizon", category="ambient",
                          default_for=["cinematic", "realistic", "fantasy"],
                          progression=[[-9, -5, -2], [-4, 0, 3], [-7, -3, 0], [-2, 2, 5]],

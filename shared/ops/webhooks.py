@@ -61,7 +61,7 @@ def _resolve(host: str) -> list[Address]:
     except socket.gaierror as exc:
         raise InvalidInputError(f"callback_url: cannot resolve {host!r}", code=ErrorCode.INVALID_CALLBACK_URL,
                                 field="callback_url") from exc
-    return [ipaddress.ip_address(info[4][0].split("%")[0]) for info in infos]
+    return [ipaddress.ip_address(str(info[4][0]).split("%")[0]) for info in infos]
 
 
 def check_target(url: str, allowed: tuple[str, ...],

@@ -177,7 +177,8 @@ def check_file(path: Path, preset: Preset, evidence: SubtitleEvidence | None = N
     """Measure a local file once and judge every check against the preset; the JSON report."""
     measured = measure(Path(path))
     report = {**report_of(evaluate(measured, preset, evidence), preset), "measurements": asdict(measured)}
-    return json_safe(report)
+    safe: dict[str, Any] = json_safe(report)
+    return safe
 
 
 def json_safe(value: Any) -> Any:

@@ -4,7 +4,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Any
 
 from google import genai
 from google.genai import errors as genai_errors
@@ -15,11 +15,11 @@ from shared.core import log
 from shared.core.config import Settings
 from shared.core.errors import ErrorCode, GenerationError, TransientError
 from shared.core.retry import gemini_retrying
-from shared.pricing.presets import DEFAULT_PRESET, PRESETS, Preset
-from shared.core.vocabulary import LANGUAGES, MAX_DIALOGUE_WORDS, STYLES, VOICES
-from shared.video import plan
-from shared.script.prompts import SCRIPT_SYSTEM_INSTRUCTION, script_prompt
 from shared.core.validation import one_of, parse_body
+from shared.core.vocabulary import LANGUAGES, MAX_DIALOGUE_WORDS, STYLES, VOICES
+from shared.pricing.presets import DEFAULT_PRESET, PRESETS, Preset
+from shared.script.prompts import SCRIPT_SYSTEM_INSTRUCTION, script_prompt
+from shared.video import plan
 
 MAX_THEME_CHARS = 300
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
@@ -38,15 +38,15 @@ class VideoRequestBody(BaseModel):
     theme: str = Field(min_length=3, max_length=MAX_THEME_CHARS)
     style: str = "cinematic"
     language: str = "en"
-    character_id: Optional[str] = Field(default=None, pattern=r"^[A-Za-z0-9_-]{1,64}$")
-    music: Optional[str] = Field(default=None, pattern=r"^[a-z0-9_-]{1,64}$")
+    character_id: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_-]{1,64}$")
+    music: str | None = Field(default=None, pattern=r"^[a-z0-9_-]{1,64}$")
     preset: str = DEFAULT_PRESET
-    target_seconds: Optional[int] = Field(default=None, ge=8, le=148)  # within the preset's window
-    max_cost_usd: Optional[float] = Field(default=None, gt=0, le=10000)
+    target_seconds: int | None = Field(default=None, ge=8, le=148)  # within the preset's window
+    max_cost_usd: float | None = Field(default=None, gt=0, le=10000)
     allow_downgrade: bool = False
-    voice: Optional[str] = None  # one narrator voice described in every Veo block (prompts.VOICES)
+    voice: str | None = None  # one narrator voice described in every Veo block (prompts.VOICES)
     review: bool = False  # stop after the script in awaiting_approval, with a storyboard preview
-    callback_url: Optional[str] = Field(default=None, min_length=8, max_length=2000)  # webhook on completion/failure
+    callback_url: str | None = Field(default=None, min_length=8, max_length=2000)  # webhook on completion/failure
 
     @field_validator("preset")
     @classmethod
@@ -55,7 +55,7 @@ class VideoRequestBody(BaseModel):
 
     @field_validator("target_seconds")
     @classmethod
-    def _target_within_preset(cls, value: Optional[int], info: ValidationInfo) -> Optional[int]:
+    def _target_within_preset(cls, value: int | None, info: ValidationInfo) -> int | None:
         preset = PRESETS.get(info.data.get("preset", DEFAULT_PRESET))
         if value is not None and preset and not preset.min_seconds <= value <= preset.max_seconds:
             raise ValueError(f"must lie within {preset.name}'s {preset.min_seconds}-{preset.max_seconds} s")
@@ -63,7 +63,7 @@ class VideoRequestBody(BaseModel):
 
     @field_validator("voice")
     @classmethod
-    def _known_voice(cls, value: Optional[str]) -> Optional[str]:
+    def _known_voice(cls, value: str | None) -> str | None:
         return value if value is None else one_of(value, VOICES, "voice")
 
     @field_validator("theme")

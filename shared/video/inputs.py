@@ -29,7 +29,8 @@ def frame_uri(clients: Clients, video_id: str, name: str) -> str:
 def _existing(clients: Clients, uri: str) -> bytes | None:
     bucket, path = split_uri(uri)
     try:
-        return clients.storage.bucket(bucket).blob(path).download_as_bytes()
+        data: bytes = clients.storage.bucket(bucket).blob(path).download_as_bytes()  # storage is untyped here
+        return data
     except gexc.NotFound:
         return None
     except gexc.GoogleAPICallError as exc:

@@ -246,5 +246,5 @@ def release(db: firestore.Client, slot: str | None) -> None:
 def usage(db: firestore.Client, limits: Limits) -> dict[str, int]:
     """Live counts: grants in the window, held slots, queued waiters."""
     snap = quota_ref(db).get()
-    state = prune(snap.to_dict() or {}, dt.datetime.now(dt.timezone.utc), limits)
+    state = prune(snap.to_dict() or {}, dt.datetime.now(dt.UTC), limits)
     return {"window": len(state["window"]), "slots": len(state["slots"]), "waiters": len(state["waiters"])}

@@ -9,8 +9,9 @@ import contextlib
 import threading
 import time
 from collections import Counter
+from collections.abc import Iterable, Iterator
 from dataclasses import replace
-from typing import Any, Iterable, Iterator
+from typing import Any
 
 import requests
 
@@ -19,8 +20,8 @@ from shared.core import lease, status
 from shared.core.clients import Clients
 from shared.core.config import GEMINI_API
 from shared.core.messages import VideoRequest
-from shared.pricing.presets import PRESETS
 from shared.core.pubsub import publish
+from shared.pricing.presets import PRESETS
 from tests.chaos import report
 from tests.chaos.report import SuiteResult
 from tests.support import make_job
@@ -113,7 +114,7 @@ class MonitorTicker:
             self.passes["runs"] += 1
 
     @contextlib.contextmanager
-    def running(self) -> Iterator["MonitorTicker"]:
+    def running(self) -> Iterator[MonitorTicker]:
         self._thread.start()
         try:
             yield self

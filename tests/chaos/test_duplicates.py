@@ -20,8 +20,15 @@ import pytest
 from shared.core.messages import StepMessage, VideoRequest
 from shared.core.topics import EVENT_ROUTES, VIDEO_REQUESTS
 from tests.chaos import report
-from tests.chaos.harness import (MONITOR_AFTER_SECONDS, billing_mismatches, duplicate_veo_calls, history_problems,
-                                 read_all, short_job, suite_result)
+from tests.chaos.harness import (
+    MONITOR_AFTER_SECONDS,
+    billing_mismatches,
+    duplicate_veo_calls,
+    history_problems,
+    read_all,
+    short_job,
+    suite_result,
+)
 
 pytestmark = [pytest.mark.usefixtures("chaos_stack"), pytest.mark.timeout(1800)]
 MAX_ROUNDS = 40

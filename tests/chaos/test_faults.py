@@ -19,9 +19,18 @@ from typing import Any
 import pytest
 
 from tests.chaos import report
-from tests.chaos.harness import (MONITOR_AFTER_SECONDS, MonitorTicker, billing_mismatches, duplicate_veo_calls,
-                                 read_all, request_video, short_job, suite_result, unexpected_outcomes,
-                                 wait_terminal)
+from tests.chaos.harness import (
+    MONITOR_AFTER_SECONDS,
+    MonitorTicker,
+    billing_mismatches,
+    duplicate_veo_calls,
+    read_all,
+    request_video,
+    short_job,
+    suite_result,
+    unexpected_outcomes,
+    wait_terminal,
+)
 from tests.support import scene_of
 
 pytestmark = [pytest.mark.usefixtures("chaos_stack"), pytest.mark.timeout(1800)]

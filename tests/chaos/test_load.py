@@ -14,8 +14,16 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from tests.chaos import report
-from tests.chaos.harness import (MONITOR_AFTER_SECONDS, billing_mismatches, duplicate_veo_calls, history_problems,
-                                 start_job, step_percentiles, suite_result, wait_terminal)
+from tests.chaos.harness import (
+    MONITOR_AFTER_SECONDS,
+    billing_mismatches,
+    duplicate_veo_calls,
+    history_problems,
+    start_job,
+    step_percentiles,
+    suite_result,
+    wait_terminal,
+)
 
 pytestmark = [pytest.mark.usefixtures("chaos_stack"), pytest.mark.timeout(2400)]
 BLOCKS = 1  # short jobs: one 8 s Veo block each

@@ -7,8 +7,8 @@ import pytest
 from google.cloud.firestore_v1.base_query import FieldFilter
 
 from shared.core import layout
-from shared.pricing.presets import PRESETS
 from shared.core.storage import read_json
+from shared.pricing.presets import PRESETS
 from tests.support import ffprobe
 
 pytestmark = pytest.mark.timeout(900)

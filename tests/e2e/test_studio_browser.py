@@ -7,8 +7,9 @@ Every page is saved as a screenshot in test-artifacts/studio/.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import pytest
 

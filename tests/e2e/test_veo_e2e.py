@@ -5,21 +5,21 @@ from __future__ import annotations
 
 import dataclasses
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 import pytest
 
 from shared.core import status
-from shared.video import veo
 from shared.core.config import VERTEX, settings_from_env
 from shared.core.messages import VideoRequest
-from shared.video.prompts import block_prompt
-from shared.video.segments import join_segments
 from shared.core.storage import read_json
 from shared.core.topics import EVENT_ROUTES
+from shared.video import veo
 from shared.video.chain import block_output_prefix
+from shared.video.prompts import block_prompt
+from shared.video.segments import join_segments
 from shared.video.step import generate_video
 from tests.conftest import ROOT, TEST_PORT_OFFSET, TEST_SETTINGS
 from tests.support import Pipeline, SimulatorControl, billed_seconds, drive_video_step, ffprobe, make_job
@@ -117,7 +117,7 @@ def _rms_db(video: Path, start: float, seconds: float) -> float:
 
 
 def test_a_vertex_job_is_planned_in_segments_joined_seamlessly_and_billed_as_delivered(vertex, tmp_path):
-    clients, pipeline, simulator = vertex["clients"], vertex["pipeline"], vertex["simulator"]
+    pipeline, simulator = vertex["pipeline"], vertex["simulator"]
     pipeline.use_push()
     simulator.clear_ledger()
     response = pipeline.create_video({"theme": "A lighthouse keeper who befriends a storm", "language": "en",

@@ -10,8 +10,8 @@ from __future__ import annotations
 import base64
 import sys
 import uuid
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Callable, Iterator
 
 import flask
 import functions_framework

@@ -11,12 +11,12 @@ from dataclasses import replace
 import pytest
 import requests
 
-from shared.core.config import GEMINI_API
 from shared.api.estimates import estimate_preset
+from shared.core.config import GEMINI_API
 from shared.core.messages import AssemblyRequest, QaRequest
-from shared.pricing.presets import PRESETS
 from shared.core.storage import read_json
 from shared.core.topics import ASSEMBLY_REQUESTS, QA_REQUESTS
+from shared.pricing.presets import PRESETS
 from tests.support import drive_video_step, ffprobe, make_job
 
 pytestmark = [pytest.mark.timeout(900), pytest.mark.usefixtures("pull_mode")]

@@ -1,22 +1,54 @@
-"""Fault injection for tests: rules that make matching Veo calls fail in the ways the real API does."""
+"""Fault injection for tests: rules that make matching calls fail in the ways the real API does.
+
+Kinds: `429`, `500`, `400` (answered at once, nothing recorded), `safety` and `audio_block` (the operation is
+done with `raiMediaFilteredCount`, no video, not charged; `audio_block` is Veo 3.1 blocking a clip for its audio,
+which a plain retry gets past), `malformed` (done without the video), `slow` (the operation completes
+`delay_seconds` later) and `stall` (the HTTP request itself is held `delay_seconds` before it is processed as
+usual, so a client with a shorter timeout gives up: C-SDK-TIMEOUT-MS).
+
+A rule applies to Veo `predictLongRunning` calls unless it names `"method": "generateContent"` (then only the
+kinds 429, 500, 400 and stall make sense, and its `match` is searched in the request's text).
+"""
 from __future__ import annotations
 
 import threading
 import time
 from collections import deque
-from dataclasses import asdict, dataclass
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
-from infra.local.simulator.protocol import invalid
+from infra.local.simulator.models import VERTEX
+from infra.local.simulator.protocol import ApiError, invalid
 
-KINDS = ("429", "500", "400", "safety", "slow", "malformed")
+KINDS = ("429", "500", "400", "safety", "slow", "malformed", "audio_block", "stall")
 REJECTING_KINDS = ("429", "500", "400")  # answered at once, nothing billed
+PREDICT, GENERATE = "predictLongRunning", "generateContent"
+KINDS_BY_METHOD = {PREDICT: KINDS, GENERATE: (*REJECTING_KINDS, "stall")}
 DEFAULT_SLOW_SECONDS = 5.0
+# L4 (secondary, wavespeed 2026-11-22): the Gemini API's 429 text. Vertex AI's is not in the contract; the
+# classic Google Cloud text is kept for it.
+QUOTA_TEXT = "You exceeded your current quota, please check your plan and billing details."
+VERTEX_QUOTA_TEXT = "Resource has been exhausted (e.g. check quota)."
+
+
+def quota_exhausted(mode: str = "") -> ApiError:
+    """429 RESOURCE_EXHAUSTED with the protocol's text (C-RL-429)."""
+    return ApiError(429, VERTEX_QUOTA_TEXT if mode == VERTEX else QUOTA_TEXT, "RESOURCE_EXHAUSTED")
+
+
+def rejection(kind: str, mode: str = "") -> ApiError:
+    """The error a rejecting fault answers with."""
+    if kind == "400":
+        return invalid("The prompt could not be processed (simulated INVALID_ARGUMENT).")
+    if kind == "429":
+        return quota_exhausted(mode)
+    return ApiError(500, "Internal error encountered.", "INTERNAL")
 
 
 @dataclass
 class FaultRule:
-    """Fire `kind` on the next `times` Veo calls whose prompt contains `match` ('' matches all)
+    """Fire `kind` on the next `times` calls of `method` whose prompt contains `match` ('' matches all)
     and, when `model` is set, that ask for that model."""
 
     kind: str
@@ -24,6 +56,7 @@ class FaultRule:
     times: int = 1
     delay_seconds: float = DEFAULT_SLOW_SECONDS
     model: str = ""
+    method: str = PREDICT
 
     @classmethod
     def from_json(cls, raw: Any) -> FaultRule:
@@ -38,8 +71,12 @@ class FaultRule:
             delay = float(raw.get("delay_seconds", DEFAULT_SLOW_SECONDS))
         except (TypeError, ValueError):
             raise invalid("times must be an integer and delay_seconds a number") from None
+        method = str(raw.get("method", PREDICT) or PREDICT)
+        if kind not in KINDS_BY_METHOD.get(method, ()):
+            raise invalid(f"fault kind {kind!r} cannot apply to method {method!r} "
+                          f"(methods and kinds: {KINDS_BY_METHOD})")
         return cls(kind=kind, match=str(raw.get("match", "") or ""), times=max(times, 0), delay_seconds=delay,
-                   model=str(raw.get("model", "") or ""))
+                   model=str(raw.get("model", "") or ""), method=method)
 
 
 class FaultBook:
@@ -64,13 +101,15 @@ class FaultBook:
         with self._lock:
             return [asdict(rule) for rule in self._rules]
 
-    def take(self, prompt: str, model: str = "") -> FaultRule | None:
-        """The first live rule matching `prompt` (and `model`), with one use consumed; None if none fires."""
+    def take(self, prompt: str, model: str = "", method: str = PREDICT) -> FaultRule | None:
+        """The first live rule of `method` matching `prompt` (and `model`), with one use consumed; None if none
+        fires."""
         with self._lock:
             for rule in self._rules:
-                if rule.times > 0 and rule.match in prompt and (not rule.model or rule.model == model):
+                if (rule.times > 0 and rule.method == method and rule.match in prompt
+                        and (not rule.model or rule.model == model)):
                     rule.times -= 1
-                    return FaultRule(rule.kind, rule.match, 1, rule.delay_seconds, rule.model)
+                    return replace(rule, times=1)
         return None
 
 
@@ -78,7 +117,8 @@ class RequestQuota:
     """An optional per-project quota on Veo generate calls: at most `limit` in any `window_seconds`;
     beyond it 429 RESOURCE_EXHAUSTED, counted (nothing billed). Off until a test sets it."""
 
-    def __init__(self) -> None:
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
         self.limit = 0  # 0: no quota
         self.window_seconds = 60.0
         self.accepted = 0
@@ -101,7 +141,7 @@ class RequestQuota:
 
     def admit(self) -> bool:
         """Count one generate call; False when it is over the quota."""
-        now = time.monotonic()
+        now = self._clock()
         with self._lock:
             while self._times and self._times[0] <= now - self.window_seconds:
                 self._times.popleft()

@@ -1,4 +1,10 @@
-"""`models/{model}:generateContent`: scripts for script prompts, PNGs for image models, text otherwise."""
+"""`models/{model}:generateContent`: scripts for script prompts, PNGs for image models, text otherwise.
+
+Only the ids of models.py are served (C-ID-UNKNOWN-404); a routed id answers as its successor (`modelVersion`).
+`usageMetadata` has the real shape (C-BILL-THINKING, B9): the thinking models report a deterministic
+`thoughtsTokenCount` (seeded by model and prompt, capped by `thinkingConfig.thinkingBudget` when one is given),
+and `totalTokenCount` = prompt + candidates + thoughts.
+"""
 from __future__ import annotations
 
 import base64
@@ -10,12 +16,15 @@ from typing import Any
 
 from PIL import Image, ImageDraw, ImageFont
 
-from infra.local.simulator.protocol import ApiError, invalid, language_code, prompt_fields
+from infra.local.simulator import models
+from infra.local.simulator.models import GEMINI_API, IMAGE
+from infra.local.simulator.protocol import invalid, language_code, prompt_fields
 from infra.local.simulator.scripts import build_script
 from shared.media.render import seed_for
 
 MAX_BLOCKS = 20  # Veo's 148 s limit: 8 s + 20 x 7 s
 FONT = "/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf"
+THOUGHTS_MIN, THOUGHTS_SPREAD = 96, 1200  # a thinking model's thoughtsTokenCount: 96 … 1295
 IMAGE_SIZES = {"9:16": (768, 1344), "16:9": (1344, 768), "1:1": (1024, 1024), "3:4": (864, 1184),
                "4:3": (1184, 864)}
 
@@ -45,25 +54,24 @@ def request_images(body: dict[str, Any]) -> list[bytes]:
     return found
 
 
-def generate_content(model: str, body: dict[str, Any]) -> dict[str, Any]:
-    """The generateContent response for `model` and the request `body`."""
-    if not model.startswith("gemini"):
-        raise ApiError(404, f"models/{model} is not found for API version v1beta, or is not supported "
-                            "for generateContent.")
+def generate_content(model: str, body: dict[str, Any], mode: str = GEMINI_API, project: str = "",
+                     location: str = "") -> dict[str, Any]:
+    """The generateContent response for `model` and the request `body` (404 for an id models.py does not serve)."""
+    spec = models.resolve(model, mode, "generateContent", project, location)
     text = request_text(body)
     config = body.get("generationConfig") or {}
-    if "image" in model or "IMAGE" in (config.get("responseModalities") or []):
+    if spec.kind == IMAGE or "IMAGE" in (config.get("responseModalities") or []):
         inputs = request_images(body)
         picture = composed_png_b64(text, config, inputs[0]) if inputs else portrait_png_b64(text, config)
         parts: list[dict[str, Any]] = [{"text": "Here is the image (simulated)."},
                                        {"inlineData": {"mimeType": "image/png", "data": picture}}]
-        return _response(model, text, parts, "Here is the image (simulated).")
+        return _response(spec, text, parts, "Here is the image (simulated).", config)
     fields = prompt_fields(text)
     if "theme" in fields:
         answer = json.dumps(_script_for(fields), ensure_ascii=False)
     else:
         answer = _plain_answer(text, config)
-    return _response(model, text, [{"text": answer}], answer)
+    return _response(spec, text, [{"text": answer}], answer, config)
 
 
 def _script_for(fields: dict[str, str]) -> dict[str, Any]:
@@ -87,15 +95,34 @@ def _plain_answer(text: str, config: dict[str, Any]) -> str:
     return f"Simulated answer to: {first_line}"
 
 
-def _response(model: str, prompt: str, parts: list[dict[str, Any]], answer: str) -> dict[str, Any]:
+def thoughts_tokens(spec: models.Model, prompt: str, config: dict[str, Any]) -> int:
+    """C-BILL-THINKING: a deterministic thinking-token count for a thinking model (0 for the others)."""
+    if not spec.thinking:
+        return 0
+    count = THOUGHTS_MIN + seed_for("thoughts", spec.answering, prompt) % THOUGHTS_SPREAD
+    thinking = config.get("thinkingConfig") or config.get("thinking_config") or {}
+    # google-genai 2.34 sends the field in snake_case; proto JSON accepts both spellings
+    budget = thinking.get("thinkingBudget", thinking.get("thinking_budget"))
+    if isinstance(budget, int) and budget >= 0:  # -1 is "dynamic": no cap
+        count = min(count, budget)
+    return count
+
+
+def _response(spec: models.Model, prompt: str, parts: list[dict[str, Any]], answer: str,
+              config: dict[str, Any]) -> dict[str, Any]:
     prompt_tokens = max(1, len(prompt) // 4)
     answer_tokens = max(1, len(answer) // 4)
+    thoughts = thoughts_tokens(spec, prompt, config)
+    usage = {"promptTokenCount": prompt_tokens, "candidatesTokenCount": answer_tokens,
+             "totalTokenCount": prompt_tokens + answer_tokens + thoughts,
+             "promptTokensDetails": [{"modality": "TEXT", "tokenCount": prompt_tokens}]}
+    if thoughts:
+        usage["thoughtsTokenCount"] = thoughts
     return {
         "candidates": [{"content": {"role": "model", "parts": parts}, "finishReason": "STOP", "index": 0}],
-        "usageMetadata": {"promptTokenCount": prompt_tokens, "candidatesTokenCount": answer_tokens,
-                          "totalTokenCount": prompt_tokens + answer_tokens},
-        "modelVersion": model,
-        "responseId": hashlib.sha256(f"{model}\n{prompt}".encode()).hexdigest()[:22],
+        "usageMetadata": usage,
+        "modelVersion": spec.answering,
+        "responseId": hashlib.sha256(f"{spec.id}\n{prompt}".encode()).hexdigest()[:22],
     }
 
 

@@ -6,8 +6,10 @@ from dataclasses import dataclass
 
 LANGUAGE_NAMES = {"en": "English", "fr": "French", "es": "Spanish"}
 _LANGUAGE_BY_NAME = {name.lower(): code for code, name in LANGUAGE_NAMES.items()}
-_STATUS_BY_CODE = {400: "INVALID_ARGUMENT", 403: "PERMISSION_DENIED", 404: "NOT_FOUND",
-                   429: "RESOURCE_EXHAUSTED", 500: "INTERNAL", 503: "UNAVAILABLE"}
+# E1 (C-ERR-SHAPE): the HTTP status of each canonical error status the simulator answers with.
+_STATUS_BY_CODE = {400: "INVALID_ARGUMENT", 401: "UNAUTHENTICATED", 403: "PERMISSION_DENIED", 404: "NOT_FOUND",
+                   409: "ABORTED", 429: "RESOURCE_EXHAUSTED", 499: "CANCELLED", 500: "INTERNAL",
+                   501: "UNIMPLEMENTED", 503: "UNAVAILABLE", 504: "DEADLINE_EXCEEDED"}
 _FIELD_LINE = re.compile(r"^\s*([A-Za-z][A-Za-z ]{0,30}?)\s*:\s*(.*?)\s*$")
 _BLOCK_OF = re.compile(r"(\d+)\s*(?:of|/)\s*(\d+)")
 _QUOTES = "\"'“”«»„‘’"

@@ -7,21 +7,34 @@
     POST   /v1beta1/projects/{p}/locations/{l}/publishers/google/models/{model}:{method}
            Vertex AI: generateContent, predictLongRunning (output to storageUri), fetchPredictOperation
     GET    /_sim/health                               200 when up
-    GET    /_sim/ledger  DELETE /_sim/ledger          billed Veo calls
+    GET    /_sim/ledger  DELETE /_sim/ledger          Veo calls (attempts; `billed` marks the charged ones);
+                                                      DELETE also clears /_sim/billing's counts and charges
+    GET    /_sim/billing                              totals: attempts, billed seconds and USD, outcomes, API calls,
+                                                      refusals by method and status, Gemini tokens per model
     POST   /_sim/faults  GET, DELETE /_sim/faults     fault rules (see faults.py)
     POST   /_sim/quota   GET, DELETE /_sim/quota      Veo request quota and its 429 count (faults.RequestQuota)
+    POST   /_sim/limits  GET, DELETE /_sim/limits     spend cap {"spend_usd_per_window", "window_seconds"} → 429
+    POST   /_sim/clock   GET, DELETE /_sim/clock      {"advance_seconds": N} moves the simulator's clock (retention,
+                                                      windows); DELETE puts it back to wall time
+
+Environment: SIM_AUDIO_BLOCK_RATE (0…1, default 0) blocks that share of first attempts for their audio (a retry
+of the same request succeeds), seeded by SIM_AUDIO_BLOCK_SEED (default "0").
 """
 from __future__ import annotations
 
+import os
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
 from flask import Flask, Response, jsonify, request, send_file
 from werkzeug.exceptions import HTTPException
 
-from infra.local.simulator.faults import FaultRule
-from infra.local.simulator.gemini import generate_content
+from infra.local.simulator import models
+from infra.local.simulator.faults import GENERATE, FaultRule, quota_exhausted, rejection
+from infra.local.simulator.gemini import generate_content, request_text
+from infra.local.simulator.models import GEMINI_API, VERTEX
 from infra.local.simulator.protocol import ApiError, invalid
 from infra.local.simulator.veo import VeoSimulator
 from shared.core import log
@@ -31,27 +44,57 @@ _UNREGISTERED = ("Method doesn't allow unregistered callers (callers without est
 
 
 def create_app(data_dir: str | Path | None = None, *, min_latency_seconds: float = 0.0,
-               workers: int = 1) -> Flask:
-    """The simulator's Flask app; its VeoSimulator is `app.extensions["veo"]`."""
+               workers: int = 1, audio_block_rate: float | None = None, audio_block_seed: str | None = None) -> Flask:
+    """The simulator's Flask app; its VeoSimulator is `app.extensions["veo"]` (clock and accounts included).
+
+    `audio_block_rate` / `audio_block_seed` default to SIM_AUDIO_BLOCK_RATE (0) / SIM_AUDIO_BLOCK_SEED ("0").
+    """
     root = Path(data_dir) if data_dir else Path(tempfile.mkdtemp(prefix="veo-sim-"))
-    veo = VeoSimulator(root, min_latency_seconds=min_latency_seconds, workers=workers)
+    rate = float(os.environ.get("SIM_AUDIO_BLOCK_RATE", "0") or 0) if audio_block_rate is None else audio_block_rate
+    seed = os.environ.get("SIM_AUDIO_BLOCK_SEED", "0") if audio_block_seed is None else audio_block_seed
+    veo = VeoSimulator(root, min_latency_seconds=min_latency_seconds, workers=workers,
+                       audio_block_rate=min(max(rate, 0.0), 1.0), audio_block_seed=seed)
     app = Flask("veo-simulator")
     app.extensions["veo"] = veo
-    _register_errors(app)
+    _register_errors(app, veo)
     _register_api(app, veo)
     _register_control(app, veo)
-    log.info("simulator ready", data_dir=str(root), min_latency_seconds=min_latency_seconds)
+    log.info("simulator ready", data_dir=str(root), min_latency_seconds=min_latency_seconds,
+             audio_block_rate=veo.audio_block_rate)
     return app
 
 
-def _register_errors(app: Flask) -> None:
+def _api_method() -> str | None:
+    """The API method a request calls (generateContent, predictLongRunning, getOperation, …); None for /_sim."""
+    if request.path.startswith("/_sim"):
+        return None
+    last = request.path.rsplit("/", 1)[-1]
+    if ":" in last:
+        return last.rpartition(":")[2]
+    return "getOperation" if "/operations/" in request.path else "getFile" if "/files/" in request.path else "other"
+
+
+def _register_errors(app: Flask, veo: VeoSimulator) -> None:
+    """C-ERR-SHAPE: every error is {"error": {code, message, status}} with the HTTP status as `code`."""
+    def refused(error: ApiError) -> tuple[Response, int]:
+        method = _api_method()
+        if method:
+            veo.accounts.count_refusal(method, error.code)
+        return jsonify(error.body()), error.code
+
+    @app.before_request
+    def count_call() -> None:
+        method = _api_method()
+        if method:
+            veo.accounts.count_call(method)
+
     @app.errorhandler(ApiError)
     def api_error(exc: ApiError) -> tuple[Response, int]:
-        return jsonify(exc.body()), exc.code
+        return refused(exc)
 
     @app.errorhandler(404)
     def not_found(_exc: Exception) -> tuple[Response, int]:
-        return jsonify(ApiError(404, f"Not found: {request.path}").body()), 404
+        return refused(ApiError(404, f"Not found: {request.path}"))
 
     @app.errorhandler(Exception)
     def unexpected(exc: Exception) -> tuple[Response, int]:
@@ -80,13 +123,31 @@ def _files_base() -> str:
     return f"https://{request.host}"
 
 
+def _generate(veo: VeoSimulator, model: str, mode: str, project: str = "", location: str = "") -> Response:
+    """generateContent with the spend cap, generateContent faults and token accounting around it."""
+    models.resolve(model, mode, "generateContent", project, location)  # 404 before anything else
+    body = _json_body()
+    if veo.accounts.over_cap():
+        raise quota_exhausted(mode)
+    text = request_text(body)
+    fault = veo.faults.take(text, model, GENERATE)
+    while fault and fault.kind == "stall":  # hold the request, then answer as usual (C-SDK-TIMEOUT-MS)
+        time.sleep(fault.delay_seconds)
+        fault = veo.faults.take(text, model, GENERATE)  # other rules still apply
+    if fault:
+        raise rejection(fault.kind, mode)
+    response = generate_content(model, body, mode, project, location)
+    veo.accounts.record_tokens(response["modelVersion"], response["usageMetadata"])
+    return jsonify(response)
+
+
 def _register_api(app: Flask, veo: VeoSimulator) -> None:
     @app.post("/v1beta/models/<path:target>")
     def model_call(target: str) -> Response:
         _require_api_key()
         model, _, method = target.rpartition(":")
         if method == "generateContent":
-            return jsonify(generate_content(model, _json_body()))
+            return _generate(veo, model, GEMINI_API)
         if method == "predictLongRunning":
             return jsonify(veo.start(model, _json_body()))
         raise ApiError(404, f"Method {method!r} is not supported by the simulator.")
@@ -96,7 +157,7 @@ def _register_api(app: Flask, veo: VeoSimulator) -> None:
         _require_api_key()
         model, _, method = target.rpartition(":")
         if method == "generateContent":
-            return jsonify(generate_content(model, _json_body()))
+            return _generate(veo, model, VERTEX, project, location)
         if method == "predictLongRunning":
             parent = f"projects/{project}/locations/{location}/publishers/google/"
             return jsonify(veo.start(model, _json_body(), parent=parent))
@@ -134,6 +195,38 @@ def _register_control(app: Flask, veo: VeoSimulator) -> None:
     @app.get("/_sim/ledger")
     def ledger() -> Response:
         return jsonify(veo.ledger())
+
+    @app.get("/_sim/billing")
+    def billing() -> Response:
+        return jsonify(veo.billing())
+
+    @app.get("/_sim/limits")
+    def limits() -> Response:
+        return jsonify(veo.accounts.limits())
+
+    @app.post("/_sim/limits")
+    def set_limits() -> Response:
+        veo.accounts.configure_limits(request.get_json(silent=True))
+        return jsonify(veo.accounts.limits())
+
+    @app.delete("/_sim/limits")
+    def clear_limits() -> Response:
+        veo.accounts.configure_limits({"spend_usd_per_window": 0})
+        return jsonify(veo.accounts.limits())
+
+    @app.get("/_sim/clock")
+    def clock() -> Response:
+        return jsonify(veo.clock.state())
+
+    @app.post("/_sim/clock")
+    def move_clock() -> Response:
+        veo.clock.configure(request.get_json(silent=True))
+        return jsonify(veo.clock.state())
+
+    @app.delete("/_sim/clock")
+    def reset_clock() -> Response:
+        veo.clock.reset()
+        return jsonify(veo.clock.state())
 
     @app.delete("/_sim/ledger")
     def clear_ledger() -> Response:

@@ -77,7 +77,7 @@ def test_another_users_video_and_character_are_404_on_every_route(pipeline, clie
 def test_quota_boundaries_are_enforced_in_transactions(clients):
     plan = quotas.Plan("tiny", videos_per_day=3, videos_per_month=4, ai_calls_per_day=100, ai_calls_per_month=100,
                        burst=100)
-    user, day1 = f"quota-{uuid.uuid4().hex[:8]}", dt.datetime(2026, 11, 23, 10, tzinfo=dt.timezone.utc)
+    user, day1 = f"quota-{uuid.uuid4().hex[:8]}", dt.datetime(2026, 11, 23, 10, tzinfo=dt.UTC)
     with ThreadPoolExecutor(6) as pool:  # six concurrent requests for three units
         outcomes = list(pool.map(lambda _: _try(clients, user, plan, day1), range(6)))
     assert sorted(outcomes) == ["ok"] * 3 + ["quota_exceeded"] * 3
@@ -131,7 +131,8 @@ def test_history_is_paginated_filtered_and_sorted(pipeline, clients):
                 ("sketch", "es", 3, 36, False, None)]]
     seen, token = [], None
     while True:
-        page = pipeline.api("GET", "/videos", user, params={"limit": 2, **({"page_token": token} if token else {})}).json()
+        params = {"limit": 2, **({"page_token": token} if token else {})}
+        page = pipeline.api("GET", "/videos", user, params=params).json()
         assert len(page["videos"]) <= 2
         seen += [v["video_id"] for v in page["videos"]]
         token = page["next_page_token"]

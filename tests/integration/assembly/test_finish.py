@@ -10,14 +10,14 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from shared.assembly.finish import produce_deliverables, render_final
-from shared.media.ffmpeg import has_faststart, measure_loudness, probe, run_ffmpeg
-from shared.assembly.music import load_catalogue
-from shared.video.plan import single_chain
 from shared.assembly.alignment import align_script
 from shared.assembly.caption_style import build_ass, caption_style
+from shared.assembly.finish import produce_deliverables, render_final
+from shared.assembly.music import load_catalogue
 from shared.assembly.subtitles import Cue, parse_srt
 from shared.assembly.transcribe import transcribe
+from shared.media.ffmpeg import has_faststart, measure_loudness, probe, run_ffmpeg
+from shared.video.plan import single_chain
 
 pytestmark = pytest.mark.timeout(240)
 

@@ -9,8 +9,9 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 import pytest
@@ -21,6 +22,7 @@ from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[3]
 VEO = "veo-3.1-generate-preview"
+SCRIPT_MODEL = "gemini-3.8-flash"
 THEME = "a robot learning to paint"
 STARTUP_TIMEOUT_S = 30
 POLL_TIMEOUT_S = 120
@@ -126,7 +128,7 @@ def test_generate_content_writes_a_script(client: genai.Client, language: str, n
     prompt = f"Write a video script.\nTheme: {THEME}\nStyle: anime\nLanguage: {name} ({language})\nBlocks: 9\n"
     schema = {"type": "object", "properties": {"title": {"type": "string"}}}
     config = types.GenerateContentConfig(response_mime_type="application/json", response_schema=schema)
-    response = client.models.generate_content(model="gemini-2.5-flash", contents=prompt, config=config)
+    response = client.models.generate_content(model=SCRIPT_MODEL, contents=prompt, config=config)
     script = json.loads(response.text or "")
     assert (script["theme"], script["style"], script["language"]) == (THEME, "anime", language)
     assert [b["index"] for b in script["blocks"]] == list(range(9))
@@ -135,13 +137,14 @@ def test_generate_content_writes_a_script(client: genai.Client, language: str, n
         assert 4 <= len(block["dialogue"].split()) <= 14 and "robot" in block["dialogue"]
         assert not any(ch.isdigit() for ch in block["dialogue"])
     assert response.usage_metadata and (response.usage_metadata.prompt_token_count or 0) > 0
-    again = client.models.generate_content(model="gemini-2.5-flash", contents=prompt, config=config)
+    again = client.models.generate_content(model=SCRIPT_MODEL, contents=prompt, config=config)
     assert again.text == response.text
 
 
 def test_first_clip_then_extension_are_billed_once_each(client: genai.Client, base_url: str, tmp_path: Path) -> None:
     op = wait_done(client, start_video(client, veo_prompt(1, 9, "Welcome to a short story about a robot.")))
     video = op.response.generated_videos[0].video  # type: ignore[union-attr,index]
+    assert video is not None
     first = tmp_path / "first.mp4"
     first.write_bytes(client.files.download(file=video))
     streams = probe(first)
@@ -153,6 +156,7 @@ def test_first_clip_then_extension_are_billed_once_each(client: genai.Client, ba
                                         video=video))
     extended = tmp_path / "extended.mp4"
     video2 = op2.response.generated_videos[0].video  # type: ignore[union-attr,index]
+    assert video2 is not None
     extended.write_bytes(client.files.download(file=video2))
     assert int(probe(extended)["video"]["nb_frames"]) == 15 * 24
 
@@ -168,7 +172,9 @@ def test_image_to_video_starts_from_the_image(client: genai.Client, tmp_path: Pa
     image = types.Image(image_bytes=buffer.getvalue(), mime_type="image/png")
     op = wait_done(client, start_video(client, veo_prompt(1, 1, ""), seconds=4, image=image))
     out = tmp_path / "from_image.mp4"
-    out.write_bytes(client.files.download(file=op.response.generated_videos[0].video))  # type: ignore[union-attr,index]
+    video = op.response.generated_videos[0].video  # type: ignore[union-attr,index]
+    assert video is not None
+    out.write_bytes(client.files.download(file=video))
     raw = subprocess.run(["ffmpeg", "-v", "error", "-i", str(out), "-frames:v", "1", "-f", "rawvideo", "-pix_fmt",
                           "rgb24", "-"], check=True, capture_output=True).stdout
     top = np.frombuffer(raw, dtype=np.uint8).reshape(1280, 720, 3)[:400].astype(np.int16)
@@ -176,7 +182,7 @@ def test_image_to_video_starts_from_the_image(client: genai.Client, tmp_path: Pa
 
 
 def test_image_model_returns_an_inline_png(client: genai.Client) -> None:
-    response = client.models.generate_content(model="gemini-2.5-flash-image", contents="A friendly robot painter")
+    response = client.models.generate_content(model="gemini-3.1-flash-image", contents="A friendly robot painter")
     parts = response.candidates[0].content.parts  # type: ignore[index,union-attr]
     data = next(p.inline_data for p in parts if p.inline_data)  # type: ignore[union-attr]
     assert data.mime_type == "image/png"
@@ -186,7 +192,7 @@ def test_image_model_returns_an_inline_png(client: genai.Client) -> None:
 @pytest.mark.parametrize(("kind", "error_type", "code"), [("429", errors.ClientError, 429),
                                                             ("500", errors.ServerError, 500)])
 def test_rejecting_faults_raise_and_are_not_billed(client: genai.Client, base_url: str, kind: str,
-                                                   error_type: type, code: int) -> None:
+                                                   error_type: type[errors.APIError], code: int) -> None:
     set_faults(base_url, [{"match": "Block: 3 of", "kind": kind, "times": 1}])
     with pytest.raises(error_type) as caught:
         start_video(client, veo_prompt(3, 9, "Hello robot."))
@@ -256,6 +262,6 @@ def test_extension_past_148_seconds_is_rejected(tmp_path: Path) -> None:
 
 
 def test_unauthenticated_calls_are_refused(base_url: str) -> None:
-    response = requests.post(f"{base_url}/v1beta/models/gemini-2.5-flash:generateContent",
+    response = requests.post(f"{base_url}/v1beta/models/{SCRIPT_MODEL}:generateContent",
                              json={"contents": [{"parts": [{"text": "hi"}]}]}, timeout=10)
     assert response.status_code == 403 and response.json()["error"]["status"] == "PERMISSION_DENIED"

@@ -12,9 +12,9 @@ import requests
 from google.cloud import pubsub_v1
 
 from shared.core import layout, status, topics
-from shared.ops import dead_letters
 from shared.core.messages import VideoRequest, encode
 from shared.core.topics import ASSEMBLY_REQUESTS, VIDEO_REQUESTS
+from shared.ops import dead_letters
 from tests.support import make_job
 
 pytestmark = [pytest.mark.timeout(300), pytest.mark.usefixtures("pull_mode")]

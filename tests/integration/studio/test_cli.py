@@ -12,8 +12,9 @@ import os
 import re
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 
@@ -160,7 +161,8 @@ def test_characters_create_list_show_delete(studio):
 @pytest.mark.parametrize("args, env, code, message", [
     (["create", "--theme", "ab", "--no-wait"], {}, 3, "(invalid_theme, HTTP 400) [field: theme]"),
     (["show", "v20260101000000-000000000000"], {}, 4, "no video 'v20260101000000-000000000000' (not_found, HTTP 404)"),
-    (["list"], {"STUDIO_TOKEN": "vk_0000000000000000_" + "0" * 48}, 3, "unknown or revoked API key (unauthenticated, HTTP 401)"),
+    (["list"], {"STUDIO_TOKEN": "vk_0000000000000000_" + "0" * 48}, 3,
+     "unknown or revoked API key (unauthenticated, HTTP 401)"),
     (["list"], {"STUDIO_URL": "http://127.0.0.1:9"}, 5, "cannot reach the API at http://127.0.0.1:9"),
     (["create", "--theme", "a fox", "--preset", "cheapest"], {}, 2, "invalid choice: 'cheapest'"),
 ], ids=["bad-request", "unknown-id", "bad-token", "unreachable", "usage"])

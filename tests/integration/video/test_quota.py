@@ -8,14 +8,15 @@ import concurrent.futures
 import dataclasses
 import threading
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 
 from shared.core import status
-from shared.video import quota as veo_quota
 from shared.core.messages import decode
 from shared.core.topics import VIDEO_REQUESTS, route_for_topic
+from shared.video import quota as veo_quota
 from shared.video.quota import Limits, Waiter
 from tests.support import make_job, scene_of
 
@@ -93,7 +94,7 @@ def test_queued_waiters_are_served_highest_preset_first_then_in_order(clients):
         futures = []
         for queued, waiter in enumerate(waiters, start=1):  # enqueued one after the other
             futures.append(pool.submit(take_and_release, waiter))
-            _wait_until(lambda: len(_queued(clients.db)) == queued)
+            _wait_until(lambda n=queued: len(_queued(clients.db)) == n)
         veo_quota.release(clients.db, first)
         for future in futures:
             future.result()

@@ -26,7 +26,7 @@ SETTINGS = replace(settings_from_env({"GOOGLE_CLOUD_PROJECT": PROJECT}), auth_mo
 def _key_and_cert(kid: str) -> tuple[crypt.RSASigner, str]:
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "test-signer")])
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
             .serial_number(1).not_valid_before(now - dt.timedelta(days=1)).not_valid_after(now + dt.timedelta(days=1))
             .sign(key, hashes.SHA256()))

@@ -8,7 +8,7 @@ from shared.api import progress
 
 
 def _doc(history: list[str], blocks: int = 0, total: int = 9, **extra) -> dict:
-    at = dt.datetime(2026, 11, 23, tzinfo=dt.timezone.utc)
+    at = dt.datetime(2026, 11, 23, tzinfo=dt.UTC)
     return {"video_id": "v1", "status": history[-1], "completed_blocks": blocks, "total_blocks": total,
             "history": [{"status": s, "at": at} for s in history], **extra}
 
@@ -42,7 +42,8 @@ def test_a_failed_job_reports_where_it_stopped_and_why():
     doc = _doc(["script_ready", "video_generating", "failed"], blocks=4,
                error={"code": "veo_rejected", "message": "no", "step": "video"})
     summary = progress.progress_of(doc)
-    assert summary["error"]["code"] == "veo_rejected" and summary["percent"] == progress.percent("video_generating", 4, 9)
+    assert summary["error"]["code"] == "veo_rejected"
+    assert summary["percent"] == progress.percent("video_generating", 4, 9)
 
 
 def test_resuming_after_a_last_event_id_skips_what_was_sent():

@@ -7,9 +7,9 @@ import pytest
 
 from shared.assembly import block_transcripts
 from shared.assembly.block_transcripts import Window, complete, windows_of_plan
+from shared.assembly.transcribe import Transcript, Word
 from shared.core.config import GEMINI_API, VERTEX
 from shared.video.plan import plan_video
-from shared.assembly.transcribe import Transcript, Word
 
 
 def test_one_chain_windows_follow_the_blocks_and_cover_the_whole_video() -> None:

@@ -5,9 +5,9 @@ import json
 
 import pytest
 
+from shared.assembly.music import CATALOGUE, MUSIC_DIR, bed_filter, choose_track, load_catalogue, loop_count
 from shared.core.errors import InvalidInputError
 from shared.media.ffmpeg import probe
-from shared.assembly.music import CATALOGUE, MUSIC_DIR, bed_filter, choose_track, load_catalogue, loop_count
 
 STYLES = ("cinematic", "anime", "realistic", "sketch", "cyberpunk", "vintage", "fantasy")
 

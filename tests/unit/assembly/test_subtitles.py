@@ -6,12 +6,22 @@ import subprocess
 
 import pytest
 
-from shared.core.errors import PermanentError
-from shared.video.plan import plan_video, single_chain
 from shared.assembly.alignment import TimedWord, align_block, align_script, normalise
 from shared.assembly.caption_style import build_ass, caption_style, check_font_coverage, escape_ass_text
-from shared.assembly.subtitles import MAX_CUE_SECONDS, MAX_LINE_CHARS, MIN_CUE_SECONDS, Cue, build_cues, parse_srt, to_srt, to_vtt, wrap_lines
+from shared.assembly.subtitles import (
+    MAX_CUE_SECONDS,
+    MAX_LINE_CHARS,
+    MIN_CUE_SECONDS,
+    Cue,
+    build_cues,
+    parse_srt,
+    to_srt,
+    to_vtt,
+    wrap_lines,
+)
 from shared.assembly.transcribe import Word
+from shared.core.errors import PermanentError
+from shared.video.plan import plan_video, single_chain
 
 
 def _timed(text: str, start: float = 0.0, per_word: float = 0.35, block: int = 0) -> list[TimedWord]:

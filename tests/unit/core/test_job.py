@@ -7,7 +7,7 @@ from shared.core.errors import InvalidInputError
 from shared.core.job import Job, require_job
 from shared.core.status import Status
 
-AT = dt.datetime(2026, 12, 1, tzinfo=dt.timezone.utc)
+AT = dt.datetime(2026, 12, 1, tzinfo=dt.UTC)
 DOC = {"video_id": "v1", "status": "video_generating", "owner": "alice", "preset": "brand_campaign",
        "script_uri": "gs://b/scripts/v1.json", "total_blocks": 9, "completed_blocks": 2, "planned_seconds": 64,
        "plan": {"mode": "gemini_api", "segments": []}, "blocks": {"0": {"state": "done"}}, "usage": {"veo_seconds": 8},

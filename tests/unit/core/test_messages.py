@@ -5,8 +5,17 @@ import json
 import pytest
 
 from shared.core.errors import InvalidInputError
-from shared.core.messages import (AssemblyRequest, BlockReady, MAX_MESSAGE_BYTES, PUBSUB_EVENT_TYPE, QaRequest,
-                                  VideoRequest, data_from_cloud_event, decode, encode)
+from shared.core.messages import (
+    MAX_MESSAGE_BYTES,
+    PUBSUB_EVENT_TYPE,
+    AssemblyRequest,
+    BlockReady,
+    QaRequest,
+    VideoRequest,
+    data_from_cloud_event,
+    decode,
+    encode,
+)
 
 VID = "v20261123-abcdef012345"
 

@@ -19,7 +19,7 @@ from shared.core import topics
 PROJECT = "veo-unit-test"
 REGION = "europe-west1"
 SECRET_VALUE = "AIza-unit-test-secret-never-printed"
-FULL = ["--project", PROJECT, "--region", REGION, "--enable-cdn", "--budget-amount", "300",
+FULL = ["--project", PROJECT, "--region", REGION, "--budget-amount", "300",
         "--billing-account", "012345-6789AB-CDEF01"]
 AGENT_SETTINGS = json.loads((REPO_ROOT / "infra/gcp/functions.json").read_text())["agents"]
 ROLES = json.loads((REPO_ROOT / "infra/gcp/iam/roles.json").read_text())
@@ -137,7 +137,8 @@ def test_each_agent_runs_as_its_own_service_account(first: DryRun) -> None:
     created = {c[4] for c in commands(first, "iam", "service-accounts", "create")}
     runtime = {flag(c, "--service-account") for c in commands(first, "functions", "deploy")}
     assert len(runtime) == len(commands(first, "functions", "deploy"))
-    assert runtime == {f"{name}@{PROJECT}.iam.gserviceaccount.com" for name in created if name != "dev-scheduler"}
+    assert runtime == {f"{name}@{PROJECT}.iam.gserviceaccount.com" for name in created
+                       if name not in ("dev-scheduler", "dev-builder")}
 
 
 def test_roles_are_granted_as_declared_and_nothing_broad(first: DryRun) -> None:
@@ -160,7 +161,7 @@ def env_vars(command: list[str]) -> dict[str, str]:
     return dict(item.split("=", 1) for item in value[3:].split("|"))
 
 
-def test_functions_get_production_settings_and_the_secret(first: DryRun) -> None:
+def test_functions_get_production_settings(first: DryRun) -> None:
     for command in commands(first, "functions", "deploy"):
         env = env_vars(command)
         assert env["PIPELINE_ENV"] == "production"
@@ -168,8 +169,8 @@ def test_functions_get_production_settings_and_the_secret(first: DryRun) -> None
         assert env["PIPELINE_BUCKET"] == f"{PROJECT}-dev-media"
         assert env["STATUS_BASE_URL"].startswith("https://")
         assert env["GENAI_MODE"] == "gemini_api" and env["VEO_MODEL"] and env["SCRIPT_MODEL"]
+        assert env["FIRESTORE_DATABASE"] == "dev-pipeline"
         assert 0 < int(env["INVOCATION_BUDGET_SECONDS"]) < int(flag(command, "--timeout")[:-1])
-        assert flag(command, "--set-secrets") == "GEMINI_API_KEY=dev-gemini-api-key:latest"
         assert "CORS_ORIGINS" not in env and "VEO_REQUESTS_PER_MINUTE" not in env, "unset: config's defaults"
 
 
@@ -198,6 +199,7 @@ def test_topics_dead_letter_and_its_iam(first: DryRun) -> None:
     updates = commands(first, "pubsub", "subscriptions", "update")
     assert len(updates) == len(topics.EVENT_ROUTES)
     for update in updates:
+        assert flag(update, "--ack-deadline") == "600"
         assert flag(update, "--dead-letter-topic") == dead
         assert flag(update, "--max-delivery-attempts") == str(topics.MAX_DELIVERY_ATTEMPTS)
         assert flag(update, "--min-retry-delay") and flag(update, "--max-retry-delay")
@@ -227,6 +229,7 @@ def test_private_bucket_with_lifecycle(first: DryRun) -> None:
     rules = json.loads(Path(flag(create, "--lifecycle-file")).read_text())["rule"]
     assert any(r["action"]["type"] == "Delete" and "veo31_videos/" in r["condition"].get("matchesPrefix", [])
                for r in rules)
+    assert flag(commands(first, "firestore", "databases", "create")[0], "--database") == "dev-pipeline"
 
 
 def test_firestore_database_and_monitor_indexes(first: DryRun) -> None:
@@ -244,7 +247,8 @@ def test_cached_scripts_expire_by_ttl(first: DryRun) -> None:
 
 
 def test_front_door_may_sign_urls_as_itself_only(first: DryRun) -> None:
-    [grant] = commands(first, "iam", "service-accounts", "add-iam-policy-binding")
+    [grant] = [c for c in commands(first, "iam", "service-accounts", "add-iam-policy-binding")
+               if "gcp-sa-pubsub" not in flag(c, "--member")]
     assert sa("agent-script") in grant and flag(grant, "--member") == f"serviceAccount:{sa('agent-script')}"
     assert flag(grant, "--role") == "roles/iam.serviceAccountTokenCreator"
 
@@ -254,20 +258,23 @@ def test_scheduler_calls_the_monitor_every_two_minutes_with_oidc(first: DryRun) 
     assert flag(job, "--schedule") == "*/2 * * * *"
     assert flag(job, "--oidc-service-account-email") == sa("scheduler")
     assert flag(job, "--uri") == flag(job, "--oidc-token-audience")
-    assert "dev-agent-monitor" in flag(job, "--uri")
+    assert flag(job, "--uri") == f"https://dev-agent-monitor-PROJECT_NUMBER.{REGION}.run.app"
     invokers = commands(first, "functions", "add-invoker-policy-binding")
     assert any(c[3] == "dev-agent-monitor" and flag(c, "--member") == f"serviceAccount:{sa('scheduler')}"
                for c in invokers)
 
 
-def test_cdn_chain_only_when_enabled(first: DryRun, tree: Path, tmp_path: Path) -> None:
-    for kind in ("backend-buckets", "url-maps", "target-http-proxies", "forwarding-rules"):
-        assert commands(first, "compute", kind, "create"), kind
-    assert "--enable-cdn" in commands(first, "compute", "backend-buckets", "create")[0]
-    assert commands(first, "compute", "backend-buckets", "add-signed-url-key")
+def test_no_cdn_and_no_budget_unless_asked(first: DryRun, tree: Path, tmp_path: Path) -> None:
+    assert not commands(first, "compute"), "the Cloud CDN was removed (docs/operations.md, 'Cloud CDN')"
     bare = plan_in(tree, tmp_path, ["--project", PROJECT, "--region", REGION])
     assert not commands(bare, "compute")
     assert not commands(bare, "billing")
+
+
+@pytest.mark.parametrize("args", [["--enable-cdn"], ["--cdn-domain", "media.example.com"]])
+def test_cdn_flags_are_refused_with_a_pointer_to_the_docs(tree: Path, args: list[str]) -> None:
+    result = dry_run(["--project", PROJECT, "--region", REGION, *args], root=tree)
+    assert result.returncode != 0 and "Cloud CDN was removed" in result.stderr and "operations.md" in result.stderr
 
 
 def test_budget_thresholds(first: DryRun) -> None:
@@ -301,16 +308,20 @@ def test_log_metrics_dashboard_and_alerts(first: DryRun) -> None:
 def test_required_apis_are_enabled(first: DryRun) -> None:
     enabled = set(commands(first, "services", "enable")[0][3:])
     for api in ("cloudfunctions", "run", "cloudbuild", "eventarc", "pubsub", "firestore", "cloudscheduler",
-                "secretmanager", "logging", "monitoring", "generativelanguage", "compute", "billingbudgets"):
+                "secretmanager", "logging", "monitoring", "generativelanguage", "billingbudgets", "iamcredentials"):
         assert f"{api}.googleapis.com" in enabled
+    assert "compute.googleapis.com" not in enabled
 
 
 def test_every_create_is_preceded_by_its_probe_and_a_rerun_updates(first: DryRun, rerun: DryRun) -> None:
     probes = ("describe", "list")
+    # No probe exists for these; both are idempotent (an existing index is ALREADY_EXISTS, an existing service
+    # identity is returned as it is).
+    unprobed = (["firestore", "indexes"], ["beta", "services"])
     for index, command in enumerate(first.commands):
-        if "create" in command[:5] and command[1:3] != ["firestore", "indexes"]:
+        if "create" in command[:5] and command[1:3] not in unprobed:
             assert any(p in first.commands[index - 1] for p in probes), command
-    creates = [c for c in rerun.commands if "create" in c[:5] and c[1:3] != ["firestore", "indexes"]]
+    creates = [c for c in rerun.commands if "create" in c[:5] and c[1:3] not in unprobed]
     assert not creates, creates
     for words in (("pubsub", "topics", "update"), ("storage", "buckets", "update"), ("logging", "metrics", "update"),
                   ("scheduler", "jobs", "update"), ("monitoring", "dashboards", "update"),
@@ -343,7 +354,8 @@ def test_staged_sources_are_self_contained(first: DryRun) -> None:
         assert (source / ".gcloudignore").is_file()
         assert not list(source.rglob("__pycache__")) and not list(source.rglob("tests"))
         lines = [ln for ln in (source / "requirements.txt").read_text().splitlines() if ln and ln[0] != "#"]
-        assert lines and all("==" in ln for ln in lines)
+        assert lines[0] == "--require-hashes"
+        assert all("==" in ln and "--hash=sha256:" in ln for ln in lines[1:])
         assert any(ln.startswith("functions-framework==") for ln in lines)
 
 
@@ -377,5 +389,5 @@ def test_script_is_bash_and_shellcheck_clean() -> None:
 
 def test_spec_rows_come_from_shared_topics() -> None:
     rows = spec.function_specs("dev")
-    assert [r.agent for r in rows] == [a.agent for a in topics.HTTP_AGENTS] + [r.agent for r in topics.EVENT_ROUTES]
-    assert [r.trigger_topic for r in rows if r.trigger_topic] == [f"dev-{r.topic}" for r in topics.EVENT_ROUTES]
+    assert {r.agent for r in rows} == {a.agent for a in topics.HTTP_AGENTS} | {r.agent for r in topics.EVENT_ROUTES}
+    assert {r.trigger_topic for r in rows if r.trigger_topic} == {f"dev-{r.topic}" for r in topics.EVENT_ROUTES}

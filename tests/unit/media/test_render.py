@@ -9,8 +9,17 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from shared.media.render import (FPS, HEIGHT, SAMPLE_RATE, WIDTH, RenderInfo, extend_clip, render_clip, seed_for,
-                           wrap_scene_text)
+from shared.media.render import (
+    FPS,
+    HEIGHT,
+    SAMPLE_RATE,
+    WIDTH,
+    RenderInfo,
+    extend_clip,
+    render_clip,
+    seed_for,
+    wrap_scene_text,
+)
 
 pytestmark = pytest.mark.timeout(120)
 

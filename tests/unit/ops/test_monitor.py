@@ -1,10 +1,10 @@
 """The monitor's backoff plan (pure logic; the emulator tests cover the transactions)."""
 import datetime as dt
 
-from shared.ops.monitor import BACKOFF_SECONDS, _retry_plan
 from shared.core.status import Status
+from shared.ops.monitor import BACKOFF_SECONDS, _retry_plan
 
-NOW = dt.datetime(2026, 11, 23, 12, 0, tzinfo=dt.timezone.utc)
+NOW = dt.datetime(2026, 11, 23, 12, 0, tzinfo=dt.UTC)
 
 
 def _after(plan):

@@ -5,9 +5,9 @@ import pytest
 
 from shared.core.config import GEMINI_API, VERTEX
 from shared.core.errors import InvalidInputError
-from shared.video.plan import plan_video, video_seconds
 from shared.pricing.presets import ALL_CHECKS, PRESETS, get_preset, preset_from_doc
 from shared.script.writer import blocks_for, parse_request
+from shared.video.plan import plan_video, video_seconds
 
 
 def test_each_preset_is_a_complete_spec_whose_window_holds_a_veo_chain():

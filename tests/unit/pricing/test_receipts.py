@@ -11,7 +11,7 @@ from shared.pricing import costs
 from shared.pricing.receipts import build_receipt, measured_compute_seconds
 from shared.script.writer import parse_request
 
-T0 = dt.datetime(2026, 11, 23, 12, 0, tzinfo=dt.timezone.utc)
+T0 = dt.datetime(2026, 11, 23, 12, 0, tzinfo=dt.UTC)
 
 
 def _request(**extra):

@@ -3,9 +3,9 @@ import json
 
 import pytest
 
+from shared.core.config import GEMINI_API
 from shared.core.errors import GenerationError, InvalidInputError
 from shared.core.vocabulary import LANGUAGES, STYLES
-from shared.core.config import GEMINI_API
 from shared.script.writer import parse_request, validate_script
 from shared.video.plan import block_range, video_seconds
 

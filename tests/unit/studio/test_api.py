@@ -4,8 +4,15 @@ from __future__ import annotations
 import pytest
 import requests
 
-from infra.studio.api import (EXIT_NOT_FOUND, EXIT_REFUSED, EXIT_SERVER, api_error, error_message,
-                              exit_code_for_status, parse_sse)
+from infra.studio.api import (
+    EXIT_NOT_FOUND,
+    EXIT_REFUSED,
+    EXIT_SERVER,
+    api_error,
+    error_message,
+    exit_code_for_status,
+    parse_sse,
+)
 
 
 @pytest.mark.parametrize("status, code", [(400, EXIT_REFUSED), (401, EXIT_REFUSED), (409, EXIT_REFUSED),

@@ -40,7 +40,7 @@ def test_line_without_blocks_or_cost_leaves_them_out():
 
 
 def test_seconds_since_reads_iso_times_with_or_without_zone():
-    now = dt.datetime(2026, 11, 28, 10, 0, 30, tzinfo=dt.timezone.utc)
+    now = dt.datetime(2026, 11, 28, 10, 0, 30, tzinfo=dt.UTC)
     assert seconds_since("2026-11-28T10:00:00+00:00", now) == 30
     assert seconds_since("2026-11-28T10:00:00", now) == 30
     assert seconds_since(None, now) == 0 and seconds_since("yesterday", now) == 0

@@ -2,8 +2,14 @@
 import pytest
 
 from shared.core.errors import Conflict
-from shared.video.blocks import (BLOCK_TRANSITIONS, FINAL, BlockState, IllegalBlockTransition,
-                                 check_block_transition, state_of)
+from shared.video.blocks import (
+    BLOCK_TRANSITIONS,
+    FINAL,
+    BlockState,
+    IllegalBlockTransition,
+    check_block_transition,
+    state_of,
+)
 
 B = BlockState
 

@@ -2,8 +2,19 @@
 import pytest
 
 from shared.core.config import GEMINI_API, VERTEX
-from shared.video.plan import (EXTENSION_SECONDS, FIRST_CLIP_SECONDS, LIMITS, VideoPlan, block_range, chain_seconds,
-                               max_blocks_per_chain, plan_video, segment_sizes, single_chain, video_seconds)
+from shared.video.plan import (
+    EXTENSION_SECONDS,
+    FIRST_CLIP_SECONDS,
+    LIMITS,
+    VideoPlan,
+    block_range,
+    chain_seconds,
+    max_blocks_per_chain,
+    plan_video,
+    segment_sizes,
+    single_chain,
+    video_seconds,
+)
 
 
 def test_chain_limits_per_mode():

@@ -5,7 +5,7 @@ import datetime as dt
 
 from shared.video.quota import Limits, Waiter, decide, decide_token, rank_of, waiter_for
 
-T0 = dt.datetime(2026, 11, 28, 12, 0, tzinfo=dt.timezone.utc)
+T0 = dt.datetime(2026, 11, 28, 12, 0, tzinfo=dt.UTC)
 LIMITS = Limits(per_window=2, max_concurrent=2, window_seconds=60, slot_seconds=300, waiter_seconds=30)
 
 

@@ -1,9 +1,9 @@
 """Veo request building per API mode (incl. the 16:9 reference-image branch) and model ids."""
 import pytest
 
-from shared.video import veo
 from shared.core.config import GEMINI_API, VERTEX
 from shared.core.errors import GenerationError
+from shared.video import veo
 
 PNG = b"\x89PNG fake"
 
