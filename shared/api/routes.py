@@ -247,7 +247,7 @@ HANDLERS: dict[str, Handler] = {
 }
 
 
-def _dispatch(clients: Clients, request: flask.Request) -> flask.Response:
+def _dispatch(clients: Clients, request: flask.Request, certs: auth.CertSource | None) -> flask.Response:
     try:
         endpoint, args = URLS.bind_to_environ(request.environ).match()
     except MethodNotAllowed as exc:
@@ -255,7 +255,7 @@ def _dispatch(clients: Clients, request: flask.Request) -> flask.Response:
         return error_response(ErrorCode.METHOD_NOT_ALLOWED, f"{request.method} not allowed here; use {allowed}")
     except NotFound:
         return error_response(ErrorCode.NOT_FOUND, f"no route {request.method} {request.path}")
-    identity = auth.authenticate(clients.db, clients.settings, request)
+    identity = auth.authenticate(clients.db, clients.settings, request, certs)
     log.bind(user_id=identity.user_id)
     # Every rule's variables use werkzeug's default (string) converter: the values are str.
     return HANDLERS[endpoint](clients, request, {name: str(value) for name, value in args.items()})
@@ -286,9 +286,9 @@ def _with_cors(clients: Clients, request: flask.Request, response: flask.Respons
     return response
 
 
-def _errors_as_json(clients: Clients, request: flask.Request) -> flask.Response:
+def _errors_as_json(clients: Clients, request: flask.Request, certs: auth.CertSource | None) -> flask.Response:
     try:
-        return _dispatch(clients, request)
+        return _dispatch(clients, request, certs)
     except QuotaError as exc:
         response = error_response(exc.code, exc.message, retry_after_seconds=exc.retry_after)
         response.headers["Retry-After"] = str(exc.retry_after)
@@ -311,10 +311,13 @@ def _errors_as_json(clients: Clients, request: flask.Request) -> flask.Response:
         return error_response(ErrorCode.INTERNAL, "the request could not be completed")
 
 
-def handle_request(clients: Clients, request: flask.Request) -> flask.Response:
-    """Route one HTTP request: CORS, authentication, and every failure as a JSON error."""
+def handle_request(clients: Clients, request: flask.Request, certs: auth.CertSource | None = None) -> flask.Response:
+    """Route one HTTP request: CORS, authentication, and every failure as a JSON error.
+
+    `certs` is where ID-token signing certificates come from (default: Google's, fetched and cached).
+    """
     log.bind(agent="agent-script", **log.trace_field(request.headers.get("X-Cloud-Trace-Context"),
                                                      clients.settings.project))
     if request.method == "OPTIONS" and request.headers.get("Access-Control-Request-Method"):
         return _preflight(clients, request)
-    return _with_cors(clients, request, _errors_as_json(clients, request))
+    return _with_cors(clients, request, _errors_as_json(clients, request, certs))

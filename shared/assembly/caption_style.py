@@ -1,12 +1,18 @@
-"""How burned-in captions look: the ASS file libass draws, per visual style, and the fonts it needs."""
+"""How burned-in captions look: the ASS file libass draws, per visual style, and the fonts it needs.
+
+The caption fonts are files in the repository (assets/fonts/, DejaVu from Debian's fonts-dejavu-core,
+licence beside them): the burn filter gets FONTS_DIR as libass's `fontsdir`, and the coverage check and
+the size fitting read the same files. No system font, no fontconfig query: the runtime image has none.
+"""
 from __future__ import annotations
 
-import subprocess
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 
+from fontTools.ttLib import TTFont
 from PIL import ImageFont
 
 from shared.assembly.subtitles import Cue
@@ -90,51 +96,49 @@ def build_ass(cues: Sequence[Cue], style: CaptionStyle, *, width: int = 1080, he
 
 # --- fonts: coverage and fitting -----------------------------------------------------------------
 
-def font_file(family: str, *, bold: bool = True) -> str:
-    """The font file fontconfig picks for a family (what libass will use)."""
-    pattern = f"{family}:bold" if bold else family
-    proc = subprocess.run(["fc-match", "-f", "%{file}", pattern], capture_output=True, text=True, timeout=30)
-    if proc.returncode != 0 or not proc.stdout:
-        raise PermanentError(f"no font found for {pattern!r} (is fontconfig installed?)", code=ErrorCode.MISSING_FONT)
-    return proc.stdout.strip()
+FONTS_DIR = Path(__file__).resolve().parent / "assets" / "fonts"
+# (family, bold) -> the vendored file libass uses for it. Every style is bold (ASS Bold=-1 in build_ass).
+FONT_FILES: dict[tuple[str, bool], str] = {("DejaVu Sans", True): "DejaVuSans-Bold.ttf"}
+
+
+def font_file(family: str, *, bold: bool = True) -> Path:
+    """The vendored font file libass draws `family` with (PermanentError missing_font when there is none)."""
+    name = FONT_FILES.get((family, bold))
+    path = FONTS_DIR / name if name else None
+    if path is None or not path.is_file():
+        face = f"{family} {'Bold' if bold else 'Regular'}"
+        raise PermanentError(f"no caption font file for {face!r} in {FONTS_DIR}", code=ErrorCode.MISSING_FONT)
+    return path
 
 
 @lru_cache(maxsize=8)
-def font_charset(path: str) -> frozenset[int]:
-    """Code points a font file covers, read with fc-query."""
-    proc = subprocess.run(["fc-query", "--format=%{charset}", path], capture_output=True, text=True, timeout=30)
-    points: set[int] = set()
-    for item in proc.stdout.split():
-        lo, _, hi = item.partition("-")
-        points.update(range(int(lo, 16), int(hi or lo, 16) + 1))
-    return frozenset(points)
+def font_charset(path: Path) -> frozenset[int]:
+    """Code points a font file has glyphs for (its best Unicode cmap, read with fontTools)."""
+    with TTFont(str(path), lazy=True) as font:
+        return frozenset(font.getBestCmap() or {})
 
 
 def _needs_glyph(ch: str) -> bool:
     return not (ch.isspace() or unicodedata.category(ch) in ("Cf", "Cc") or 0xFE00 <= ord(ch) <= 0xFE0F)
 
 
-@lru_cache(maxsize=256)
-def _any_font_covers(ch: str) -> bool:
-    proc = subprocess.run(["fc-list", f":charset={ord(ch):x}", "family"], capture_output=True, text=True,
-                          timeout=30)
-    return bool(proc.stdout.strip())
-
-
 def check_font_coverage(cues: Sequence[Cue], family: str) -> list[Cue]:
-    """Cues safe to burn: emoji no font has are dropped; other missing characters raise PermanentError."""
+    """Cues safe to burn with the vendored font: symbols it lacks (emoji) are dropped, missing letters raise.
+
+    Only the vendored file counts: libass is given no other font in production, so a character it lacks
+    would be burned as an empty box.
+    """
     covered = font_charset(font_file(family))
-    missing = sorted({ch for c in cues for ch in c.text
-                      if _needs_glyph(ch) and ord(ch) not in covered and not _any_font_covers(ch)})
+    missing = sorted({ch for c in cues for ch in c.text if _needs_glyph(ch) and ord(ch) not in covered})
     symbols = {ch for ch in missing if unicodedata.category(ch) == "So"}
     letters = [ch for ch in missing if ch not in symbols]
     if letters:
         named = ", ".join(f"{ch!r} U+{ord(ch):04X}" for ch in letters)
-        raise PermanentError(f"no installed font can render subtitle characters: {named}",
+        raise PermanentError(f"the caption font ({family}) cannot render subtitle characters: {named}",
                              code=ErrorCode.MISSING_GLYPHS)
     if not symbols:
         return list(cues)
-    log.warning("dropping symbols no font can render", characters="".join(sorted(symbols)))
+    log.warning("dropping symbols the caption font cannot render", characters="".join(sorted(symbols)))
     return [Cue(c.start, c.end, tuple(" ".join("".join(ch for ch in line if ch not in symbols).split())
                                       for line in c.lines)) for c in cues]
 
@@ -143,7 +147,7 @@ def fit_font_sizes(cues: Sequence[Cue], style: CaptionStyle, width: int) -> dict
     """Smaller font sizes for cues whose widest line would not fit between the margins."""
     path = font_file(style.font)
     room = width - 2 * style.margin_h - 2 * style.outline
-    font = ImageFont.truetype(path, style.font_size)
+    font = ImageFont.truetype(str(path), style.font_size)
     sizes = {}
     for k, cue in enumerate(cues):
         widest = max((font.getlength(line) for line in cue.lines), default=0.0)

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from shared.assembly.alignment import align_script
-from shared.assembly.caption_style import build_ass, caption_style, check_font_coverage
+from shared.assembly.caption_style import FONTS_DIR, build_ass, caption_style, check_font_coverage
 from shared.assembly.music import choose_track, prepare_bed
 from shared.assembly.subtitles import Cue, build_cues, to_srt, to_vtt
 from shared.assembly.transcribe import Transcript, transcribe
@@ -142,7 +142,9 @@ def video_chain(info: MediaInfo, ass_path: Path | None) -> str:
                   f"pad={OUT_WIDTH}:{OUT_HEIGHT}:(ow-iw)/2:(oh-ih)/2")
     chain += ",setsar=1"
     if ass_path is not None:
-        chain += f",ass=filename={escape_filter_value(str(ass_path))}"
+        # fontsdir: libass draws with the vendored caption fonts, not whatever the machine has (often none)
+        chain += (f",ass=filename={escape_filter_value(str(ass_path))}"
+                  f":fontsdir={escape_filter_value(str(FONTS_DIR))}")
     return chain + ",format=yuv420p[vout]"
 
 

@@ -26,7 +26,8 @@ ENVIRONMENT_VARIABLES: tuple[str, ...] = (
     "MUSIC_VOLUME", "WHISPER_MODEL_DIR", "STATUS_BASE_URL", "STUCK_AFTER_SECONDS", "MAX_MONITOR_RETRIES",
     "MONITOR_BACKOFF_SECONDS", "LEASE_GRACE_SECONDS", "VIDEO_LEASE_MARGIN_SECONDS", "ASSEMBLY_LEASE_SECONDS",
     "PIPELINE_TOPIC_PREFIX", "FIRESTORE_DATABASE",
-    "AUTH_MODE", "AUTH_AUDIENCE", "CORS_ORIGINS", "DEFAULT_PLAN", "RATE_LIMIT_WINDOW_SECONDS", "SIGNED_URL_SECONDS",
+    "AUTH_MODE", "AUTH_AUDIENCE", "AUTH_SERVICE_ACCOUNTS", "AUTH_CERTS_URL",
+    "CORS_ORIGINS", "DEFAULT_PLAN", "RATE_LIMIT_WINDOW_SECONDS", "SIGNED_URL_SECONDS",
     "SIGNING_KEY_FILE", "SIGNED_URL_ENDPOINT", "WEBHOOK_ALLOWED_NETWORKS", "WEBHOOK_ATTEMPTS",
     "WEBHOOK_BACKOFF_SECONDS", "SCRIPT_CACHE_DAYS",
 )
@@ -98,8 +99,10 @@ class Settings:
     firestore_database: str = "(default)"
     local_ports: LocalPorts = field(default_factory=LocalPorts)
     # --- the product API (issue 7) ---
-    auth_mode: str = "api_key"  # api_key | id_token | both (production default: id_token)
-    auth_audience: str | None = None  # Firebase project id / OAuth client id of ID tokens (default: project)
+    auth_mode: str = "api_key"  # api_key | id_token | both (production default: both); docs/auth.md
+    auth_audience: tuple[str, ...] = ()  # audiences of service-account ID tokens (default: STATUS_BASE_URL)
+    auth_service_accounts: tuple[str, ...] = ()  # e-mails whose Google ID tokens are accepted (lower case)
+    auth_certs_url: str | None = None  # local/tests only: where both ID-token certificate sets are fetched
     cors_origins: tuple[str, ...] = ("http://localhost:3000", "http://127.0.0.1:3000", "http://localhost:5173")
     default_plan: str = "free"  # plan of a user seen for the first time (shared.api.quotas.PLANS)
     rate_limit_window_seconds: float = 60.0  # short window of the expensive routes' rate limit
@@ -211,15 +214,34 @@ def _names(env: Mapping[str, str], name: str, default: tuple[str, ...],
     return items
 
 
+def _service_accounts(env: Mapping[str, str]) -> tuple[str, ...]:
+    """AUTH_SERVICE_ACCOUNTS: comma-separated service-account e-mails (compared in lower case)."""
+    emails = tuple(e.lower() for e in _names(env, "AUTH_SERVICE_ACCOUNTS", ()))
+    bad = [e for e in emails if e.count("@") != 1 or e.startswith("@") or e.endswith("@")]
+    if bad:
+        raise ConfigError(f"AUTH_SERVICE_ACCOUNTS: not an e-mail address: {', '.join(bad)}")
+    return emails
+
+
+def _certs_url(env: Mapping[str, str], production: bool) -> str | None:
+    """AUTH_CERTS_URL: the local cloud's own ID-token certificates; production verifies against Google's only."""
+    url = env.get("AUTH_CERTS_URL") or None
+    if url and production:
+        raise ConfigError("AUTH_CERTS_URL is for the local cloud and tests; production uses Google's certificates")
+    return url
+
+
 def _api_settings(env: Mapping[str, str], production: bool, ports: LocalPorts) -> dict[str, object]:
     """The product API's settings (auth, CORS, quotas, signed URLs, webhooks, script cache)."""
     d = Settings()
-    auth_mode = env.get("AUTH_MODE") or ("id_token" if production else d.auth_mode)
+    auth_mode = env.get("AUTH_MODE") or ("both" if production else d.auth_mode)
     if auth_mode not in AUTH_MODES:
         raise ConfigError(f"AUTH_MODE must be one of {', '.join(AUTH_MODES)}, not {auth_mode!r}")
     return {
         "auth_mode": auth_mode,
-        "auth_audience": env.get("AUTH_AUDIENCE") or None,
+        "auth_audience": _names(env, "AUTH_AUDIENCE", d.auth_audience),
+        "auth_service_accounts": _service_accounts(env),
+        "auth_certs_url": _certs_url(env, production),
         "cors_origins": _names(env, "CORS_ORIGINS", () if production else d.cors_origins),
         "default_plan": env.get("DEFAULT_PLAN", d.default_plan),
         "rate_limit_window_seconds": _float(env, "RATE_LIMIT_WINDOW_SECONDS", d.rate_limit_window_seconds),

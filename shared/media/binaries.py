@@ -1,22 +1,34 @@
-"""Where the ffmpeg and ffprobe executables come from: the one place in shared/ that names them.
+"""Where the ffmpeg executable comes from: the one place in shared/ that names it.
 
-A tool is found on PATH, unless FFMPEG_BINARY / FFPROBE_BINARY names another executable (a path, or a
-name looked up on PATH). Pinning the tools to a packaged build later means changing `_installed` only.
+ffmpeg is the static build inside the pinned `imageio-ffmpeg` wheel (shared/requirements.txt), found
+by its file name in the installed package: never PATH, never an environment variable. imageio-ffmpeg's
+own `get_ffmpeg_exe()` is NOT used: it honours IMAGEIO_FFMPEG_EXE and falls back to a conda or a
+system ffmpeg, so a stray variable or a missing wheel would silently pick another build.
+There is no ffprobe: files are probed in-process with PyAV (shared.media.ffmpeg.probe).
+See docs/decisions/0005-media-binaries.md.
+
+Test seam: `resolve` is the function ffmpeg_binary() asks; tests replace it (monkeypatch) to run a
+stand-in executable.
 """
 from __future__ import annotations
 
+import importlib.resources
 import os
-import shutil
+from collections.abc import Callable
+from functools import lru_cache
+from pathlib import Path
+
+from imageio_ffmpeg import _definitions as imageio_ffmpeg_build
 
 from shared.core.errors import ConfigError, ErrorCode
 
 FFMPEG = "ffmpeg"
-FFPROBE = "ffprobe"
-OVERRIDE_VARIABLES = {FFMPEG: "FFMPEG_BINARY", FFPROBE: "FFPROBE_BINARY"}
+WHEEL = "imageio-ffmpeg"
+_BINARIES_PACKAGE = "imageio_ffmpeg.binaries"
 
 
 class MissingToolError(ConfigError):
-    """ffmpeg or ffprobe cannot be found (not installed, or a bad override)."""
+    """ffmpeg cannot be found (the pinned wheel is not installed, or holds no binary for this platform)."""
 
     code = ErrorCode.MISSING_TOOL
 
@@ -25,36 +37,31 @@ class MissingToolError(ConfigError):
         self.tool = tool
 
 
-def _override(tool: str) -> str | None:
-    """The executable the environment asks for, if any."""
-    return os.environ.get(OVERRIDE_VARIABLES[tool]) or None
+def packaged_folder() -> Path:
+    """The folder of the installed imageio-ffmpeg wheel that holds its ffmpeg binaries."""
+    return Path(str(importlib.resources.files(_BINARIES_PACKAGE)))
 
 
-def _installed(tool: str) -> str | None:
-    """The tool as installed on this machine."""
-    return shutil.which(tool)
+@lru_cache(maxsize=1)
+def packaged_ffmpeg() -> str:
+    """Path of the ffmpeg binary inside the installed imageio-ffmpeg wheel (MissingToolError if absent)."""
+    platform = imageio_ffmpeg_build.get_platform()
+    name = imageio_ffmpeg_build.FNAME_PER_PLATFORM.get(platform)
+    folder = packaged_folder()
+    if name is None:
+        raise MissingToolError(f"{WHEEL} {imageio_ffmpeg_build.__version__} has no ffmpeg for {platform}",
+                               tool=FFMPEG)
+    exe = folder / name
+    if not exe.is_file() or not os.access(exe, os.X_OK):
+        raise MissingToolError(f"ffmpeg is missing from the {WHEEL} wheel ({exe} is not an executable file): "
+                               "pip install -r shared/requirements.txt", tool=FFMPEG)
+    return str(exe)
 
 
-def _resolve(tool: str) -> str:
-    wanted = _override(tool)
-    if wanted is not None:
-        found = shutil.which(wanted)
-        if found is None:
-            raise MissingToolError(f"{tool} not found: {OVERRIDE_VARIABLES[tool]}={wanted!r} is not an executable",
-                                   tool=tool)
-        return found
-    found = _installed(tool)
-    if found is None:
-        raise MissingToolError(f"{tool} is not installed (apt-get install ffmpeg, or set {OVERRIDE_VARIABLES[tool]})",
-                               tool=tool)
-    return found
+# What ffmpeg_binary() asks; tests replace it to run a stand-in executable.
+resolve: Callable[[], str] = packaged_ffmpeg
 
 
 def ffmpeg_binary() -> str:
     """Path of the ffmpeg executable; MissingToolError (a ConfigError) when there is none."""
-    return _resolve(FFMPEG)
-
-
-def ffprobe_binary() -> str:
-    """Path of the ffprobe executable; MissingToolError (a ConfigError) when there is none."""
-    return _resolve(FFPROBE)
+    return resolve()

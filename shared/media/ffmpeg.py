@@ -1,9 +1,10 @@
-"""The media adapter: every ffmpeg and ffprobe run in shared/ goes through this module.
+"""The media adapter: every ffmpeg run and every probe in shared/ goes through this module.
 
-    run / run_output   run an ffmpeg command (argument list or ffmpeg-python stream): resolved binary,
-                       clear PermanentError / TransientError with a short stderr tail, timeout
+    run / run_output   run an ffmpeg command (argument list or ffmpeg-python stream): the pinned wheel's
+                       binary, clear PermanentError / TransientError with a short stderr tail, timeout
     source             a source filter (gradients, anoisesrc...) for graphs built with ffmpeg-python
-    probe → MediaInfo  THE ffprobe parser (keeps ffprobe's raw JSON for callers that need more fields)
+    probe → MediaInfo  THE probe: PyAV reads the container in-process (there is no ffprobe), and `raw`
+                       holds the fields in ffprobe's JSON shape for callers that need more of them
     duration           nominal duration of the first video stream (frames / frame rate)
     concat_copy        join files with the concat demuxer, copying every packet
     loudness           EBU R128 measurement and parsing; filter-value escaping; thumbnails
@@ -16,25 +17,25 @@ Every helper works on local files; nothing here knows about GCS or Firestore.
 """
 from __future__ import annotations
 
-import json
 import re
 import struct
 import subprocess
 from dataclasses import dataclass, field
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
+import av
 import ffmpeg as ffmpeg_python  # the ffmpeg-python package (graph building), not this module
 import numpy as np
 from PIL import Image
 
 from shared.core import log
 from shared.core.errors import ErrorCode, PermanentError, TransientError
-from shared.media.binaries import FFMPEG, FFPROBE, MissingToolError, ffmpeg_binary, ffprobe_binary
+from shared.media.binaries import FFMPEG, MissingToolError, ffmpeg_binary
 
 _STDERR_TAIL_CHARS = 1500
 DEFAULT_TIMEOUT_S = 1800
-PROBE_TIMEOUT_S = 120
 CONCAT_TIMEOUT_S = 300
 # No metadata, bit-exact muxing and no edit lists: every stream starts at 0, so files joined later with
 # concat_copy land exactly at their offsets.
@@ -45,9 +46,9 @@ Command = Any  # an argument list (everything after the binary) or an ffmpeg-pyt
 
 @dataclass(frozen=True)
 class MediaInfo:
-    """What ffprobe says about a media file (video fields are None/0 for audio-only files).
+    """What a probe says about a media file (video fields are None/0 for audio-only files).
 
-    `raw` is ffprobe's own JSON (`streams` and `format`) for fields MediaInfo does not name.
+    `raw` has ffprobe's JSON shape (`streams` and `format`, see `probe`) for fields MediaInfo does not name.
     """
 
     duration: float
@@ -73,7 +74,7 @@ class MediaInfo:
 
     @property
     def streams(self) -> list[dict[str, Any]]:
-        """Every stream ffprobe listed, in file order."""
+        """Every stream of the file, in file order."""
         return list(self.raw.get("streams") or [])
 
     @property
@@ -83,12 +84,12 @@ class MediaInfo:
 
     @property
     def video_stream(self) -> dict[str, Any]:
-        """The first video stream's ffprobe fields ({} when there is none)."""
+        """The first video stream's fields ({} when there is none)."""
         return next((s for s in self.streams if s.get("codec_type") == "video"), {})
 
     @property
     def audio_stream(self) -> dict[str, Any]:
-        """The first audio stream's ffprobe fields ({} when there is none)."""
+        """The first audio stream's fields ({} when there is none)."""
         return next((s for s in self.streams if s.get("codec_type") == "audio"), {})
 
     @property
@@ -123,9 +124,8 @@ class Loudness:
 
 
 def require_tools() -> None:
-    """Fail with a clear error (MissingToolError, a ConfigError) when ffmpeg or ffprobe is missing."""
+    """Fail with a clear error (MissingToolError, a ConfigError) when ffmpeg is missing."""
     ffmpeg_binary()
-    ffprobe_binary()
 
 
 # --- running ffmpeg ------------------------------------------------------------------------------
@@ -216,23 +216,32 @@ def source(name: str, *args: Any, **options: Any) -> Any:
     return _SourceNode(name, args, options).stream()
 
 
-# --- ffprobe -------------------------------------------------------------------------------------
+# --- probing (PyAV, in-process) ------------------------------------------------------------------
 
 def probe(path: Path) -> MediaInfo:
-    """ffprobe a file into MediaInfo (first video and first audio stream; `raw` keeps everything)."""
+    """Probe a file into MediaInfo (first video and first audio stream; `raw` keeps every stream).
+
+    PyAV opens the file as ffprobe does (avformat_open_input + avformat_find_stream_info) and `raw`
+    repeats ffprobe's JSON for the fields below, with its types and its rule that an unknown value is
+    left out (ffprobe's optional "N/A"):
+      format:  format_name, duration, bit_rate, size
+      streams: index, codec_type, codec_name, profile, time_base, r_frame_rate, avg_frame_rate ("num/den",
+               "0/0" when unknown), duration, bit_rate, nb_frames; video: width, height, pix_fmt;
+               audio: sample_rate, channels
+    """
     if not Path(path).is_file():
         raise PermanentError(f"no such media file: {path}", code=ErrorCode.MISSING_MEDIA)
-    cmd = [ffprobe_binary(), "-v", "error", "-print_format", "json", "-show_format", "-show_streams", str(path)]
-    proc = _execute(cmd, tool=FFPROBE, what="probe", cwd=None, timeout=PROBE_TIMEOUT_S)
-    if proc.returncode != 0:
-        raise PermanentError(f"ffprobe cannot read {path}: {_text(proc.stderr).strip()[-500:]}",
-                             code=ErrorCode.BAD_MEDIA)
-    data = json.loads(_text(proc.stdout) or "{}")
-    streams = data.get("streams", [])
+    try:
+        with av.open(str(path), metadata_errors="ignore") as container:
+            data: dict[str, Any] = {"streams": [_stream_fields(s) for s in container.streams],
+                                    "format": _format_fields(container)}
+    except av.FFmpegError as exc:
+        raise PermanentError(f"cannot read media file {path}: {exc}", code=ErrorCode.BAD_MEDIA) from exc
+    streams = data["streams"]
     video: dict[str, Any] = next((s for s in streams if s.get("codec_type") == "video"), {})
     audio: dict[str, Any] = next((s for s in streams if s.get("codec_type") == "audio"), {})
     return MediaInfo(
-        duration=float(data.get("format", {}).get("duration") or video.get("duration") or 0.0),
+        duration=float(data["format"].get("duration") or video.get("duration") or 0.0),
         width=int(video.get("width") or 0),
         height=int(video.get("height") or 0),
         fps=rate(video.get("avg_frame_rate") or video.get("r_frame_rate")),
@@ -247,6 +256,59 @@ def probe(path: Path) -> MediaInfo:
     )
 
 
+def _seconds(ticks: int | None, unit: Fraction | None) -> str | None:
+    """ffprobe's time text: ticks x time base printed with %f (None when unknown, as ffprobe's N/A)."""
+    if ticks is None or unit is None:
+        return None
+    return f"{ticks * (unit.numerator / unit.denominator):f}"
+
+
+def _ratio(value: Fraction | None) -> str:
+    """ffprobe's rational text "num/den"; "0/0" when unknown (PyAV gives None for a zero part)."""
+    return f"{value.numerator}/{value.denominator}" if value else "0/0"
+
+
+def _positive(value: int | None) -> str | None:
+    """An ffprobe count or bitrate as text; None (left out) unless positive."""
+    return str(value) if value and value > 0 else None
+
+
+def _format_fields(container: Any) -> dict[str, Any]:
+    """ffprobe's `format` section: what the container says."""
+    size = container.size
+    fields = {"format_name": container.format.name,
+              # AV_TIME_BASE units (microseconds), None when unknown
+              "duration": _seconds(container.duration, Fraction(1, av.time_base)),
+              "bit_rate": _positive(container.bit_rate), "size": str(size) if size >= 0 else None}
+    return {k: v for k, v in fields.items() if v is not None}
+
+
+def _stream_fields(stream: Any) -> dict[str, Any]:
+    """ffprobe's fields of one stream (its codec parameters, frame rates, duration and counts)."""
+    context = stream.codec_context
+    kind = stream.type
+    fields: dict[str, Any] = {
+        "index": stream.index,
+        "codec_type": kind,
+        "codec_name": context.codec.canonical_name if context is not None else None,
+        "profile": context.profile if context is not None else None,
+    }
+    if kind == "video" and context is not None:
+        fields.update(width=context.width, height=context.height, pix_fmt=context.pix_fmt)
+    elif kind == "audio" and context is not None:
+        fields.update(sample_rate=str(context.sample_rate), channels=context.channels)
+    is_video = kind == "video"
+    fields.update(
+        r_frame_rate=_ratio(stream.base_rate if is_video else None),
+        avg_frame_rate=_ratio(stream.average_rate if is_video else None),
+        time_base=_ratio(stream.time_base),
+        duration=_seconds(stream.duration, stream.time_base),
+        bit_rate=_positive(context.bit_rate if context is not None else None),
+        nb_frames=_positive(stream.frames),
+    )
+    return {k: v for k, v in fields.items() if v is not None}
+
+
 def rate(text: str | None) -> float:
     """An ffprobe rational ("24/1", "0/0") as a number (0 when unknown)."""
     if not text or text == "0/0":
@@ -256,7 +318,7 @@ def rate(text: str | None) -> float:
 
 
 def duration(path: str | Path) -> float:
-    """Nominal duration in seconds of the first video stream: frame count / frame rate (ffprobe)."""
+    """Nominal duration in seconds of the first video stream: frame count / frame rate."""
     info = probe(Path(path))
     if not info.video_stream:
         raise PermanentError(f"no video stream in {path}", code=ErrorCode.BAD_MEDIA)

@@ -3,8 +3,9 @@
 Kinds: `429`, `500`, `400` (answered at once, nothing recorded), `safety` and `audio_block` (the operation is
 done with `raiMediaFilteredCount`, no video, not charged; `audio_block` is Veo 3.1 blocking a clip for its audio,
 which a plain retry gets past), `malformed` (done without the video), `slow` (the operation completes
-`delay_seconds` later) and `stall` (the HTTP request itself is held `delay_seconds` before it is processed as
-usual, so a client with a shorter timeout gives up: C-SDK-TIMEOUT-MS).
+`delay_seconds` later) and `stall` (the HTTP request itself is held `delay_seconds`, then processed as usual,
+later rules included, so a client with a shorter timeout gives up while the call still takes effect, as on a
+real server: C-SDK-TIMEOUT-MS).
 
 A rule applies to Veo `predictLongRunning` calls unless it names `"method": "generateContent"` (then only the
 kinds 429, 500, 400 and stall make sense, and its `match` is searched in the request's text).

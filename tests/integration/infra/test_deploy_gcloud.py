@@ -1,8 +1,8 @@
 """Every gcloud command deploy-veo31.sh would run is parsed by the real gcloud, offline.
 
 Each command of several dry-run plans (first deployment and re-run, Gemini API and Vertex, with
-CDN and budget) runs through /usr/bin/gcloud with an isolated config, a fake access token and
-every API endpoint pointed at a local stub that answers HTTP 400 with a marker. A command whose
+budget, and the describe commands of `--verify`) runs through /usr/bin/gcloud with an isolated config, a
+fake access token and every API endpoint pointed at a local stub that answers HTTP 400 with a marker. A command whose
 arguments gcloud accepts reaches the stub (its error names the marker); a typo'd flag or an
 invalid choice stops in argument parsing (exit 2) and never reaches it. Nothing contacts Google:
 APIs with no endpoint override (billingbudgets) go through HTTPS_PROXY, the same stub, which
@@ -36,17 +36,17 @@ APIS = ("artifactregistry", "cloudbilling", "cloudbuild", "cloudfunctions", "clo
 MASKED_FLAGS = ("--member", "--display-name", "--role")
 PATH_FLAGS = ("--source", "--config-from-file", "--policy-from-file", "--lifecycle-file", "--key-file", "--data-file")
 PROJECT = "veo-offline-test"
-BASE_ARGS = ["--project", PROJECT, "--region", "us-central1", "--enable-cdn", "--budget-amount", "250",
+BASE_ARGS = ["--project", PROJECT, "--region", "us-central1", "--budget-amount", "250",
              "--billing-account", "012345-6789AB-CDEF01"]
 # Optional settings the functions get when set; CORS_ORIGINS needs gcloud's alternate delimiter (^|^).
 PASSED_SETTINGS = {"CORS_ORIGINS": "https://app.example,https://studio.example", "VEO_REQUESTS_PER_MINUTE": "20"}
 PLANS = {
     "first-deploy": (BASE_ARGS + ["--env", "dev"], "missing"),
     "re-run": (BASE_ARGS + ["--env", "dev"], "present"),
-    "vertex-https-cdn": (BASE_ARGS + ["--env", "prod", "--genai-mode", "vertex", "--cdn-domain",
-                                      "media.example.com", "--script-invoker", "group:ops@example.com",
-                                      "--notification-channels",
-                                      f"projects/{PROJECT}/notificationChannels/123"], "missing"),
+    "vertex": (BASE_ARGS + ["--env", "prod", "--genai-mode", "vertex", "--script-invoker", "group:ops@example.com",
+                            "--notification-channels", f"projects/{PROJECT}/notificationChannels/123"], "missing"),
+    "verify": (BASE_ARGS + ["--env", "dev", "--verify"], "missing"),
+    "verify-vertex": (BASE_ARGS + ["--env", "prod", "--genai-mode", "vertex", "--verify"], "missing"),
 }
 
 pytestmark = pytest.mark.skipif(not Path(GCLOUD).exists(), reason="gcloud is not installed")
@@ -187,9 +187,11 @@ def test_plans_cover_every_kind_of_resource(planned_commands: list[list[str]]) -
     groups = {" ".join(c[1:3]) for c in planned_commands}
     for expected in ("functions deploy", "pubsub topics", "pubsub subscriptions", "scheduler jobs",
                      "firestore indexes", "secrets create", "logging metrics", "monitoring dashboards",
-                     "alpha monitoring", "billing budgets", "compute backend-buckets", "storage buckets",
-                     "services enable", "iam service-accounts"):
+                     "alpha monitoring", "billing budgets", "storage buckets", "services enable",
+                     "iam service-accounts", "beta services", "run services", "eventarc triggers",
+                     "projects get-iam-policy", "secrets get-iam-policy", "firestore databases"):
         assert expected in groups, f"no '{expected}' command in the plans"
+    assert not [c for c in planned_commands if c[1] == "compute"], "the Cloud CDN was removed"
 
 
 @pytest.mark.parametrize("mutation", ["typo_flag", "invalid_choice"])

@@ -161,10 +161,13 @@ def test_gemini_key_is_mounted_and_readable_only_where_gemini_or_veo_is_called(f
         assert "--clear-secrets" in command and env_vars(command)["GEMINI_API_KEY_REQUIRED"] == "false"
 
 
-@pytest.mark.parametrize(("args", "database"), [([], "dev-pipeline"), (["--firestore-database", "shared-db"], "shared-db")])
-def test_datastore_user_is_limited_to_the_environment_database(make_plan, args: list[str], database: str) -> None:  # type: ignore[no-untyped-def]
+@pytest.mark.parametrize(("args", "database"),
+                         [([], "dev-pipeline"), (["--firestore-database", "shared-db"], "shared-db")])
+def test_datastore_user_is_limited_to_the_environment_database(make_plan, args: list[str],  # type: ignore[no-untyped-def]
+                                                               database: str) -> None:
     result = make_plan([*BASE, *args])
-    grants = [c for c in planned(result, "projects", "add-iam-policy-binding") if one(c, "--role") == "roles/datastore.user"]
+    grants = [c for c in planned(result, "projects", "add-iam-policy-binding")
+              if one(c, "--role") == "roles/datastore.user"]
     assert {one(c, "--member") for c in grants} == {f"serviceAccount:{sa(f.agent)}" for f in spec.function_specs("dev")}
     name = f"projects/{PROJECT}/databases/{database}"
     for grant in grants:

@@ -19,6 +19,7 @@ from infra.deploy.dryrun import REPO_ROOT
 
 FIXTURES = REPO_ROOT / "tests/fixtures/gcloud/dev"
 PROJECT, REGION = "veo-verify-test", "europe-west1"
+QA_SA = "dev-agent-qa@veo-verify-test.iam.gserviceaccount.com"
 QA_SUB = "pubsub_subscriptions_describe_eventarc-europe-west1-dev-agent-qa-481516-sub-342"
 
 
@@ -57,7 +58,8 @@ def test_a_correct_deployment_passes_every_check() -> None:
     ("functions_describe_dev-agent-monitor", lambda d: d["serviceConfig"].update(ingressSettings="ALLOW_ALL"),
      "dev-agent-monitor: ingress ALLOW_INTERNAL_ONLY"),
     ("functions_describe_dev-agent-qa", lambda d: d["serviceConfig"].update(secretEnvironmentVariables=[
-        {"key": "GEMINI_API_KEY", "secret": "dev-gemini-api-key", "version": "latest"}]), "dev-agent-qa: secrets none"),
+        {"key": "GEMINI_API_KEY", "secret": "dev-gemini-api-key", "version": "latest"}]),
+     "dev-agent-qa: secrets none"),
     ("functions_describe_dev-agent-script", lambda d: d["serviceConfig"].pop("secretEnvironmentVariables"),
      "dev-agent-script: secrets ['GEMINI_API_KEY']"),
     ("functions_describe_dev-agent-qa", lambda d: d["buildConfig"].pop("serviceAccount"), "dev-agent-qa: built by"),
@@ -66,20 +68,22 @@ def test_a_correct_deployment_passes_every_check() -> None:
      "dev-monitor-tick: audience https://dev-agent-monitor-123456789012.europe-west1.run.app"),
     ("run_services_get-iam-policy_dev-agent-monitor", lambda d: d.update(bindings=[]), "dev-agent-monitor: invokable"),
     (f"projects_get-iam-policy_{PROJECT}", lambda d: d["bindings"].append(
-        {"role": "roles/datastore.user", "members": ["serviceAccount:dev-agent-qa@veo-verify-test.iam.gserviceaccount.com"]}),
-     "dev-agent-qa@veo-verify-test.iam.gserviceaccount.com: roles/datastore.user on database dev-pipeline only"),
+        {"role": "roles/datastore.user", "members": [f"serviceAccount:{QA_SA}"]}),
+     f"{QA_SA}: roles/datastore.user on database dev-pipeline only"),
     (f"projects_get-iam-policy_{PROJECT}", lambda d: d["bindings"].append(
         {"role": "roles/iam.serviceAccountTokenCreator",
          "members": ["serviceAccount:service-123456789012@gcp-sa-pubsub.iam.gserviceaccount.com"]}),
      "Pub/Sub service agent: no project-wide token creator"),
     ("secrets_get-iam-policy_dev-gemini-api-key", lambda d: d["bindings"][0]["members"].append(
-        "serviceAccount:dev-agent-qa@veo-verify-test.iam.gserviceaccount.com"), "dev-gemini-api-key: readable by"),
-    ("iam_service-accounts_get-iam-policy_dev-agent-qa@veo-verify-test.iam.gserviceaccount.com",
-     lambda d: d.update(bindings=[]), "dev-agent-qa@veo-verify-test.iam.gserviceaccount.com: Pub/Sub service agent"),
+        f"serviceAccount:{QA_SA}"), "dev-gemini-api-key: readable by"),
+    (f"iam_service-accounts_get-iam-policy_{QA_SA}", lambda d: d.update(bindings=[]),
+     f"{QA_SA}: Pub/Sub service agent"),
     ("storage_buckets_describe_veo-verify-test-dev-media",
-     lambda d: d["lifecycle"]["rule"][0]["condition"]["matchesPrefix"].remove("veo31_blocks/"), "gs://veo-verify-test-dev-media: lifecycle deletes"),
+     lambda d: d["lifecycle"]["rule"][0]["condition"]["matchesPrefix"].remove("veo31_blocks/"),
+     "gs://veo-verify-test-dev-media: lifecycle deletes"),
     ("storage_buckets_describe_veo-verify-test-dev-media",
-     lambda d: d["iamConfiguration"].update(publicAccessPrevention="inherited"), "gs://veo-verify-test-dev-media: public access prevention"),
+     lambda d: d["iamConfiguration"].update(publicAccessPrevention="inherited"),
+     "gs://veo-verify-test-dev-media: public access prevention"),
     ("firestore_databases_describe", lambda d: d.update(name="projects/veo-verify-test/databases/(default)"),
      "Firestore database dev-pipeline: exists"),
 ])

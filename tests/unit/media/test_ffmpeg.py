@@ -1,13 +1,18 @@
 """shared.media.ffmpeg: probe of tiny files made with ffmpeg, the packet-copy join, graph building."""
 from __future__ import annotations
 
+import json
+import shutil
+import subprocess
 from pathlib import Path
+from typing import Any
 
 import ffmpeg as ffmpeg_python
 import pytest
 
 from shared.core.errors import GenerationError, PermanentError
 from shared.media import ffmpeg as media
+from shared.video.segments import _MATCHING_FIELDS, stream_signature
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -66,9 +71,90 @@ def test_probe_errors(tmp_path: Path) -> None:
     assert missing.value.code == "missing_media"
     junk = tmp_path / "junk.mp4"
     junk.write_bytes(b"not a video at all")
-    with pytest.raises(PermanentError, match="ffprobe cannot read") as bad:
+    with pytest.raises(PermanentError, match="cannot read media file") as bad:
         media.probe(junk)
     assert bad.value.code == "bad_media"
+
+
+def test_probe_runs_no_process(clip: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The probe reads the file in-process (PyAV): no ffprobe, which the runtime does not have."""
+    def no_process(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError(f"probe started a process: {args[0] if args else kwargs}")
+    monkeypatch.setattr(subprocess, "Popen", no_process)
+    monkeypatch.setattr(subprocess, "run", no_process)
+    assert media.probe(clip).video_codec == "h264"
+
+
+# --- the probe against ffprobe (independent evidence) ---------------------------------------------
+
+# The fields callers read (shared.qa.measure, shared.video.segments _MATCHING_FIELDS, MediaInfo).
+FORMAT_FIELDS = ("format_name", "duration", "bit_rate", "size")
+STREAM_FIELDS = ("index", "codec_type", "codec_name", "profile", "pix_fmt", "width", "height", "r_frame_rate",
+                 "avg_frame_rate", "time_base", "nb_frames", "duration", "bit_rate", "sample_rate", "channels")
+# The container duration is computed by libavformat: PyAV's (62.x) gives the exact value where Debian's
+# ffprobe (59.x) rounds up by a millisecond on some AAC files; the format bitrate is derived from it.
+TOLERANCE = {"duration": 0.0015, "bit_rate": 0.001}
+
+
+def _ffprobe(path: Path) -> dict[str, Any]:
+    exe = shutil.which("ffprobe")
+    if exe is None:
+        pytest.skip("no ffprobe on this machine to compare with (infra/local/setup.sh installs Debian's ffmpeg)")
+    out = subprocess.run([exe, "-v", "error", "-print_format", "json", "-show_format", "-show_streams", str(path)],
+                         capture_output=True, text=True, check=True, timeout=60)
+    data: dict[str, Any] = json.loads(out.stdout)
+    return data
+
+
+def _differences(section: str, ours: dict[str, Any], theirs: dict[str, Any], fields: tuple[str, ...]) -> list[str]:
+    found = []
+    for key in fields:
+        mine, ref = ours.get(key), theirs.get(key)
+        if section == "format" and key in TOLERANCE and mine is not None and ref is not None:
+            relative = key == "bit_rate"
+            limit = TOLERANCE[key] * (float(ref) if relative else 1.0)
+            if abs(float(mine) - float(ref)) <= limit:
+                continue
+        if mine != ref:  # the same value and type, or both absent (ffprobe leaves unknown values out)
+            found.append(f"{section}.{key}: probe {mine!r}, ffprobe {ref!r}")
+    return found
+
+
+def _make(kind: str, path: Path) -> Path:
+    """Files as the pipeline makes them, with the pinned wheel's ffmpeg."""
+    video = ["-f", "lavfi", "-i", "testsrc2=s=180x320:r=24:d=1.5"]
+    tone = ["-f", "lavfi", "-i", "sine=f=440:r=48000:d=1.5"]
+    args = {
+        # the final's shape: H.264 High, 24 fps CFR, AAC-LC 48 kHz stereo, moov first
+        "final": [*video, *tone, "-c:v", "libx264", "-preset", "veryfast", "-profile:v", "high", "-pix_fmt",
+                  "yuv420p", "-r", "24", "-fps_mode", "cfr", "-c:a", "aac", "-b:a", "128k", "-ar", "48000", "-ac",
+                  "2", "-movflags", "+faststart"],
+        "m4a": ["-f", "lavfi", "-i", "sine=f=330:r=44100:d=1.3", "-c:a", "aac", "-b:a", "96k"],  # a music track
+        "wav": ["-f", "lavfi", "-i", "sine=f=440:r=16000:d=0.5"],  # a speech stand-in
+        "silent": [*video, "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p"],  # a Veo clip, no audio
+    }[kind]
+    media.run([*args, str(path)], what=f"fixture_{kind}", loglevel="error")
+    return path
+
+
+@pytest.mark.parametrize("kind, name", [("final", "final.mp4"), ("m4a", "track.m4a"), ("wav", "speech.wav"),
+                                        ("silent", "veo.mp4")])
+def test_probe_fields_match_ffprobe(tmp_path: Path, kind: str, name: str) -> None:
+    path = _make(kind, tmp_path / name)
+    reference = _ffprobe(path)
+    raw = media.probe(path).raw
+    problems = _differences("format", raw["format"], reference["format"], FORMAT_FIELDS)
+    assert [s["codec_type"] for s in raw["streams"]] == [s["codec_type"] for s in reference["streams"]]
+    for ours, theirs in zip(raw["streams"], reference["streams"]):
+        problems += _differences(f"stream{theirs['index']}", ours, theirs, STREAM_FIELDS)
+    assert problems == []
+
+
+def test_segment_signatures_match_ffprobe(tmp_path: Path) -> None:
+    """The fields shared.video.segments compares before a packet-copy join are exactly ffprobe's."""
+    path = _make("final", tmp_path / "segment.mp4")
+    reference = _ffprobe(path)
+    assert stream_signature(path) == [{k: s.get(k) for k in _MATCHING_FIELDS} for s in reference["streams"]]
 
 
 def test_concat_copy_joins_without_reencoding(tmp_path: Path) -> None:
