@@ -424,8 +424,17 @@ configure_trigger_subscription() {
 # Stage each agent (python -m infra.deploy.stage) and deploy it as a 2nd-gen Cloud Function:
 # HTTP for the agents of shared.core.topics.HTTP_AGENTS, Pub/Sub-triggered (with retries) for the
 # event routes. Then the Cloud Scheduler job that calls the monitor every 2 minutes with OIDC.
+# The declarative specs are read (and checked against the documented limits) before anything is changed.
+check_specs() {
+  local rows
+  log "checking infra/gcp against shared/core and the documented limits"
+  spec_rows rows functions --env "$ENV_NAME"
+  spec_rows rows bindings --env "$ENV_NAME" --genai-mode "$GENAI_MODE"
+  spec_rows rows lifecycle --env "$ENV_NAME" --out "$WORK_DIR/lifecycle.json"
+}
+
 stage_functions() {
-  log "staging the agents into $WORK_DIR/functions"
+  log "staging the agents into $WORK_DIR/functions (requirements hash-pinned from infra/gcp/requirements.lock.json)"
   "$PYTHON" -m infra.deploy.stage --dest "$WORK_DIR/functions" >/dev/null || die "staging failed"
 }
 
@@ -858,6 +867,7 @@ main() {
     return
   fi
   prepare_work_dir
+  check_specs
   stage_functions
   enable_apis
   lookup_project_number

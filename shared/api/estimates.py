@@ -1,7 +1,11 @@
 """Honest cost before a job exists: every preset's estimated cost and delivery time, and the budget rule.
 
-    estimate   planned Veo seconds x the preset model's price + Gemini tokens + images + compute
-               (assumed run times x each agent's vCPU/GiB), and the delivery time to expect
+    estimate   planned Veo seconds x the preset model's price + Gemini tokens (the script call's whole thinking
+               budget assumed) + images + compute (assumed run times x each agent's vCPU/GiB), and the delivery
+               time to expect
+
+The planned seconds come from the plan of the preset's model in the API mode (shared.video.plan): Veo 3.1 Lite
+on the Gemini API makes 8 s per block (no extension), so a quick_social estimate there counts 8 s per block.
 
 Prices and their date live in shared.pricing.prices; the receipt that follows a job is shared.pricing.receipts.
 """
@@ -16,7 +20,7 @@ from shared.pricing.presets import BY_COST, PRESETS, Preset
 from shared.pricing.prices import IMAGE_PRICE_PER_IMAGE, PRICES_AS_OF
 from shared.pricing.receipts import compute_usd, lines_total, total_of
 from shared.script.prompts import SCRIPT_SYSTEM_INSTRUCTION, script_prompt
-from shared.script.writer import VideoRequestBody, blocks_for
+from shared.script.writer import SCRIPT_THINKING_BUDGET, VideoRequestBody, blocks_for
 from shared.video.plan import plan_video
 
 # Assumed run times; the receipt replaces them with the job's measured ones.
@@ -30,24 +34,26 @@ OUTPUT_TOKENS_PER_BLOCK = 80
 def estimate_preset(preset: Preset, blocks: int, *, mode: str, theme: str, style: str, language: str,
                     character: bool = False) -> dict[str, Any]:
     """Estimated cost, delivery time and guarantees of one preset for a request of `blocks` blocks."""
-    plan = plan_video(blocks, mode)
     model = preset.veo_model(mode)
+    plan = plan_video(blocks, mode, model)
     prompt = script_prompt(theme, style, language, blocks, {"name": "x", "description": ""} if character else None)
     prompt_tokens = (len(SCRIPT_SYSTEM_INSTRUCTION) + len(prompt)) // 4
     output_tokens = blocks * OUTPUT_TOKENS_PER_BLOCK
+    thought_tokens = SCRIPT_THINKING_BUDGET  # billed as output (contract B9); the cap, so never under-estimated
     seconds = plan.total_seconds
     video_wall = blocks * VEO_CALL_SECONDS[preset.veo_tier]
     assembly_wall = seconds * ASSEMBLY_SECONDS_PER_VIDEO_SECOND * (1.3 if preset.renditions else 1.0)
     qa_wall = seconds * QA_SECONDS_PER_VIDEO_SECOND
     compute = {"agent-script": SCRIPT_SECONDS, "agent-video-veo31": video_wall, "agent-assembler": assembly_wall,
                "agent-qa": qa_wall}
-    lines = {"veo": round(veo_usd(model, seconds), 4), "gemini": round(gemini_usd(prompt_tokens, output_tokens), 6),
+    lines = {"veo": round(veo_usd(model, seconds), 4),
+             "gemini": round(gemini_usd(prompt_tokens, output_tokens, thought_tokens), 6),
              "images": round((1 if character else 0) * IMAGE_PRICE_PER_IMAGE, 4),
              "compute": round(sum(compute_usd(a, s) for a, s in compute.items()), 6)}
     return {
         "preset": preset.name, "preset_version": preset.version, "veo_model": model, "blocks": blocks,
-        "video_seconds": seconds, "veo_seconds": seconds, "gemini_tokens": {"prompt": prompt_tokens,
-                                                                            "output": output_tokens},
+        "video_seconds": seconds, "veo_seconds": seconds, "segments": len(plan.segments),
+        "gemini_tokens": {"prompt": prompt_tokens, "output": output_tokens, "thinking": thought_tokens},
         "image_calls": 1 if character else 0, "compute_seconds": {a: round(s, 1) for a, s in compute.items()},
         "cost_usd": {**lines, "total": lines_total(lines)},
         "delivery_seconds": round(sum(compute.values())),

@@ -25,9 +25,20 @@ class Clients:
     genai: genai.Client
 
 
+def genai_http_options(settings: Settings) -> types.HttpOptions:
+    """The HTTP options of every google-genai call: the endpoint override and a timeout.
+
+    google-genai's default is no timeout at all, and no retry (contract K1, K2): a stalled connection would
+    hold an invocation until the platform kills it. `HttpOptions.timeout` is in milliseconds. Veo submissions
+    answer at once (the work is polled separately), so one timeout fits every call.
+    """
+    return types.HttpOptions(base_url=settings.genai_base_url or None,
+                             timeout=int(settings.genai_timeout_seconds * 1000))
+
+
 def make_genai(settings: Settings) -> genai.Client:
     """google-genai client for the configured mode (Gemini API key or Vertex AI), endpoint overridable."""
-    http_options = types.HttpOptions(base_url=settings.genai_base_url) if settings.genai_base_url else None
+    http_options = genai_http_options(settings)
     if settings.genai_mode == VERTEX:
         credentials = None
         if settings.is_local:  # the simulator accepts any bearer token; ADC is used in production

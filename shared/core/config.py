@@ -12,9 +12,13 @@ from functools import lru_cache
 
 from shared.core.errors import ConfigError
 
+# The API modes and the Veo model table live in shared.core.veo_models; re-exported here.
+from shared.core.veo_models import GEMINI_API as GEMINI_API
+from shared.core.veo_models import VEO_MODELS as VEO_MODELS
+from shared.core.veo_models import VERTEX as VERTEX
+from shared.core.veo_models import default_veo_model as default_veo_model
+
 LOCAL_PROJECT = "demo-veo-pipeline"
-GEMINI_API = "gemini_api"
-VERTEX = "vertex"
 # Every environment variable settings_from_env (so load_settings) reads; tests/unit/test_config_variables.py
 # keeps it exact. The local cloud passes these through to its processes.
 ENVIRONMENT_VARIABLES: tuple[str, ...] = (
@@ -25,7 +29,8 @@ ENVIRONMENT_VARIABLES: tuple[str, ...] = (
     "VEO_REQUESTS_PER_MINUTE", "VEO_MAX_CONCURRENT", "VEO_QUOTA_WINDOW_SECONDS", "INVOCATION_BUDGET_SECONDS",
     "MUSIC_VOLUME", "WHISPER_MODEL_DIR", "STATUS_BASE_URL", "STUCK_AFTER_SECONDS", "MAX_MONITOR_RETRIES",
     "MONITOR_BACKOFF_SECONDS", "LEASE_GRACE_SECONDS", "VIDEO_LEASE_MARGIN_SECONDS", "ASSEMBLY_LEASE_SECONDS",
-    "PIPELINE_TOPIC_PREFIX", "FIRESTORE_DATABASE",
+    "PIPELINE_TOPIC_PREFIX", "FIRESTORE_DATABASE", "GENAI_TIMEOUT_SECONDS", "VEO_AUDIO_RETRIES",
+    "VEO_OPERATION_DEADLINE_SECONDS", "GENAI_FILE_RETENTION_SECONDS",
     "AUTH_MODE", "AUTH_AUDIENCE", "AUTH_SERVICE_ACCOUNTS", "AUTH_CERTS_URL",
     "CORS_ORIGINS", "DEFAULT_PLAN", "RATE_LIMIT_WINDOW_SECONDS", "SIGNED_URL_SECONDS",
     "SIGNING_KEY_FILE", "SIGNED_URL_ENDPOINT", "WEBHOOK_ALLOWED_NETWORKS", "WEBHOOK_ATTEMPTS",
@@ -70,15 +75,19 @@ class Settings:
     gemini_api_key: str = "local-simulator-key"
     genai_base_url: str | None = "http://127.0.0.1:8090"
     vertex_location: str = "us-central1"
-    script_model: str = "gemini-2.5-flash"
+    script_model: str = "gemini-3.8-flash"  # contract M5: gemini-2.5-flash is retired
     veo_model: str = "veo-3.1-generate-preview"
     veo_fallback_model: str | None = None  # takes over when the primary stays exhausted (429/5xx)
-    image_model: str = "gemini-2.5-flash-image"  # characters' portraits and opening frames
+    image_model: str = "gemini-3.1-flash-image"  # characters' portraits and opening frames (contract M7)
+    genai_timeout_seconds: float = 120.0  # HTTP timeout of every google-genai call (Veo submissions return at once)
     vertex_output_prefix: str | None = None  # gs:// prefix Veo writes to in Vertex mode (default: the bucket)
     veo_retry_attempts: int = 4  # submission attempts per model on 429/5xx
     veo_retry_max_wait_seconds: float = 8.0
     veo_orphan_seconds: float = 900.0  # a `submitting` block with no output after this was never accepted
     veo_poll_seconds: float = 10.0
+    veo_audio_retries: int = 2  # a block filtered for its audio is resubmitted unchanged this many times (free)
+    veo_operation_deadline_seconds: float = 1800.0  # an operation still running after this is abandoned
+    genai_file_retention_seconds: float = 172800.0  # Gemini API files (generated videos) are deleted after 2 days
     # Project-wide Veo quota (shared.video.quota): requests per window and running operations. The local
     # defaults never throttle the local stack; production's fit Veo 3.1's default project quota (about
     # 10 requests/min per project and region): set them to the quota you were granted.
@@ -117,18 +126,6 @@ class Settings:
     @property
     def is_local(self) -> bool:
         return self.environment == "local"
-
-
-# Model ids differ by API: the Gemini API serves `-preview` ids, Vertex AI `-001` ids.
-VEO_MODELS: dict[str, dict[str, str]] = {
-    GEMINI_API: {"standard": "veo-3.1-generate-preview", "fast": "veo-3.1-fast-generate-preview",
-                 "lite": "veo-3.1-lite-generate-preview"},
-    VERTEX: {"standard": "veo-3.1-generate-001", "fast": "veo-3.1-fast-generate-001",
-             "lite": "veo-3.1-lite-generate-001"},
-}
-def default_veo_model(mode: str) -> str:
-    """The standard Veo 3.1 model id of an API mode."""
-    return VEO_MODELS[mode]["standard"]
 
 
 _REQUIRED_IN_PRODUCTION = ("GOOGLE_CLOUD_PROJECT", "PIPELINE_BUCKET", "STATUS_BASE_URL")
@@ -176,6 +173,11 @@ def settings_from_env(env: Mapping[str, str]) -> Settings:
         veo_retry_max_wait_seconds=_float(env, "VEO_RETRY_MAX_WAIT_SECONDS", d.veo_retry_max_wait_seconds),
         veo_orphan_seconds=_float(env, "VEO_ORPHAN_SECONDS", d.veo_orphan_seconds),
         veo_poll_seconds=_float(env, "VEO_POLL_SECONDS", 10.0 if production else 1.0),
+        veo_audio_retries=int(env.get("VEO_AUDIO_RETRIES") or d.veo_audio_retries),
+        veo_operation_deadline_seconds=_positive(env, "VEO_OPERATION_DEADLINE_SECONDS",
+                                                 d.veo_operation_deadline_seconds),
+        genai_file_retention_seconds=_positive(env, "GENAI_FILE_RETENTION_SECONDS", d.genai_file_retention_seconds),
+        genai_timeout_seconds=_positive(env, "GENAI_TIMEOUT_SECONDS", d.genai_timeout_seconds),
         veo_requests_per_minute=int(env.get("VEO_REQUESTS_PER_MINUTE")
                                     or (10 if production else d.veo_requests_per_minute)),
         veo_max_concurrent=int(env.get("VEO_MAX_CONCURRENT") or (10 if production else d.veo_max_concurrent)),
@@ -264,6 +266,13 @@ def _float(env: Mapping[str, str], name: str, default: float) -> float:
         return float(raw)
     except ValueError as exc:
         raise ConfigError(f"{name} must be a number, not {raw!r}") from exc
+
+
+def _positive(env: Mapping[str, str], name: str, default: float) -> float:
+    value = _float(env, name, default)
+    if value <= 0:
+        raise ConfigError(f"{name} must be a positive number of seconds, not {value:g}")
+    return value
 
 
 def _seconds_list(env: Mapping[str, str], name: str, default: tuple[float, ...]) -> tuple[float, ...]:

@@ -76,6 +76,8 @@ class ErrorCode(StrEnum):
     VEO_FAILED = "veo_failed"
     VEO_SAFETY_FILTERED = "veo_safety_filtered"
     VEO_SUBMISSION_UNKNOWN = "veo_submission_unknown"
+    VEO_OPERATION_DEADLINE = "veo_operation_deadline"
+    VEO_INPUT_EXPIRED = "veo_input_expired"
     BAD_MEDIA = "bad_media"
     MISSING_MEDIA = "missing_media"
     MISSING_MUSIC = "missing_music"

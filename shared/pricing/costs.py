@@ -1,18 +1,26 @@
 """The cost ledger on a job's status document: what was billed, per model, priced from the dated table.
 
-    usage.veo_seconds             every second Veo billed (delivered + filtered/failed results)
+Only delivered video is billed (contract B6, B7: C-BILL-DELIVERED, C-BILL-FILTERED-FREE); thinking tokens are
+billed as output tokens (B9: C-BILL-THINKING).
+
+    usage.veo_seconds             every second Veo billed: the delivered results
     usage.veo_seconds_by_model    the same, per model id
-    usage.veo_delivered_seconds   seconds that ended up in the video
-    usage.veo_filtered_seconds    seconds billed for results Veo withheld (safety) or that failed
-    usage.veo_retries             429/5xx submissions retried (never billed)
+    usage.veo_delivered_seconds   seconds that ended up in the video (= veo_seconds)
+    usage.veo_filtered_seconds    NOT billed, information: seconds asked for by attempts that delivered nothing
+                                  (withheld by the safety filter, failed, or abandoned at the operation deadline)
+    usage.veo_unbilled_attempts   NOT billed, information: how many such attempts there were
+    usage.veo_audio_retries       NOT billed: attempts resubmitted unchanged after an audio block
+    usage.veo_retries             429/5xx (or unreachable) submissions retried (never billed)
     usage.image_calls             image-model calls (opening frames)
-    usage.gemini_*_tokens         script tokens (written by the front door)
+    usage.gemini_*_tokens         script tokens (written by the front door): prompt, output and thought tokens,
+                                  the thoughts priced as output
     usage.cost_usd                {veo, gemini, images, total, prices_as_of}
 """
 from __future__ import annotations
 
 from typing import Any
 
+from shared.core.veo_models import tier_of
 from shared.pricing.prices import (
     GEMINI_PRICE_PER_MILLION_TOKENS,
     IMAGE_PRICE_PER_IMAGE,
@@ -20,29 +28,27 @@ from shared.pricing.prices import (
     VEO_PRICE_PER_SECOND,
 )
 
-
-def tier_of(model: str) -> str:
-    """standard, fast or lite, from a Veo model id."""
-    for tier in ("fast", "lite"):
-        if f"-{tier}-" in model:
-            return tier
-    return "standard"
+__all__ = ["gemini_usd", "priced", "tier_of", "usage_gemini_usd", "veo_usd", "with_counter", "with_veo_seconds"]
 
 
 def with_veo_seconds(usage: dict[str, Any] | None, model: str, seconds: int, *, delivered: bool) -> dict[str, Any]:
-    """`usage` with `seconds` billed by `model` added (delivered, or withheld/failed)."""
+    """`usage` with one finished Veo attempt of `seconds` by `model` added: billed when `delivered`, else only
+    counted (veo_filtered_seconds, veo_unbilled_attempts)."""
     usage = dict(usage or {})
-    per_model = dict(usage.get("veo_seconds_by_model") or {})
-    per_model[model] = per_model.get(model, 0) + seconds
-    usage["veo_seconds_by_model"] = per_model
-    usage["veo_seconds"] = usage.get("veo_seconds", 0) + seconds
-    key = "veo_delivered_seconds" if delivered else "veo_filtered_seconds"
-    usage[key] = usage.get(key, 0) + seconds
+    if delivered:
+        per_model = dict(usage.get("veo_seconds_by_model") or {})
+        per_model[model] = per_model.get(model, 0) + seconds
+        usage["veo_seconds_by_model"] = per_model
+        usage["veo_seconds"] = usage.get("veo_seconds", 0) + seconds
+        usage["veo_delivered_seconds"] = usage.get("veo_delivered_seconds", 0) + seconds
+    else:
+        usage["veo_filtered_seconds"] = usage.get("veo_filtered_seconds", 0) + seconds
+        usage["veo_unbilled_attempts"] = usage.get("veo_unbilled_attempts", 0) + 1
     return priced(usage)
 
 
 def with_counter(usage: dict[str, Any] | None, name: str, count: int) -> dict[str, Any]:
-    """`usage` with a counter (veo_retries, image_calls) increased."""
+    """`usage` with a counter (veo_retries, image_calls, …) increased."""
     usage = dict(usage or {})
     usage[name] = usage.get(name, 0) + count
     return priced(usage)
@@ -53,16 +59,22 @@ def veo_usd(model: str, seconds: float) -> float:
     return VEO_PRICE_PER_SECOND[tier_of(model)] * seconds
 
 
-def gemini_usd(prompt_tokens: int, output_tokens: int) -> float:
-    """Price of a Gemini call's tokens."""
+def gemini_usd(prompt_tokens: int, output_tokens: int, thought_tokens: int = 0) -> float:
+    """Price of a Gemini call's tokens; thinking tokens cost what output tokens cost (B9)."""
     return (prompt_tokens * GEMINI_PRICE_PER_MILLION_TOKENS["input"]
-            + output_tokens * GEMINI_PRICE_PER_MILLION_TOKENS["output"]) / 1e6
+            + (output_tokens + thought_tokens) * GEMINI_PRICE_PER_MILLION_TOKENS["output"]) / 1e6
+
+
+def usage_gemini_usd(usage: dict[str, Any]) -> float:
+    """Price of the Gemini tokens a ledger records."""
+    return gemini_usd(usage.get("gemini_prompt_tokens", 0), usage.get("gemini_output_tokens", 0),
+                      usage.get("gemini_thought_tokens", 0))
 
 
 def priced(usage: dict[str, Any]) -> dict[str, Any]:
     """`usage` with its cost in USD recomputed from the price table."""
     veo = sum(veo_usd(m, s) for m, s in (usage.get("veo_seconds_by_model") or {}).items())
-    gemini = gemini_usd(usage.get("gemini_prompt_tokens", 0), usage.get("gemini_output_tokens", 0))
+    gemini = usage_gemini_usd(usage)
     images = usage.get("image_calls", 0) * IMAGE_PRICE_PER_IMAGE
     return {**usage, "cost_usd": {"veo": round(veo, 4), "gemini": round(gemini, 6), "images": round(images, 4),
                                   "total": round(veo + gemini + images, 4), "prices_as_of": PRICES_AS_OF}}

@@ -8,14 +8,17 @@ loudness target, the subtitle rules, any extra rendition, and which QA checks bl
     quick_social    lite       29–50     CRF 25, ≤ 6 Mb/s        SRT         —                core checks block
     brand_campaign  standard   60–90     CRF 23, ≤ 8 Mb/s        SRT + VTT   —                + loudness, A/V, subs
     premium_spot    standard   60–90     CRF 20, ≤ 12 Mb/s       SRT + VTT   720×1280         every check blocks
+
+Veo 3.1 Lite cannot extend a video on the Gemini API (contract V3): there quick_social is made of 8 s
+image-to-video clips, one per block, each starting from the previous block's last frame (shared.video.plan).
 """
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from shared.core.config import VEO_MODELS
 from shared.core.errors import ErrorCode, InvalidInputError
+from shared.core.veo_models import VEO_MODELS
 
 DEFAULT_PRESET = "brand_campaign"
 
@@ -48,7 +51,7 @@ class Preset:
     name: str
     version: int
     title: str
-    veo_tier: str  # standard | fast | lite (shared.core.config.VEO_MODELS)
+    veo_tier: str  # standard | fast | lite (shared.core.veo_models)
     min_seconds: int
     max_seconds: int
     width: int = 1080

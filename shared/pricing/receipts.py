@@ -1,6 +1,6 @@
 """A finished job's receipt: what the ledger on its status document says was billed (Veo seconds per model,
-tokens, images) plus the compute measured from its history, priced with the dated table
-(shared.pricing.prices) and compared with the job's estimate: within ±5 % or it says why.
+delivered only; tokens, thinking included; images) plus the compute measured from its history, priced with
+the dated table (shared.pricing.prices) and compared with the job's estimate: within ±5 % or it says why.
 """
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import datetime as dt
 from collections.abc import Iterable
 from typing import Any
 
-from shared.pricing.costs import gemini_usd, veo_usd
+from shared.pricing.costs import usage_gemini_usd, veo_usd
 from shared.pricing.prices import (
     COMPUTE_PRICE_PER_GIB_SECOND,
     COMPUTE_PRICE_PER_VCPU_SECOND,
@@ -68,7 +68,7 @@ def billed_lines(usage: dict[str, Any], compute: dict[str, float]) -> dict[str, 
     """The ledger priced: Veo per model, Gemini tokens, images, compute."""
     veo = sum(veo_usd(m, s) for m, s in (usage.get("veo_seconds_by_model") or {}).items())
     return {"veo": round(veo, 4),
-            "gemini": round(gemini_usd(usage.get("gemini_prompt_tokens", 0), usage.get("gemini_output_tokens", 0)), 6),
+            "gemini": round(usage_gemini_usd(usage), 6),
             "images": round(usage.get("image_calls", 0) * IMAGE_PRICE_PER_IMAGE, 4),
             "compute": round(sum(compute_usd(a, s) for a, s in compute.items()), 6)}
 
@@ -76,9 +76,10 @@ def billed_lines(usage: dict[str, Any], compute: dict[str, float]) -> dict[str, 
 def _reasons(doc: dict[str, Any], estimate: dict[str, Any]) -> list[str]:
     """Why the bill may differ from the estimate (empty for a job that ran exactly as planned)."""
     usage, reasons = doc.get("usage") or {}, []
-    if usage.get("veo_filtered_seconds"):
-        reasons.append(f"{usage['veo_filtered_seconds']} s of Veo output were billed but withheld by the "
-                       "safety filter or failed, then generated again")
+    if usage.get("veo_unbilled_attempts") or usage.get("veo_filtered_seconds"):
+        reasons.append(f"{usage.get('veo_unbilled_attempts', 0)} Veo attempt(s) ({usage.get('veo_filtered_seconds', 0)}"
+                       " s) delivered no video (safety or audio filter, failure, operation deadline) and were "
+                       "generated again; they were not billed")
     if usage.get("veo_seconds", estimate["veo_seconds"]) != estimate["veo_seconds"]:
         reasons.append(f"Veo billed {usage.get('veo_seconds')} s, {estimate['veo_seconds']} s were planned")
     if (doc.get("fallback") or {}).get("model"):
@@ -106,6 +107,7 @@ def build_receipt(doc: dict[str, Any], now: dt.datetime) -> dict[str, Any]:
         "billed": {"veo_seconds_by_model": usage.get("veo_seconds_by_model") or {},
                    "gemini_prompt_tokens": usage.get("gemini_prompt_tokens", 0),
                    "gemini_output_tokens": usage.get("gemini_output_tokens", 0),
+                   "gemini_thought_tokens": usage.get("gemini_thought_tokens", 0),
                    "image_calls": usage.get("image_calls", 0), "compute_seconds": compute},
         "cost_usd": {**lines, "total": actual}, "prices_as_of": PRICES_AS_OF,
     }

@@ -6,6 +6,7 @@ import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
+import httpx
 from google import genai
 from google.genai import errors as genai_errors
 from google.genai import types
@@ -22,12 +23,16 @@ from shared.script.prompts import SCRIPT_SYSTEM_INSTRUCTION, script_prompt
 from shared.video import plan
 
 MAX_THEME_CHARS = 300
+# The script call's thinking budget (tokens): thinking is billed as output (contract B9), so it is capped, and
+# the estimate assumes the whole budget is used (shared.api.estimates).
+SCRIPT_THINKING_BUDGET = 1024
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 
 
 def blocks_for(preset: Preset, target_seconds: int | None, mode: str) -> int:
-    """Block count of a preset's video in API mode `mode`: the shortest in its window, or the nearest the target."""
-    return plan.blocks_for(preset.min_seconds, preset.max_seconds, mode, target_seconds)
+    """Block count of a preset's video in API mode `mode` (planned for the preset's Veo model): the shortest in
+    its window, or the nearest the target."""
+    return plan.blocks_for(preset.min_seconds, preset.max_seconds, mode, target_seconds, preset.veo_model(mode))
 
 
 class VideoRequestBody(BaseModel):
@@ -135,21 +140,30 @@ def validate_script(raw_text: str, *, blocks: int) -> ScriptModel:
 class GeneratedScript:
     script: dict[str, Any]
     prompt_tokens: int
-    output_tokens: int
+    output_tokens: int  # the answer's tokens (candidates)
     attempts: int
+    thought_tokens: int = 0  # thinking tokens, billed at the output price (contract B9)
+
+    def usage_fields(self) -> dict[str, int]:
+        """The ledger fields of the script call (shared.pricing.costs)."""
+        return {"gemini_prompt_tokens": self.prompt_tokens, "gemini_output_tokens": self.output_tokens,
+                "gemini_thought_tokens": self.thought_tokens, "script_attempts": self.attempts}
 
 
 def _ask_gemini(client: genai.Client, model: str, prompt: str) -> types.GenerateContentResponse:
-    """One script call; 429/5xx are retried within gemini_retrying's bound, then raised as TransientError."""
+    """One script call; 429/5xx are retried within gemini_retrying's bound, then raised as TransientError, and so
+    is a call that timed out or could not connect. No `temperature`: the current models deprecate it (M6)."""
     config = types.GenerateContentConfig(
         system_instruction=SCRIPT_SYSTEM_INSTRUCTION,
         response_mime_type="application/json",
         response_schema=ScriptModel,
-        temperature=0.8,
+        thinking_config=types.ThinkingConfig(thinking_budget=SCRIPT_THINKING_BUDGET),
     )
     try:
         return gemini_retrying("gemini script call")(client.models.generate_content, model=model, contents=prompt,
                                                      config=config)
+    except httpx.TransportError as exc:  # the client's timeout (shared.core.clients), or no connection
+        raise TransientError(f"Gemini did not answer: {type(exc).__name__}: {exc}") from exc
     except genai_errors.ServerError as exc:
         raise TransientError(f"Gemini unavailable: {exc}") from exc
     except genai_errors.ClientError as exc:
@@ -163,20 +177,22 @@ def generate_script(client: genai.Client, settings: Settings, request: VideoRequ
     """Ask Gemini for a script (`blocks` blocks, default: the request's preset); one retry on a malformed one."""
     blocks = blocks or blocks_for(PRESETS[request.preset], request.target_seconds, settings.genai_mode)
     correction: str | None = None
-    prompt_tokens = output_tokens = 0
+    prompt_tokens = output_tokens = thought_tokens = 0
     for attempt in (1, 2):
         prompt = script_prompt(request.theme, request.style, request.language, blocks, character, correction)
         response = _ask_gemini(client, settings.script_model, prompt)
         usage = response.usage_metadata
         prompt_tokens += (usage and usage.prompt_token_count) or 0
         output_tokens += (usage and usage.candidates_token_count) or 0
+        thought_tokens += (usage and getattr(usage, "thoughts_token_count", None)) or 0
         try:
             script = validate_script(response.text or "", blocks=blocks)
         except GenerationError as exc:
             log.warning("script rejected", attempt=attempt, reason=exc.message)
             correction = exc.message
             continue
-        return GeneratedScript(_script_document(script, request), prompt_tokens, output_tokens, attempt)
+        return GeneratedScript(_script_document(script, request), prompt_tokens, output_tokens, attempt,
+                               thought_tokens)
     raise GenerationError(f"Gemini returned an invalid script twice: {correction}", code=ErrorCode.INVALID_SCRIPT)
 
 

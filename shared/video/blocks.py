@@ -1,12 +1,18 @@
 """The Veo block state machine: every state a block of the chain can be in, and every legal move.
 
     new ──claim──▶ submitting ──accepted──▶ running ──▶ done | filtered | failed
-                    │  ▲   │                                   │
-                    │  │   └─ released (Veo refused; nothing billed) → back to what it was
+                    │  ▲   │                     │
+                    │  │   │                     └──▶ abandoned  (still running at VEO_OPERATION_DEADLINE_SECONDS)
+                    │  │   └─ released (Veo refused, or the request never left; nothing billed) → back to what it was
                     │  └───── resubmitted (orphaned claim past its timeout; Vertex output prefix empty)
                     └──────── adopted (Vertex: the orphan's output was found) → done | filtered | failed
-    filtered ──rephrase──▶ submitting        (once; a second block fails the job)
+    filtered ──retry──▶ submitting     audio block: the same prompt, at most VEO_AUDIO_RETRIES times;
+                                       then (or for any other safety block) one rephrase; a further block fails the job
+    abandoned ──retry──▶ submitting    attempt n+1, at most MAX_DEADLINE_RESUBMISSIONS (shared.video.chain) times
     done, failed: final
+
+Only `done` is billed (contract B6, B7): filtered, failed and abandoned attempts are recorded on the block
+(`past_attempts`) and counted in the ledger as not billed.
 
 `new` is a block with no entry on the job document yet. Transitions are applied by
 shared.video.step inside the job's Firestore transaction, which also checks the block is still the
@@ -27,16 +33,18 @@ class BlockState(StrEnum):
     DONE = "done"
     FILTERED = "filtered"
     FAILED = "failed"
+    ABANDONED = "abandoned"
 
 
 B = BlockState
 RESULTS = frozenset({B.DONE, B.FILTERED, B.FAILED})
 BLOCK_TRANSITIONS: dict[BlockState, frozenset[BlockState]] = {
     B.NEW: frozenset({B.SUBMITTING}),
-    # running (accepted), back to new or filtered (released), itself (resubmitted), a result (adopted)
-    B.SUBMITTING: frozenset({B.RUNNING, B.NEW, B.FILTERED, B.SUBMITTING} | RESULTS),
-    B.RUNNING: RESULTS,
+    # running (accepted), back to new, filtered or abandoned (released), itself (resubmitted), a result (adopted)
+    B.SUBMITTING: frozenset({B.RUNNING, B.NEW, B.FILTERED, B.ABANDONED, B.SUBMITTING} | RESULTS),
+    B.RUNNING: RESULTS | {B.ABANDONED},
     B.FILTERED: frozenset({B.SUBMITTING}),
+    B.ABANDONED: frozenset({B.SUBMITTING}),
     B.DONE: frozenset(),
     B.FAILED: frozenset(),
 }

@@ -15,11 +15,30 @@ The crash window (Veo accepted the call, the invocation died before storing the 
   fingerprint; a block found in `submitting` fails the job with `veo_submission_unknown` and the
   fingerprint, so an operator can reconcile with billing; it is never resubmitted automatically.
 
+A submission that failed before its request left (connection refused, DNS, connect timeout) is like
+a refusal: the claim is released and the block is new again. A read timeout after the request left
+is not: the claim stays, and the crash-window rules above resolve it.
+
 Every submission first takes the project's Veo quota (shared.video.quota: a rate token and a
 concurrency slot, queued by preset), before the claim: a wait that times out leaves the block
 untouched and the invocation continues later. The slot is named on the block and given back when
-its operation finishes, or when Veo refused the call. A safety-filtered result gets one automatic
-rephrase; a second one fails the job with Veo's reason.
+its operation finishes, or when Veo refused the call.
+
+Results that deliver no video are not billed (contract B6, B7), and each is recorded on the block
+(`past_attempts`) when it is tried again:
+- filtered for its audio only: the same prompt again, at most VEO_AUDIO_RETRIES times (Veo's audio
+  blocks usually pass on a retry, contract E8); then, or for any other safety block, one rephrase;
+  a further block fails the job with Veo's reason (`veo_safety_filtered`);
+- an operation still running VEO_OPERATION_DEADLINE_SECONDS after its submission is abandoned and the
+  block submitted again as attempt n+1, at most MAX_DEADLINE_RESUBMISSIONS times, then the job fails
+  with `veo_operation_deadline`.
+
+Before a block extends the previous block's video, the plan is checked against the model and the
+file's age: a model that cannot extend in this mode (Veo 3.1 Lite on the Gemini API, V3), or a Gemini
+API video about to pass its 2-day retention (R1–R3; GENAI_FILE_RETENTION_SECONDS minus a margin),
+makes the block open a new segment from the previous video's last frame (`VideoPlan.split_at`; the
+plan stored on the job changes, and the copy of that video kept in the bucket is delivered). A file
+already gone fails the job with `veo_input_expired`.
 """
 from __future__ import annotations
 
@@ -31,12 +50,13 @@ from typing import Any
 
 from shared.core import layout, lease, log, status
 from shared.core.clients import Clients
-from shared.core.config import VERTEX, Settings
+from shared.core.config import GEMINI_API, VERTEX, Settings
 from shared.core.errors import ErrorCode, GenerationError, QuotaWait, Superseded, TransientError, VeoBusy
 from shared.core.messages import BlockReady
 from shared.core.pubsub import publish
 from shared.core.status import Status
 from shared.core.storage import gs_uri
+from shared.core.veo_models import can_extend, model_for_mode
 from shared.pricing import costs
 from shared.video import quota as veo_quota
 from shared.video import veo
@@ -48,6 +68,10 @@ from shared.video.prompts import block_prompt
 GENERATING = frozenset({Status.VIDEO_GENERATING})
 HEARTBEAT_SECONDS = 30.0
 QUOTA_MARGIN_SECONDS = 5.0  # what a granted slot needs of the invocation to claim and submit
+MAX_DEADLINE_RESUBMISSIONS = 2  # a block abandoned at its operation deadline is submitted again at most this often
+RETENTION_MARGIN_SECONDS = 3600.0  # a Gemini API file is treated as expiring this long before its retention ends
+# What a claim inherits from the block's earlier attempts.
+_CARRIED = ("filtered", "audio_retries", "deadline_resubmissions", "past_attempts")
 
 
 @dataclass
@@ -76,6 +100,17 @@ class ChainRun:
         return self.deadline - time.monotonic()
 
 
+def plan_model(clients: Clients, doc: dict[str, Any]) -> str:
+    """The Veo model a job's plan is made for: its own (the preset's), else VEO_MODEL, as this mode names it."""
+    return model_for_mode(doc.get("veo_model") or clients.settings.veo_model, clients.settings.genai_mode)
+
+
+def usable_retention_seconds(settings: Settings) -> float:
+    """How old a Gemini API file may get before the chain stops relying on it: the retention minus a margin."""
+    retention = settings.genai_file_retention_seconds
+    return retention - min(RETENTION_MARGIN_SECONDS, retention / 4)
+
+
 def job_models(clients: Clients, doc: dict[str, Any]) -> list[str]:
     """The models to try for the next block: the job's model, then the fallback (once it took over, only it)."""
     settings, mode = clients.settings, clients.settings.genai_mode
@@ -96,8 +131,7 @@ def advance_blocks(run: ChainRun, doc: dict[str, Any]) -> bool:
 
 
 def _advance_each_block(run: ChainRun, doc: dict[str, Any]) -> bool:
-    for planned in run.plan.blocks:
-        index = planned.index
+    for index in range(len(run.plan.blocks)):  # the plan may split as the chain runs (_check_continuation)
         while True:
             block = (doc.get("blocks") or {}).get(str(index)) or {}
             state = state_of(block)
@@ -113,28 +147,69 @@ def _advance_each_block(run: ChainRun, doc: dict[str, Any]) -> bool:
                 doc = resolved
                 continue
             # recorded, but the invocation stopped before acting on it
-            if state in (BlockState.FILTERED, BlockState.FAILED):
+            if state in (BlockState.FILTERED, BlockState.FAILED, BlockState.ABANDONED):
                 doc = _after_failed_result(run, index, block, doc)
                 continue
-            result = _wait_for(run, block["operation"])
+            result = _wait_for(run, block)
             if result is None:
-                return False
+                if not _past_deadline(run, block):
+                    return False
+                doc = _abandon(run, index, block, doc)
+                continue
             doc = _record_result(run, index, block, result, doc)
     return True
+
+
+def _age_seconds(block: dict[str, Any]) -> float | None:
+    """Seconds since a block's operation was submitted (its file is younger than that), if known."""
+    since = block.get("submitted_at") or block.get("at")
+    return (status.utcnow() - since).total_seconds() if since else None
+
+
+def _split_reason(run: ChainRun, index: int, doc: dict[str, Any]) -> str | None:
+    """Why block `index` must not extend the previous block's video as planned (None: it may, or it opens a segment)."""
+    if index == 0 or run.plan.starts_segment(index):
+        return None
+    if not any(can_extend(model, run.mode) for model in job_models(run.clients, doc)):
+        return f"{', '.join(job_models(run.clients, doc))} cannot extend a video in {run.mode} mode"
+    if run.mode == GEMINI_API:
+        age = _age_seconds((doc.get("blocks") or {}).get(str(index - 1)) or {})
+        usable = usable_retention_seconds(run.clients.settings)
+        if age is not None and age >= usable:
+            return (f"block {index - 1}'s Gemini API video is {age / 3600:.1f} h old; files are deleted after "
+                    f"{run.clients.settings.genai_file_retention_seconds / 3600:g} h")
+    return None
+
+
+def _check_continuation(run: ChainRun, index: int, doc: dict[str, Any]) -> dict[str, Any]:
+    """Before block `index` is submitted: split the plan there when it cannot extend the previous video."""
+    reason = _split_reason(run, index, doc)
+    if reason is None:
+        return doc
+    plan = run.plan.split_at(index)
+    log.warning("veo chain split: the block opens a new segment from the previous block's last frame",
+                block=index, reason=reason, segments=len(plan.segments))
+
+    def store(current: dict[str, Any]) -> dict[str, Any]:
+        splits = [*(current.get("plan_splits") or []), {"block": index, "reason": reason, "at": status.utcnow()}]
+        return {"plan": plan.to_doc(), "planned_seconds": plan.total_seconds, "plan_splits": splits[-20:]}
+
+    doc = status.update_in_status(run.db, run.video_id, GENERATING, store)
+    run.plan = plan
+    return doc
 
 
 def _block_input(run: ChainRun, index: int, doc: dict[str, Any], rephrase: bool) -> veo.VeoInput:
     """What block `index` sends to Veo: its prompt, and the video or image it continues from."""
     planned = run.plan.blocks[index]
-    segment = run.plan.segments[planned.segment]
-    starts_segment = index == segment.first_block
+    starts_segment = run.plan.starts_segment(index)
     prompt = block_prompt(run.script, index, voice=doc.get("voice"), character=run.character,
                           segment_start=starts_segment and index > 0, safer=rephrase)
     blocks = doc.get("blocks") or {}
     if not starts_segment:
         return veo.VeoInput(prompt, planned.seconds, previous_video_uri=blocks[str(index - 1)]["video_uri"])
     if index > 0:
-        frame = segment_start_frame(run.clients, run.video_id, planned.segment, blocks[str(index - 1)]["video_uri"])
+        frame = segment_start_frame(run.clients, run.video_id, index, blocks[str(index - 1)]["video_uri"])
         return veo.VeoInput(prompt, planned.seconds, first_frame_png=frame)
     if run.character:
         frame, drew = opening_frame(run.clients, run.video_id, run.script, run.character)
@@ -160,20 +235,55 @@ def fingerprint(request: veo.VeoInput, model: str) -> str:
     return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:32]
 
 
-def _submit_block(run: ChainRun, index: int, doc: dict[str, Any], *, attempt: int, rephrase: bool,
-                  expected: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Claim block `index` (attempt `attempt`), submit it to Veo, store the operation name."""
-    settings = run.clients.settings
+def _models_for(run: ChainRun, index: int, doc: dict[str, Any]) -> list[str]:
+    """The job's models that can make block `index`: for an extension, only those that extend in this mode."""
     models = job_models(run.clients, doc)
+    if run.plan.starts_segment(index):
+        return models
+    able = [model for model in models if can_extend(model, run.mode)]
+    if not able:
+        raise GenerationError(f"block {index} extends a video, which {', '.join(models)} cannot do in {run.mode} "
+                              "mode", code=ErrorCode.VEO_INVALID_REQUEST)
+    return able
+
+
+def _past_attempt(block: dict[str, Any]) -> dict[str, Any] | None:
+    """The record of an earlier attempt of a block that delivered nothing (never billed), or None."""
+    state = state_of(block)
+    if state not in (BlockState.FILTERED, BlockState.FAILED, BlockState.ABANDONED, BlockState.SUBMITTING):
+        return None
+    reason = {BlockState.FILTERED: "; ".join(block.get("last_filtered") or block.get("filtered") or []),
+              BlockState.ABANDONED: "operation_deadline",
+              BlockState.SUBMITTING: "orphaned: never produced output"}.get(state) or block.get("error") or ""
+    return {"attempt": block.get("attempt", 1), "state": state.value, "reason": reason[:500],
+            "operation": block.get("operation"), "model": block.get("model"), "rephrased": bool(block.get("rephrased")),
+            "billed": False, "at": block.get("finished_at") or block.get("at")}
+
+
+def _submit_block(run: ChainRun, index: int, doc: dict[str, Any], *, attempt: int, rephrase: bool,
+                  expected: dict[str, Any] | None = None, counters: dict[str, int] | None = None) -> dict[str, Any]:
+    """Claim block `index` (attempt `attempt`), submit it to Veo, store the operation name.
+
+    `counters` sets the block's retry counters (audio_retries, deadline_resubmissions) on the claim and adds
+    each increase to the ledger (`veo_audio_retries`, `veo_deadline_resubmissions`)."""
+    settings = run.clients.settings
+    doc = _check_continuation(run, index, doc)
+    models = _models_for(run, index, doc)
     request = _block_input(run, index, doc, rephrase)
     request = dataclasses.replace(request, output_gcs_uri=block_output_prefix(settings, run.video_id, index, attempt))
     previous = (doc.get("blocks") or {}).get(str(index)) or {}
     limits = veo_quota.limits_from(settings)
     slot = veo_quota.acquire(run.db, veo_quota.waiter_for(run.video_id, index, attempt, doc.get("preset")),
                              limits, _quota_wait(run))
-    claim = {"state": BlockState.SUBMITTING.value, "attempt": attempt, "rephrased": rephrase, "owner": run.owner,
-             "at": status.utcnow(), "model": models[0], "fingerprint": fingerprint(request, models[0]),
-             "output_prefix": request.output_gcs_uri, "filtered": previous.get("filtered", []), "quota_slot": slot}
+    carried = {key: previous[key] for key in _CARRIED if key in previous}
+    earlier = _past_attempt(previous)
+    if earlier:
+        carried["past_attempts"] = [*(previous.get("past_attempts") or []), earlier][-10:]
+    claim = {"filtered": [], **carried, **(counters or {}), "state": BlockState.SUBMITTING.value,
+             "attempt": attempt, "rephrased": rephrase, "owner": run.owner, "at": status.utcnow(),
+             "model": models[0], "fingerprint": fingerprint(request, models[0]),
+             "output_prefix": request.output_gcs_uri, "quota_slot": slot}
+    increases = {f"veo_{name}": value - int(previous.get(name, 0)) for name, value in (counters or {}).items()}
     try:
         _update_block(run, index, expected if expected is not None else {}, claim)
     except BaseException:
@@ -188,14 +298,21 @@ def _submit_block(run: ChainRun, index: int, doc: dict[str, Any], *, attempt: in
         except (VeoBusy, QuotaWait) as exc:
             _release_claim(run, index, claim, previous, retries=getattr(exc, "retries", 0))
             raise
-        except GenerationError:
+        except GenerationError as exc:
             _release_claim(run, index, claim, previous, retries=0)
+            if exc.code == ErrorCode.VEO_REJECTED and request.previous_video_uri and "expired" in exc.message.lower():
+                raise GenerationError(f"block {index}: Veo refused to extend block {index - 1}'s video, which has "
+                                      f"expired: {exc.message}", code=ErrorCode.VEO_INPUT_EXPIRED) from exc
             raise
+        except veo.TRANSPORT_ERRORS as exc:  # sent, no answer (a read timeout): accepted or not, nobody knows
+            raise TransientError(f"block {index}: Veo submission outcome unknown ({type(exc).__name__}: {exc}); "
+                                 "the claim stays and the next invocation resolves it") from exc
         log.info("veo block submitted", operation=submission.operation, model=submission.model,
                  retries=submission.retries, fallback=submission.fallback_used)
     running = {**claim, "state": BlockState.RUNNING.value, "operation": submission.operation, "model": submission.model,
                "submitted_at": status.utcnow()}
-    return _update_block(run, index, claim, running, extra=lambda d: _submission_fields(d, submission, index))
+    return _update_block(run, index, claim, running,
+                         extra=lambda d: _submission_fields(d, submission, index, increases))
 
 
 def _quota_wait(run: ChainRun) -> float:
@@ -203,8 +320,12 @@ def _quota_wait(run: ChainRun) -> float:
     return max(run.time_left() - QUOTA_MARGIN_SECONDS, 0.0)
 
 
-def _submission_fields(doc: dict[str, Any], submission: veo.Submission, index: int) -> dict[str, Any]:
-    fields: dict[str, Any] = {"usage": costs.with_counter(doc.get("usage"), "veo_retries", submission.retries)}
+def _submission_fields(doc: dict[str, Any], submission: veo.Submission, index: int,
+                       counters: dict[str, int]) -> dict[str, Any]:
+    usage = costs.with_counter(doc.get("usage"), "veo_retries", submission.retries)
+    for name, increase in counters.items():  # veo_audio_retries, veo_deadline_resubmissions: counted once accepted
+        usage = costs.with_counter(usage, name, increase)
+    fields: dict[str, Any] = {"usage": usage}
     if submission.fallback_used and not (doc.get("fallback") or {}).get("model"):
         fields["fallback"] = {"model": submission.model, "from": doc.get("veo_model"), "since_block": index,
                               "reason": "primary model exhausted (429/5xx) past its retry budget"}
@@ -288,22 +409,44 @@ def _heartbeat(run: ChainRun) -> None:
         status.update_in_status(run.db, run.video_id, GENERATING, lambda doc: _heartbeat_fields(run))
 
 
-def _wait_for(run: ChainRun, operation: str) -> veo.VeoResult | None:
-    """Poll a stored operation until it finishes, or None when this invocation must stop."""
+def _wait_for(run: ChainRun, block: dict[str, Any]) -> veo.VeoResult | None:
+    """Poll a block's stored operation until it finishes, or None when this invocation must stop or the
+    operation is past its deadline (`_past_deadline`)."""
     poll_seconds = run.clients.settings.veo_poll_seconds
     while True:
-        result = veo.poll(run.clients.genai, operation)
+        result = veo.poll(run.clients.genai, block["operation"])
         if result is not None:
             return result
-        if run.time_left() < poll_seconds:
+        if run.time_left() < poll_seconds or _past_deadline(run, block):
             return None
         _heartbeat(run)
         time.sleep(poll_seconds)
 
 
+def _past_deadline(run: ChainRun, block: dict[str, Any]) -> bool:
+    """Whether a running operation has run longer than VEO_OPERATION_DEADLINE_SECONDS since its submission."""
+    age = _age_seconds(block)
+    return age is not None and age >= run.clients.settings.veo_operation_deadline_seconds
+
+
+def _abandon(run: ChainRun, index: int, block: dict[str, Any], doc: dict[str, Any]) -> dict[str, Any]:
+    """Give up an operation past its deadline: the attempt is recorded (not billed) and the block retried."""
+    seconds = run.plan.blocks[index].seconds
+    model = block.get("model") or job_models(run.clients, doc)[0]
+    abandoned = {**block, "state": BlockState.ABANDONED.value, "finished_at": status.utcnow(),
+                 "error": f"operation_deadline: still running after "
+                          f"{run.clients.settings.veo_operation_deadline_seconds:g} s"}
+    doc = _update_block(run, index, block, abandoned, extra=lambda d: {
+        "usage": costs.with_veo_seconds(d.get("usage"), model, seconds, delivered=False)})
+    veo_quota.release(run.db, block.get("quota_slot"))
+    log.warning("veo operation abandoned at its deadline", block=index, operation=block.get("operation"),
+                attempt=block.get("attempt"))
+    return _after_failed_result(run, index, abandoned, doc)
+
+
 def _record_result(run: ChainRun, index: int, block: dict[str, Any], result: veo.VeoResult,
                    doc: dict[str, Any]) -> dict[str, Any]:
-    """Store a finished block and its billed seconds; rephrase once after a safety block, else fail."""
+    """Store a finished block and, when it delivered a video, its billed seconds; then retry or fail the others."""
     seconds = run.plan.blocks[index].seconds
     model = block.get("model") or job_models(run.clients, doc)[0]
     delivered = bool(result.video_uri)
@@ -313,6 +456,7 @@ def _record_result(run: ChainRun, index: int, block: dict[str, Any], result: veo
         new["video_uri"] = result.video_uri
     else:
         new["error"] = result.error
+        new["last_filtered"] = list(result.filtered_reasons)
         new["filtered"] = [*block.get("filtered", []), *result.filtered_reasons] if result.filtered_reasons \
             else block.get("filtered", [])
     doc = _update_block(run, index, block, new, extra=lambda d: {
@@ -326,15 +470,34 @@ def _record_result(run: ChainRun, index: int, block: dict[str, Any], result: veo
 
 
 def _after_failed_result(run: ChainRun, index: int, block: dict[str, Any], doc: dict[str, Any]) -> dict[str, Any]:
-    """A block Veo withheld: one rephrase after a first safety block; otherwise fail the job."""
-    reasons = block.get("filtered") or []
-    if state_of(block) == BlockState.FILTERED and not block.get("rephrased"):
-        log.warning("veo safety filter: rephrasing the block once", block=index, reasons=reasons)
-        return _submit_block(run, index, doc, attempt=block.get("attempt", 1) + 1, rephrase=True, expected=block)
-    if state_of(block) == BlockState.FILTERED:
-        raise GenerationError(f"block {index} was blocked by Veo's safety filter twice (after one rephrase): "
-                              f"{'; '.join(reasons)}", code=ErrorCode.VEO_SAFETY_FILTERED)
-    raise GenerationError(f"block {index}: {block.get('error') or 'Veo returned no video'}", code=ErrorCode.VEO_FAILED)
+    """A block that delivered nothing: an audio block is retried unchanged (VEO_AUDIO_RETRIES), another safety
+    block rephrased once, an abandoned operation resubmitted (MAX_DEADLINE_RESUBMISSIONS); otherwise fail."""
+    state, attempt, rephrased = state_of(block), block.get("attempt", 1), bool(block.get("rephrased"))
+    if state == BlockState.ABANDONED:
+        done = int(block.get("deadline_resubmissions", 0))
+        if done >= MAX_DEADLINE_RESUBMISSIONS:
+            raise GenerationError(
+                f"block {index}: Veo operation still running after "
+                f"{run.clients.settings.veo_operation_deadline_seconds:g} s, {done + 1} times; giving up",
+                code=ErrorCode.VEO_OPERATION_DEADLINE)
+        return _submit_block(run, index, doc, attempt=attempt + 1, rephrase=rephrased, expected=block,
+                             counters={"deadline_resubmissions": done + 1})
+    if state != BlockState.FILTERED:
+        raise GenerationError(f"block {index}: {block.get('error') or 'Veo returned no video'}",
+                              code=ErrorCode.VEO_FAILED)
+    latest = block.get("last_filtered") or block.get("filtered") or []
+    audio_retries = int(block.get("audio_retries", 0))
+    if veo.is_audio_block(latest) and audio_retries < run.clients.settings.veo_audio_retries:
+        log.warning("veo audio block: submitting the same prompt again", block=index, reasons=latest,
+                    retry=audio_retries + 1)
+        return _submit_block(run, index, doc, attempt=attempt + 1, rephrase=rephrased, expected=block,
+                             counters={"audio_retries": audio_retries + 1})
+    if not rephrased:
+        log.warning("veo safety filter: rephrasing the block once", block=index, reasons=latest)
+        return _submit_block(run, index, doc, attempt=attempt + 1, rephrase=True, expected=block)
+    after = " and the same prompt again" if audio_retries else ""
+    raise GenerationError(f"block {index} was blocked by Veo's safety filter again after one rephrase{after}: "
+                          f"{'; '.join(block.get('filtered') or [])}", code=ErrorCode.VEO_SAFETY_FILTERED)
 
 
 def announce_block(clients: Clients, video_id: str, block: int) -> None:

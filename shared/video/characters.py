@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import httpx
 from google import genai
 from google.cloud import firestore
 from google.genai import errors as genai_errors
@@ -21,7 +22,8 @@ def generate_image(client: genai.Client, model: str, prompt: str, images: list[b
                    aspect_ratio: str = "9:16") -> bytes:
     """One PNG from the image model (Nano Banana), optionally conditioned on input images.
 
-    429/5xx are retried within gemini_retrying's bound, then raised as TransientError.
+    429/5xx are retried within gemini_retrying's bound, then raised as TransientError; so is a call that timed
+    out (the client's timeout, shared.core.clients) or could not connect.
     """
     contents: list[Any] = [types.Part.from_bytes(data=png, mime_type="image/png") for png in images or []]
     contents.append(prompt)
@@ -30,6 +32,8 @@ def generate_image(client: genai.Client, model: str, prompt: str, images: list[b
     try:
         response = gemini_retrying("image model call")(client.models.generate_content, model=model,
                                                        contents=contents, config=config)
+    except httpx.TransportError as exc:
+        raise TransientError(f"image model did not answer: {type(exc).__name__}: {exc}") from exc
     except genai_errors.APIError as exc:
         if isinstance(exc, genai_errors.ServerError) or exc.code == 429:
             raise TransientError(f"image model unavailable: {exc}") from exc

@@ -2,6 +2,9 @@
 
 Each is stored at a deterministic path (gs://BUCKET/veo31_frames/{video_id}/…) and reused when it is
 already there, so a redelivered message never pays the image model twice.
+
+A Gemini API video downloaded for its last frame is kept in the bucket too (`kept_video_uri`): the Gemini
+API deletes generated files after 2 days (contract R1–R2), and the video step delivers the kept copy.
 """
 from __future__ import annotations
 
@@ -14,7 +17,7 @@ from google.api_core import exceptions as gexc
 from shared.core import layout, log
 from shared.core.clients import Clients
 from shared.core.errors import TransientError
-from shared.core.storage import gs_uri, split_uri, upload_bytes
+from shared.core.storage import gs_uri, split_uri, upload_bytes, upload_file
 from shared.video import veo
 from shared.video.characters import generate_image
 from shared.video.prompts import opening_frame_prompt
@@ -59,14 +62,34 @@ def opening_frame(clients: Clients, video_id: str, script: dict[str, Any],
     return png, True
 
 
-def segment_start_frame(clients: Clients, video_id: str, segment: int, previous_video_uri: str) -> bytes:
-    """The last frame of the previous segment's video, which starts segment `segment`."""
-    uri = frame_uri(clients, video_id, f"segment-{segment}")
+def kept_video_uri(clients: Clients, video_id: str, block: int) -> str:
+    """Where the bucket keeps a copy of block `block`'s Gemini API video (a segment's whole video)."""
+    return gs_uri(clients.settings.bucket, f"{layout.job_folder(layout.VEO_BLOCKS, video_id)}kept/b{block:02d}.mp4")
+
+
+def kept_video(clients: Clients, video_id: str, block: int) -> str | None:
+    """The kept copy of block `block`'s video, when there is one."""
+    uri = kept_video_uri(clients, video_id, block)
+    bucket, path = split_uri(uri)
+    try:
+        return uri if clients.storage.bucket(bucket).blob(path).exists() else None
+    except gexc.GoogleAPICallError as exc:
+        raise TransientError(f"checking {uri} failed: {exc}") from exc
+
+
+def segment_start_frame(clients: Clients, video_id: str, block: int, previous_video_uri: str) -> bytes:
+    """The last frame of block `block - 1`'s video (the previous segment's), which starts block `block`.
+
+    A Gemini API video is downloaded while it still exists and kept in the bucket; one that is gone fails the
+    job with `veo_input_expired` (shared.video.veo.download)."""
+    uri = frame_uri(clients, video_id, f"block-{block}")
     found = _existing(clients, uri)
     if found is not None:
         return found
     with tempfile.TemporaryDirectory(prefix="frame-") as tmp:
         video = veo.download(clients.genai, clients.storage, previous_video_uri, Path(tmp) / "previous.mp4")
+        if not previous_video_uri.startswith("gs://"):
+            upload_file(clients.storage, kept_video_uri(clients, video_id, block - 1), video, "video/mp4")
         png = last_frame(video, Path(tmp) / "last.png").read_bytes()
     upload_bytes(clients.storage, uri, png, "image/png")
     return png

@@ -20,9 +20,10 @@ from shared.core.pubsub import publish
 from shared.core.status import Status
 from shared.core.storage import gs_uri, read_json, upload_file
 from shared.video import veo
-from shared.video.chain import GENERATING, ChainRun, advance_blocks, job_models
+from shared.video.chain import GENERATING, ChainRun, advance_blocks, job_models, plan_model
 from shared.video.characters import load_character
-from shared.video.plan import plan_video
+from shared.video.inputs import kept_video
+from shared.video.plan import VideoPlan, plan_video
 
 
 def generate_video(clients: Clients, message: VideoRequest) -> str:
@@ -69,8 +70,19 @@ def _start_run(clients: Clients, video_id: str, owner: str, doc: dict[str, Any])
             raise InvalidInputError(f"character {doc['character_id']!r} no longer exists",
                                     code=ErrorCode.CHARACTER_NOT_FOUND)
     return ChainRun(clients, video_id, owner, time.monotonic() + clients.settings.invocation_budget_seconds,
-                script, plan_video(len(script["blocks"]), clients.settings.genai_mode), character,
-                time.monotonic())
+                script, plan_for(clients, doc, len(script["blocks"])), character, time.monotonic())
+
+
+def plan_for(clients: Clients, doc: dict[str, Any], blocks: int) -> VideoPlan:
+    """The plan a job follows: the one stored on it once a block was claimed (it may have been split since),
+    else the plan of its Veo model in this API mode."""
+    mode = clients.settings.genai_mode
+    stored = doc.get("plan")
+    if stored and doc.get("blocks"):
+        plan = VideoPlan.from_doc(stored)
+        if len(plan.blocks) == blocks and plan.mode == mode:
+            return plan
+    return plan_video(blocks, mode, plan_model(clients, doc))
 
 
 def _enter_generating(clients: Clients, video_id: str) -> dict[str, Any] | None:
@@ -94,14 +106,23 @@ def _store_plan(run: ChainRun, doc: dict[str, Any]) -> dict[str, Any]:
         return doc
     return status.update_in_status(run.db, run.video_id, GENERATING, {
         "plan": planned, "planned_seconds": run.plan.total_seconds, "total_blocks": len(run.plan.blocks),
-        "veo_model": job_models(run.clients, doc)[0], "genai_mode": run.mode})
+        "veo_model": doc.get("veo_model") or job_models(run.clients, doc)[0], "genai_mode": run.mode})
+
+
+def _segment_source(run: ChainRun, doc: dict[str, Any], last_block: int) -> str:
+    """Where a segment's video is fetched from: the bucket's copy of a Gemini API video when one was kept
+    (shared.video.inputs: the file may be gone), else Veo's output."""
+    uri = str(doc["blocks"][str(last_block)]["video_uri"])
+    if uri.startswith("gs://"):
+        return uri
+    return kept_video(run.clients, run.video_id, last_block) or uri
 
 
 def _deliver(run: ChainRun) -> str:
     """Store each segment's Veo video in GCS, mark `video_generated`, start the assembler."""
     clients = run.clients
     doc = status.read(clients.db, run.video_id) or {}
-    segments = [doc["blocks"][str(s.last_block)]["video_uri"] for s in run.plan.segments]
+    segments = [_segment_source(run, doc, s.last_block) for s in run.plan.segments]
     uris = []
     with tempfile.TemporaryDirectory(prefix="veo-") as tmp:
         for number, source in enumerate(segments):

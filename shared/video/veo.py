@@ -5,9 +5,15 @@
 
 429 and 5xx on submission are retried with jittered exponential backoff (Veo rejects them before
 accepting the job, so nothing is billed), counted, and when the primary model stays exhausted the
-configured fallback model takes over. Past every model's budget: VeoBusy (transient, redelivered).
-Every call after the first (a retry, a fallback) first runs `before_retry` (the quota's rate token).
-A 400 is permanent, with the API's message.
+configured fallback model takes over. So are errors raised before the request left this process
+(connection refused, DNS, connect timeout: `never_sent`). Past every model's budget: VeoBusy
+(transient, redelivered). Every call after the first (a retry, a fallback) first runs `before_retry`
+(the quota's rate token). A 400 is permanent, with the API's message. A read timeout after the request
+left is none of these: it propagates, and the caller treats the submission as unknown.
+
+Every call has the client's HTTP timeout (shared.core.clients); a transport error while polling or
+downloading is transient. A Gemini API file that answers 403/404 is gone (files are deleted after 2 days,
+contract R1–R2): `veo_input_expired`.
 """
 from __future__ import annotations
 
@@ -17,15 +23,18 @@ from pathlib import Path
 from typing import Any
 
 import google.cloud.storage as storage
+import httpx
+import requests
 from google import genai
 from google.genai import errors as genai_errors
 from google.genai import types
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt, wait_random_exponential
 
 from shared.core import log
-from shared.core.config import GEMINI_API, VEO_MODELS, VERTEX
+from shared.core.config import GEMINI_API, VERTEX
 from shared.core.errors import ErrorCode, GenerationError, TransientError, VeoBusy
 from shared.core.storage import download_file, split_uri
+from shared.core.veo_models import model_for_mode
 from shared.video.prompts import NEGATIVE_PROMPT
 
 VERTICAL = "9:16"
@@ -86,13 +95,24 @@ def is_retryable(exc: BaseException) -> bool:
     return isinstance(exc, genai_errors.ClientError) and exc.code == 429
 
 
-def model_for_mode(model: str, mode: str) -> str:
-    """The id of `model` in API mode `mode` (a `-preview` id becomes `-001` on Vertex and back)."""
-    for other, names in VEO_MODELS.items():
-        for tier, name in names.items():
-            if name == model and other != mode:
-                return VEO_MODELS[mode][tier]
-    return model
+# Raised before a byte of the request left: no connection was made (refused, DNS, connect timeout).
+# requests' ConnectTimeout: the google-auth mTLS transport google-genai uses in some Vertex AI setups.
+NEVER_SENT: tuple[type[BaseException], ...] = (httpx.ConnectError, httpx.ConnectTimeout,
+                                               requests.exceptions.ConnectTimeout)
+TRANSPORT_ERRORS: tuple[type[BaseException], ...] = (httpx.TransportError, requests.exceptions.RequestException)
+
+
+def never_sent(exc: BaseException) -> bool:
+    """Whether a call failed before its request left this process, so Veo cannot have accepted it."""
+    return isinstance(exc, NEVER_SENT)
+
+
+def is_audio_block(reasons: Sequence[str]) -> bool:
+    """Whether Veo withheld a result for its audio only (every reason mentions audio): worth the same prompt again.
+
+    No Google wording is documented (contract E8); the simulator's reason, and the ones reported, say "audio".
+    """
+    return bool(reasons) and all("audio" in reason.lower() for reason in reasons)
 
 
 def _image(png: bytes) -> types.Image:
@@ -128,7 +148,7 @@ def build_request(request: VeoInput, mode: str) -> tuple[types.GenerateVideosSou
 def _generate_with_retries(client: genai.Client, model: str, source: types.GenerateVideosSource,
                            config: types.GenerateVideosConfig, attempts: int, max_wait: float,
                            counter: _RetryCounter, gate: Callable[[], None]) -> types.GenerateVideosOperation:
-    retrying = Retrying(retry=retry_if_exception(is_retryable), reraise=True,
+    retrying = Retrying(retry=retry_if_exception(lambda exc: is_retryable(exc) or never_sent(exc)), reraise=True,
                         wait=wait_random_exponential(multiplier=0.5, max=max_wait),
                         stop=stop_after_attempt(max(attempts, 1)), before_sleep=counter)
 
@@ -159,11 +179,16 @@ def submit(client: genai.Client, mode: str, models: Sequence[str], request: VeoI
     source, config = build_request(request, mode)
     counter = _RetryCounter()
     gate = _gate_after_first(before_retry)
-    last: Exception | None = None
+    last: BaseException | None = None
     for position, model in enumerate(models):
         try:
             operation = _generate_with_retries(client, model, source, config, attempts, max_wait_seconds, counter,
                                                gate)
+        except NEVER_SENT as exc:
+            last = exc
+            counter.count += 1
+            log.warning("veo model unreachable", model=model, error=str(exc)[:300])
+            continue
         except genai_errors.APIError as exc:
             if not is_retryable(exc):
                 raise GenerationError(f"Veo rejected the request: {exc.message or exc}",
@@ -184,6 +209,8 @@ def poll(client: genai.Client, operation_name: str) -> VeoResult | None:
         # model_validate, not the constructor: `name` comes from google-genai's non-pydantic Operation mixin,
         # which its typed __init__ leaves out (the two build the same model).
         operation = client.operations.get(types.GenerateVideosOperation.model_validate({"name": operation_name}))
+    except TRANSPORT_ERRORS as exc:
+        raise TransientError(f"polling {operation_name} failed: {type(exc).__name__}: {exc}") from exc
     except genai_errors.APIError as exc:
         if is_retryable(exc):
             raise TransientError(f"polling {operation_name} failed: {exc}") from exc
@@ -208,9 +235,14 @@ def download(client: genai.Client, store: storage.Client, video_uri: str, destin
         return download_file(store, video_uri, destination)
     try:
         client.files.download(file=types.Video(uri=video_uri, mime_type="video/mp4"), destination=str(destination))
+    except TRANSPORT_ERRORS as exc:
+        raise TransientError(f"downloading {video_uri} failed: {type(exc).__name__}: {exc}") from exc
     except genai_errors.APIError as exc:
         if is_retryable(exc):
             raise TransientError(f"downloading {video_uri} failed: {exc}") from exc
+        if exc.code in (403, 404):
+            raise GenerationError(f"the Gemini API no longer has {video_uri} (generated files are deleted after "
+                                  f"2 days): {exc}", code=ErrorCode.VEO_INPUT_EXPIRED) from exc
         raise GenerationError(f"cannot download {video_uri}: {exc}", code=ErrorCode.VEO_FAILED) from exc
     return destination
 
@@ -225,4 +257,5 @@ def find_output(store: storage.Client, prefix_uri: str) -> str | None:
 
 
 __all__ = ["GEMINI_API", "VERTEX", "Submission", "VeoBusy", "VeoInput", "VeoResult", "build_request",
-           "download", "find_output", "is_retryable", "model_for_mode", "poll", "submit"]
+           "download", "find_output", "is_audio_block", "is_retryable", "model_for_mode", "never_sent", "poll",
+           "submit"]

@@ -35,7 +35,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--media-dir", type=Path, default=MEDIA, help="where the videos and the image go")
     parser.add_argument("--poll-seconds", type=float, default=10.0)
     parser.add_argument("--max-wait", type=float, default=600.0, help="seconds one video may take to render")
-    parser.add_argument("--http-timeout", type=float, default=120.0, help="seconds per HTTP request")
+    parser.add_argument("--http-timeout", type=float, default=None,
+                        help="seconds per HTTP request (sets GENAI_TIMEOUT_SECONDS; default: the configured one)")
     args = parser.parse_args(argv)
     args.only = tuple(name.strip() for name in args.only.split(",") if name.strip())
     unknown = [name for name in args.only if name not in planning.STEP_NAMES]
@@ -46,7 +47,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
-def smoke_environment(mode: str, environ: Mapping[str, str], base_url: str | None) -> dict[str, str]:
+def smoke_environment(mode: str, environ: Mapping[str, str], base_url: str | None,
+                      http_timeout: float | None = None) -> dict[str, str]:
     """The variables the settings are read from: the caller's, in `mode`, against `base_url` or Google.
 
     Against Google the settings are production's (no simulator default, ADC on Vertex AI); against a base URL
@@ -54,6 +56,8 @@ def smoke_environment(mode: str, environ: Mapping[str, str], base_url: str | Non
     """
     env = dict(environ)
     env["GENAI_MODE"] = mode
+    if http_timeout:
+        env["GENAI_TIMEOUT_SECONDS"] = f"{http_timeout:g}"
     if not env.get("VERTEX_LOCATION") and env.get("GOOGLE_CLOUD_LOCATION"):
         env["VERTEX_LOCATION"] = env["GOOGLE_CLOUD_LOCATION"]
     if base_url:
@@ -82,7 +86,7 @@ def main(argv: list[str] | None = None, environ: Mapping[str, str] | None = None
     environ = os.environ if environ is None else environ
     base_url = args.base_url or environ.get("GENAI_BASE_URL") or None
     try:
-        settings: Settings = settings_from_env(smoke_environment(args.mode, environ, base_url))
+        settings: Settings = settings_from_env(smoke_environment(args.mode, environ, base_url, args.http_timeout))
     except ConfigError as exc:
         say(f"smoke-live: configuration error: {exc}")
         return 2
@@ -105,7 +109,7 @@ def main(argv: list[str] | None = None, environ: Mapping[str, str] | None = None
         return 0
     secrets = [environ.get("GEMINI_API_KEY", ""), settings.gemini_api_key]
     media = args.media_dir / f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{args.mode}"
-    run = SmokeRun(settings, plan, Options(args.poll_seconds, args.max_wait, args.http_timeout),
+    run = SmokeRun(settings, plan, Options(args.poll_seconds, args.max_wait, args.http_timeout or 120.0),
                    _record_dir(args.out, args.mode, endpoint), media, secrets, say)
     return run.run(expected)
 

@@ -20,21 +20,24 @@ from pathlib import Path
 from typing import Any
 
 from shared.core.config import GEMINI_API, VEO_MODELS, VERTEX, Settings
+from shared.core.veo_models import can_extend
 from shared.pricing.costs import gemini_usd, veo_usd
 from shared.pricing.prices import IMAGE_PRICE_PER_IMAGE, PRICES_AS_OF
 from shared.script.prompts import SCRIPT_SYSTEM_INSTRUCTION, script_prompt
+from shared.script.writer import SCRIPT_THINKING_BUDGET
 from shared.video.plan import EXTENSION_SECONDS, FIRST_CLIP_SECONDS
 
 MODES = (GEMINI_API, VERTEX)
 TIERS = ("standard", "fast", "lite")
 DEFAULT_TIER = "fast"  # the cheapest model that can extend in both modes
-# Contract V3: Lite extends on Vertex AI (preview) but not on the Gemini API.
-EXTENDING_TIERS: dict[str, tuple[str, ...]] = {GEMINI_API: ("standard", "fast"), VERTEX: ("standard", "fast", "lite")}
+# The tiers whose model extends a video in each mode (shared.core.veo_models, contract V3: not Lite on the Gemini API).
+EXTENDING_TIERS: dict[str, tuple[str, ...]] = {
+    mode: tuple(tier for tier in TIERS if can_extend(VEO_MODELS[mode][tier], mode)) for mode in MODES}
 
 THEME = "A paper boat's journey down a rainy street"
 STYLE, LANGUAGE, SCRIPT_BLOCKS = "cinematic", "en", 1
 SCRIPT_OUTPUT_TOKENS = 120  # one block of JSON
-THINKING_ALLOWANCE_TOKENS = 1500  # thinking is billed as output (contract B9); the simulator reports 96-1295
+THINKING_ALLOWANCE_TOKENS = SCRIPT_THINKING_BUDGET  # the writer's cap; billed as output (contract B9)
 IMAGE_PROMPT = ("A small red paper boat on a rain-soaked cobblestone street at dusk, reflections of warm "
                 "street lamps, vertical 9:16 composition, photorealistic, no people, no text")
 T2V_PROMPT = ("A small red paper boat drifts along a rain-soaked street gutter at dusk, slow dolly shot at water "

@@ -59,7 +59,7 @@ class StepResult:
 class Options:
     poll_seconds: float = 10.0
     max_wait_seconds: float = 600.0
-    http_timeout_seconds: float = 120.0
+    http_timeout_seconds: float = 120.0  # only when the client factory sets no timeout itself
 
 
 def endpoint_of(settings: Settings, environ: Mapping[str, str]) -> str:
@@ -96,13 +96,13 @@ def record_dir_name(mode: str, endpoint: str, today: str) -> str:
 
 
 def ensure_http_timeout(client: genai.Client, seconds: float) -> str:
-    """Give the client an HTTP timeout unless the factory already set one; says which."""
+    """The client's HTTP timeout, in words: the factory's (GENAI_TIMEOUT_SECONDS), else `seconds` set here, since
+    google-genai's default is no timeout at all (contract K1)."""
     options = sdk_api_client(client)._http_options
     if options.timeout:
-        return f"HTTP timeout {options.timeout / 1000:g} s (set by the client factory)"
+        return f"HTTP timeout {options.timeout / 1000:g} s (the client factory's, GENAI_TIMEOUT_SECONDS)"
     options.timeout = int(seconds * 1000)
-    return (f"HTTP timeout {seconds:g} s (set here: shared.core.clients.make_genai sets none, and the SDK's "
-            "default is no timeout, contract K1)")
+    return f"HTTP timeout {seconds:g} s (set here: the client factory set none; the SDK's default is none, K1)"
 
 
 def _probe_seconds(path: Path) -> float | None:
@@ -169,12 +169,12 @@ class SmokeRun:
         request = VideoRequestBody(theme=planning.THEME, style=planning.STYLE, language=planning.LANGUAGE)
         assert self.client is not None
         generated = generate_script(self.client, self.settings, request, blocks=planning.SCRIPT_BLOCKS)
-        usage = _usage(self.recorder.of_step("script"))
         return {"title": generated.script.get("title"), "blocks": len(generated.script.get("blocks", [])),
-                "attempts": generated.attempts, "writer_prompt_tokens": generated.prompt_tokens,
-                "writer_output_tokens": generated.output_tokens, "usage_metadata": usage,
-                "note": "writer_output_tokens is what the ledger records; usage_metadata.thoughts is billed too"
-                if usage["thoughts"] and generated.output_tokens < usage["candidates"] + usage["thoughts"] else None}
+                "attempts": generated.attempts,
+                # what the writer hands the ledger, next to what the API reported (usage_metadata)
+                "writer_tokens": {"prompt": generated.prompt_tokens, "output": generated.output_tokens,
+                                  "thinking": getattr(generated, "thought_tokens", None)},
+                "usage_metadata": _usage(self.recorder.of_step("script"))}
 
     def image(self) -> dict[str, Any]:
         assert self.client is not None

@@ -55,7 +55,9 @@ def repo_copy(tmp_path: Path) -> Path:
 def test_a_changed_pin_without_a_new_lock_stops_staging(tmp_path: Path) -> None:
     root = repo_copy(tmp_path)
     requirements = root / "agent-assembler/requirements.txt"
-    requirements.write_text(requirements.read_text().replace("av==18.1.0", "av==18.0.0"))
+    text = requirements.read_text()
+    assert "faster-whisper==1.2.1" in text
+    requirements.write_text(text.replace("faster-whisper==1.2.1", "faster-whisper==1.2.0"))
     with pytest.raises(stage.StagingError, match="stale.*python -m infra.deploy.lock"):
         stage.stage_agent("agent-assembler", tmp_path / "out", root)
 
