@@ -5,13 +5,21 @@ THEME ?= A lighthouse keeper who befriends a storm
 STYLE ?= cinematic
 LANGUAGE ?= en
 MUSIC ?=
+# `make demo REAL=1 [PRESET=...] [CONFIRM=1]`: the local cloud with the real Gemini API (GEMINI_API_KEY).
+REAL ?=
+PRESET ?=
+# `make smoke-live MODE=gemini_api|vertex [CONFIRM=1]`: the live smoke kit (tools/smoke_live).
+MODE ?= gemini_api
 # Passed through the environment, so a theme with quotes or spaces needs no shell escaping.
 export DEMO_THEME := $(THEME)
 export DEMO_STYLE := $(STYLE)
 export DEMO_LANGUAGE := $(LANGUAGE)
 export DEMO_MUSIC := $(MUSIC)
+export DEMO_REAL := $(REAL)
+export DEMO_PRESET := $(PRESET)
 
 .PHONY: setup up down status demo test test-unit test-inprocess test-integration test-e2e chaos bench lint
+.PHONY: smoke-live
 
 setup:
 	@bash infra/local/setup.sh
@@ -25,8 +33,14 @@ down:
 status:
 	@$(PY) -m infra.local.cloud status
 
-demo: up
+# REAL=1: demo.py checks the key, prints the estimate and, with CONFIRM=1, starts the cloud on the real API itself.
+demo: $(if $(filter 1,$(REAL)),setup,up)
 	@$(PY) -m infra.local.demo
+
+# The smallest real sequence against Google (plan and expected cost only, unless credentials and CONFIRM=1).
+smoke-live:
+	@if [ ! -x $(PY) ]; then bash infra/local/setup.sh; fi
+	@$(PY) -m tools.smoke_live --mode $(MODE)
 
 test: setup lint
 	@$(PY) -m pytest tests

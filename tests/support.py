@@ -294,15 +294,24 @@ def read_sse(pipeline: Pipeline, video_id: str, timeout: float = 1200,
 
 
 # -- checks a receiver makes, written here independently of the production code that signs -----------
-def verify_signature(secret: str, header: str, body: bytes) -> bool:
+WEBHOOK_TOLERANCE_SECONDS = 300  # README, Webhooks: a receiver rejects a `t` more than 5 minutes off its clock
+
+
+def verify_signature(secret: str, header: str, body: bytes, now: float | None = None,
+                     tolerance_seconds: float = WEBHOOK_TOLERANCE_SECONDS) -> bool:
     """Whether a webhook's `X-Pipeline-Signature` header matches its body, per the documented scheme
-    (`t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>">`), as a receiver checks it."""
-    fields = dict(part.split("=", 1) for part in header.split(",") if "=" in part)
+    (`t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>">`), as a receiver checks it: the HMAC recomputed
+    here, and `t` within `tolerance_seconds` of the receiver's clock `now` (default: this machine's), either way.
+    """
+    fields = dict(part.strip().split("=", 1) for part in header.split(",") if "=" in part)
     timestamp, given = fields.get("t", ""), fields.get("v1", "")
-    if not timestamp.isdigit() or not given:
+    if not (timestamp.isascii() and timestamp.isdigit() and len(timestamp) <= 12) or not given:
         return False
+    clock = time.time() if now is None else now
+    if abs(clock - int(timestamp)) > tolerance_seconds:
+        return False  # stale (a replay) or from the future
     expected = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
-    return hmac.compare_digest(expected, given)
+    return hmac.compare_digest(expected.encode(), given.encode())
 
 
 def check_signed_url(url: str, key_file: str, now: dt.datetime | None = None) -> str | None:

@@ -6,6 +6,10 @@ Every process runs in its own process group, recorded in .local-cloud/state.json
 .local-cloud/logs/<name>.log; `down` ends each group by id. `LocalCloud` is the same thing as a
 Python API for tests (which run it on other ports, with another state folder).
 
+The agents call the simulator, unless the cloud is made with `real_gemini_api_key` (`make demo REAL=1`): then
+they call the real Gemini API with that key, which is passed in their process environment only, never written
+to env.sh. .local-cloud/genai-target records which; starting the cloud for the other target restarts the agents.
+
 This module is the facade and the CLI; the work is done by
   components    which processes, their commands, ports and readiness probes
   environment   the variables every process and client gets (env.sh)
@@ -17,6 +21,7 @@ This module is the facade and the CLI; the work is done by
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import signal
 import subprocess
@@ -37,7 +42,18 @@ from infra.local.components import (
     functions_framework_argv,
     is_healthy,
 )
-from infra.local.environment import cloud_env, env_script, passthrough_variables, patched_environ
+from infra.local.environment import (
+    REAL_GEMINI_TARGET,
+    REAL_MODE_REMOVED,
+    SIMULATOR_TARGET,
+    cloud_env,
+    env_script,
+    passthrough_variables,
+    patched_environ,
+    real_gemini_env,
+    without_secrets,
+    without_variables,
+)
 from infra.local.processes import READY_TIMEOUT_SECONDS, STOP_GRACE_SECONDS, Supervisor, group_alive
 from infra.local.provisioning import ACK_DEADLINE_SECONDS, DEAD_LETTER_SUBSCRIPTION
 from infra.local.signing_key import write_throwaway_key
@@ -57,21 +73,22 @@ class LocalCloud:
 
     def __init__(self, root: Path, ports: LocalPorts | None = None, project: str | None = None,
                  extra_env: Mapping[str, str] | None = None, *, state_dir: Path | None = None,
-                 agents_dir: Path | None = None) -> None:
+                 agents_dir: Path | None = None, real_gemini_api_key: str | None = None) -> None:
         self.root = Path(root).resolve()
         self.ports = ports or LocalPorts.from_env(os.environ)
         self.project = project or os.environ.get("GOOGLE_CLOUD_PROJECT") or LOCAL_PROJECT
         self.extra_env = dict(extra_env or {})
         self.state_dir = Path(state_dir or self.root / ".local-cloud").resolve()
         self.agents_dir = Path(agents_dir or self.root).resolve()
+        self.real_gemini_api_key = real_gemini_api_key or None
         self._popen: dict[str, subprocess.Popen[bytes]] = {}
 
     @classmethod
-    def recorded(cls, root: Path) -> LocalCloud:
+    def recorded(cls, root: Path, *, real_gemini_api_key: str | None = None) -> LocalCloud:
         """The cloud as `up` recorded it in root/.local-cloud (its ports and project), else from env."""
-        cloud = cls(root)
+        cloud = cls(root, real_gemini_api_key=real_gemini_api_key)
         found = recorded_cloud(cloud.state_dir)
-        return cls(root, *found) if found else cloud
+        return cls(root, *found, real_gemini_api_key=real_gemini_api_key) if found else cloud
 
     # ---- helpers, built from the current attributes ----------------------------------------
     @property
@@ -84,12 +101,40 @@ class LocalCloud:
 
     # ---- configuration -------------------------------------------------------------------
     def env(self) -> dict[str, str]:
-        """The variables every agent and client of this cloud gets."""
-        return cloud_env(self.ports, self.project, self.signing_key_file, self.extra_env)
+        """The variables every agent and client of this cloud gets (with the real API key, in REAL mode)."""
+        env = cloud_env(self.ports, self.project, self.signing_key_file, self.extra_env)
+        return real_gemini_env(env, self.real_gemini_api_key, self.ports) if self.real_gemini_api_key else env
 
     def env_script(self) -> str:
-        """The environment as `export K=V` lines."""
-        return env_script(self.env())
+        """The environment as `export K=V` lines: never the API key."""
+        return env_script(without_secrets(self.env()))
+
+    @property
+    def genai_target(self) -> str:
+        """Where the agents' Gemini and Veo calls go: the simulator or the real Gemini API."""
+        return REAL_GEMINI_TARGET if self.real_gemini_api_key else SIMULATOR_TARGET
+
+    @property
+    def genai_target_file(self) -> Path:
+        """Records the target the running agents were started for."""
+        return self.state_dir / "genai-target"
+
+    def _spawn_environ(self) -> contextlib.AbstractContextManager[None]:
+        """Processes start from os.environ: in REAL mode, without the caller's endpoint overrides (env.sh)."""
+        return without_variables(REAL_MODE_REMOVED) if self.real_gemini_api_key else contextlib.nullcontext()
+
+    def _retarget(self) -> None:
+        """Stop the agents (and the studio) that were started for the other target; record this one."""
+        try:
+            previous = self.genai_target_file.read_text().strip()
+        except OSError:
+            previous = SIMULATOR_TARGET  # clouds started before the target was recorded used the simulator
+        if previous != self.genai_target:
+            names = [c.name for c in self.components() if c.name in agent_ports(self.ports) or c.name == "studio"]
+            log.info("switching the agents' genai target", previous=previous, target=self.genai_target)
+            self._processes.terminate(names, signal.SIGTERM)
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        self.genai_target_file.write_text(self.genai_target + "\n")
 
     @property
     def signing_key_file(self) -> Path:
@@ -134,14 +179,18 @@ class LocalCloud:
     def start(self) -> None:
         """Start whatever is not already running and healthy, wait until ready, then provision."""
         write_throwaway_key(self.signing_key_file, self.project)
-        started = self._processes.start_missing(self.components())
+        with self._spawn_environ():
+            self._retarget()
+            started = self._processes.start_missing(self.components())
         self.provision()
         (self.state_dir / "env.sh").write_text(self.env_script())
-        log.info("local cloud ready", started=[c.name for c in started], project=self.project)
+        log.info("local cloud ready", started=[c.name for c in started], project=self.project,
+                 genai=self.genai_target)
 
     def start_agent(self, agent: str) -> None:
         """Start one component (normally an agent) if it is not running, and wait until it serves."""
-        self._processes.ensure_started(self.component(agent))
+        with self._spawn_environ():
+            self._processes.ensure_started(self.component(agent))
 
     def stop(self) -> None:
         """SIGTERM every recorded group, SIGKILL what is left after a grace period, remove the state."""
@@ -149,6 +198,7 @@ class LocalCloud:
         self._processes.terminate(list(state.load()), signal.SIGTERM)
         state.remove()
         (self.state_dir / "env.sh").unlink(missing_ok=True)
+        self.genai_target_file.unlink(missing_ok=True)
 
     # ---- chaos ---------------------------------------------------------------------------
     def kill_agent(self, agent: str, sig: int = signal.SIGKILL) -> None:
@@ -157,11 +207,13 @@ class LocalCloud:
 
     def restart_agent(self, agent: str) -> None:
         """Stop one component gracefully and start it again."""
-        chaos.restart(self._processes, self.component, agent)
+        with self._spawn_environ():
+            chaos.restart(self._processes, self.component, agent)
 
     def restart_agents(self, names: list[str]) -> None:
         """Stop several components gracefully, then start them together (e.g. after changing `extra_env`)."""
-        chaos.restart_many(self._processes, self.component, names)
+        with self._spawn_environ():
+            chaos.restart_many(self._processes, self.component, names)
 
     def pause(self, name: str) -> None:
         """Freeze a component's process group (SIGSTOP): an outage that keeps its in-memory state."""

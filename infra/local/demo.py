@@ -1,11 +1,18 @@
 """Order one video from the local cloud and follow it to the end (what `make demo` runs after `up`).
 
-    python -m infra.local.demo [--theme T] [--style S] [--language L] [--music M] [--timeout 900]
+    python -m infra.local.demo [--theme T] [--style S] [--language L] [--music M] [--preset P] [--timeout 900]
+                               [--real]
 
-Option defaults come from DEMO_THEME, DEMO_STYLE, DEMO_LANGUAGE, DEMO_MUSIC when set (the Makefile).
-POSTs the request to the script agent, follows video_status/{video_id} with a Firestore listener,
+Option defaults come from DEMO_THEME, DEMO_STYLE, DEMO_LANGUAGE, DEMO_MUSIC, DEMO_PRESET and DEMO_REAL when set
+(the Makefile). POSTs the request to the script agent, follows video_status/{video_id} with a Firestore listener,
 and on `completed` downloads the final video, thumbnail, subtitles and QA report into out/<video_id>/.
 Exit status: 0 completed, 1 failed or rejected, 2 timed out.
+
+REAL mode (`make demo REAL=1`, needs GEMINI_API_KEY): the same local cloud (emulators, fake GCS, agents), but the
+agents call the real Gemini API instead of the simulator: the cheapest way to see a real video before creating a
+Google Cloud project. It prints the job's estimate (shared.api.estimates, the numbers POST /estimate answers;
+preset quick_social unless PRESET says otherwise) and starts nothing until CONFIRM=1 is given. The key goes to
+the agents' process environment only, never to .local-cloud/env.sh. Without the key: a one-line message, exit 1.
 """
 from __future__ import annotations
 
@@ -27,14 +34,20 @@ import google.cloud.storage as storage
 from google.cloud import firestore
 
 from infra.local.cloud import LocalCloud
-from shared.api import auth
-from shared.core.errors import Unauthenticated
+from shared.api import auth, estimates
+from shared.core.config import GEMINI_API
+from shared.core.errors import InvalidInputError, Unauthenticated
 from shared.core.storage import split_uri
+from shared.pricing.prices import PRICES_AS_OF
+from shared.script.writer import parse_request
 
 DEFAULT_THEME = "A lighthouse keeper who befriends a storm"
 STATUS_COLLECTION = "video_status"
 TERMINAL_STATUSES = ("completed", "failed", "qa_failed")
 EXIT_FAILED, EXIT_TIMEOUT = 1, 2
+REAL_DEFAULT_PRESET = "quick_social"  # the cheapest preset: a real video for the least money
+TIMEOUT_SECONDS, REAL_TIMEOUT_SECONDS = 900.0, 2400.0  # real Veo takes a minute or two per block
+API_KEY_PAGE = "https://aistudio.google.com/apikey"
 # Document field -> file name in out/<video_id>/ (vtt is optional).
 DOWNLOADS = {
     "final_video_url": "final.mp4",
@@ -62,9 +75,20 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--style", default=env.get("DEMO_STYLE") or "cinematic")
     parser.add_argument("--language", default=env.get("DEMO_LANGUAGE") or "en")
     parser.add_argument("--music", default=env.get("DEMO_MUSIC") or None, help="music id (optional)")
-    parser.add_argument("--timeout", type=float, default=900.0, help="seconds to wait for the video")
+    parser.add_argument("--preset", default=env.get("DEMO_PRESET") or None,
+                        help=f"quality preset (default: the API's; {REAL_DEFAULT_PRESET} with --real)")
+    parser.add_argument("--timeout", type=float, default=None,
+                        help=f"seconds to wait for the video (default {TIMEOUT_SECONDS:g}; "
+                             f"{REAL_TIMEOUT_SECONDS:g} with --real)")
     parser.add_argument("--out", type=Path, default=Path("out"), help="folder for the results")
-    return parser.parse_args(argv)
+    parser.add_argument("--real", action="store_true", default=env.get("DEMO_REAL") == "1",
+                        help="the agents call the real Gemini API (GEMINI_API_KEY, CONFIRM=1); default: DEMO_REAL")
+    args = parser.parse_args(argv)
+    if args.real and not args.preset:
+        args.preset = REAL_DEFAULT_PRESET
+    if args.timeout is None:
+        args.timeout = REAL_TIMEOUT_SECONDS if args.real else TIMEOUT_SECONDS
+    return args
 
 
 def request_body(args: argparse.Namespace) -> dict[str, str]:
@@ -72,6 +96,8 @@ def request_body(args: argparse.Namespace) -> dict[str, str]:
     body = {"theme": args.theme, "style": args.style, "language": args.language}
     if args.music:
         body["music"] = args.music
+    if getattr(args, "preset", None):
+        body["preset"] = args.preset
     return body
 
 
@@ -205,9 +231,9 @@ def print_summary(doc: Mapping[str, Any], folder: Path, files: list[Path]) -> No
         print(f"  {'total':<20} {sum(s for _, s in durations):8.1f} s")
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace, cloud: LocalCloud | None = None) -> int:
     """Order, follow, download; the process exit status."""
-    cloud = LocalCloud.recorded(Path.cwd())
+    cloud = cloud or LocalCloud.recorded(Path.cwd())
     os.environ.update(cloud.env())
     db = firestore.Client(project=cloud.project)
     api_key = demo_api_key(db, cloud.state_dir)
@@ -226,10 +252,60 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def estimate_lines(body: Mapping[str, str]) -> list[str]:
+    """The job's estimate on the Gemini API (every preset, the chosen one marked): what POST /estimate answers."""
+    try:
+        request = parse_request(dict(body))
+    except InvalidInputError as exc:
+        raise DemoError(f"invalid request: {exc.message}") from exc
+    found = estimates.estimates_for(request, GEMINI_API)
+    chosen = found[request.preset]
+    cost = chosen["cost_usd"]
+    lines = [f"estimate: ${cost['total']:.2f} for a {chosen['video_seconds']} s {request.preset} video on the real "
+             f"Gemini API ({chosen['veo_model']}, {chosen['blocks']} blocks; veo ${cost['veo']:.2f}, gemini "
+             f"${cost['gemini']:.4f}, images ${cost['images']:.2f}, Cloud Run compute ${cost['compute']:.4f}, "
+             "none locally), "
+             f"about {round(chosen['delivery_seconds'] / 60)} min; prices as of {PRICES_AS_OF}"]
+    for name, other in found.items():
+        mark = "  <- this job" if name == request.preset else ""
+        lines.append(f"  {name:<15} {other['veo_model']:<32} {other['video_seconds']:>3} s  "
+                     f"${other['cost_usd']['total']:>7.2f}{mark}")
+    return lines
+
+
+def run_real(args: argparse.Namespace, environ: Mapping[str, str] | None = None) -> int:
+    """REAL mode: the key or a one-line refusal, the estimate, CONFIRM=1, then the local cloud on the real API."""
+    environ = os.environ if environ is None else environ
+    key = environ.get("GEMINI_API_KEY", "").strip()
+    if not key:
+        print(f"demo: REAL=1 needs GEMINI_API_KEY (create one at {API_KEY_PAGE}); nothing was started",
+              file=sys.stderr)
+        return EXIT_FAILED
+    body = request_body(args)
+    for line in estimate_lines(body):
+        print(line, flush=True)
+    if environ.get("CONFIRM") != "1":
+        print("not started: run `make demo REAL=1 CONFIRM=1` to spend it (PRESET=<name> for another preset); "
+              "Google bills the key's project for every delivered second", flush=True)
+        return 0
+    cloud = LocalCloud.recorded(Path.cwd(), real_gemini_api_key=key)
+    print("starting the local cloud with the real Gemini API (agents restart if they ran for the simulator)",
+          flush=True)
+    try:
+        cloud.start()
+    except RuntimeError as exc:
+        raise DemoError(f"local cloud failed: {exc}") from exc
+    print("the agents keep the real key until `make down` (or a plain `make demo`, which switches them back to "
+          "the simulator)", flush=True)
+    return run(args, cloud)
+
+
 def main(argv: list[str] | None = None) -> int:
     """CLI entry point."""
     args = parse_args(argv)
     try:
+        if args.real:
+            return run_real(args)
         return run(args)
     except DemoTimeout as exc:
         print(f"demo: {exc}", file=sys.stderr)

@@ -2,6 +2,10 @@
 
 The caller's own settings pass through: every variable shared.core.config reads
 (`ENVIRONMENT_VARIABLES`) that is set in the caller's environment, plus a few children read directly.
+
+Two targets for the agents' google-genai calls: the simulator (always, unless asked), or the real Gemini API
+(`make demo REAL=1`: `real_gemini_env`). The real key reaches the agents' process environment only: env.sh is
+written from `without_secrets`.
 """
 from __future__ import annotations
 
@@ -11,12 +15,20 @@ import shlex
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
-from shared.core.config import ENVIRONMENT_VARIABLES, LocalPorts, settings_from_env
+from shared.core.config import ENVIRONMENT_VARIABLES, GEMINI_API, LocalPorts, settings_from_env
 
 # Variables a child may need that shared/core/config.py does not read.
 _EXTRA_PASSTHROUGH = ("PIPELINE_DEBUG", "WHISPER_MODEL_DIR")
 # A developer's real key must not end up in .local-cloud/env.sh: the simulator takes any key.
 _NEVER_PASSED = ("GEMINI_API_KEY",)
+# Where google-genai calls go when set: the pipeline's setting and the SDK's own overrides (contract K6).
+GENAI_ENDPOINT_VARIABLES = ("GENAI_BASE_URL", "GOOGLE_GEMINI_BASE_URL", "GOOGLE_VERTEX_BASE_URL")
+# Local-cloud settings that PIPELINE_ENV=production refuses (shared.core.config).
+_LOCAL_ONLY = ("AUTH_CERTS_URL",)
+# What must not reach an agent talking to the real API, from the caller's environment either (a sourced env.sh).
+REAL_MODE_REMOVED = GENAI_ENDPOINT_VARIABLES + _LOCAL_ONLY
+SIMULATOR_TARGET = "simulator"
+REAL_GEMINI_TARGET = "gemini_api (real)"
 
 
 def passthrough_variables() -> list[str]:
@@ -58,6 +70,39 @@ def cloud_env(ports: LocalPorts, project: str, signing_key_file: Path, extra_env
     })
     env.update(extra_env)
     return env
+
+
+def real_gemini_env(env: Mapping[str, str], api_key: str, ports: LocalPorts) -> dict[str, str]:
+    """The agents' variables when they call the real Gemini API instead of the simulator (`make demo REAL=1`).
+
+    shared.core.config points a *local* environment without GENAI_BASE_URL at the simulator, so the agents run
+    with PIPELINE_ENV=production, whose base URL is google-genai's own (Google's), in mode gemini_api with
+    `api_key`. The production-only defaults that would take the agents off the local cloud are pinned back to
+    it: API-key auth (the demo user's key), signed URLs from fake-gcs, the local bucket and status URL. What stays
+    production's is what fits a real API: Veo polled every 10 s, at most 10 requests a minute.
+    """
+    real = {k: v for k, v in env.items() if k not in GENAI_ENDPOINT_VARIABLES + _LOCAL_ONLY + _NEVER_PASSED}
+    real.update({"PIPELINE_ENV": "production", "GENAI_MODE": GEMINI_API, "GEMINI_API_KEY": api_key})
+    real.setdefault("PIPELINE_BUCKET", settings_from_env(env).bucket)
+    real.setdefault("STATUS_BASE_URL", f"http://127.0.0.1:{ports.agents_base}")
+    real.setdefault("AUTH_MODE", "api_key")
+    real.setdefault("SIGNED_URL_ENDPOINT", f"http://127.0.0.1:{ports.gcs}")
+    return real
+
+
+def without_secrets(env: Mapping[str, str]) -> dict[str, str]:
+    """`env` without the variables that must never be written to a file (the real API key)."""
+    return {k: v for k, v in env.items() if k not in _NEVER_PASSED}
+
+
+@contextlib.contextmanager
+def without_variables(names: tuple[str, ...]) -> Iterator[None]:
+    """Remove `names` from os.environ for a block (processes spawned in it start from os.environ)."""
+    saved = {k: os.environ.pop(k) for k in names if k in os.environ}
+    try:
+        yield
+    finally:
+        os.environ.update(saved)
 
 
 def env_script(env: Mapping[str, str]) -> str:

@@ -1,4 +1,4 @@
-"""Reading HTTP requests: the JSON body within its size limit."""
+"""Reading HTTP requests: the JSON body within its size limit, and numbers sent as text (query, headers)."""
 from __future__ import annotations
 
 import json
@@ -22,5 +22,18 @@ def read_json_body(request: flask.Request) -> Any:
         raise InvalidInputError(f"body larger than {MAX_BODY_BYTES} bytes", code=ErrorCode.BODY_TOO_LARGE)
     try:
         return json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:  # too deeply nested: RecursionError
-        raise InvalidInputError(f"body is not valid JSON: {exc}", code=ErrorCode.INVALID_JSON) from exc
+    # ValueError: not JSON, not UTF-8, or an integer beyond Python's int/str limit (4,300 digits);
+    # RecursionError: nested too deeply.
+    except (ValueError, RecursionError) as exc:
+        raise InvalidInputError(f"body is not valid JSON: {str(exc)[:200]}", code=ErrorCode.INVALID_JSON) from exc
+
+
+def ascii_digits(raw: str, max_digits: int) -> int | None:
+    """The value of `raw` when it is 1..`max_digits` ASCII digits, else None.
+
+    str.isdigit() alone also accepts other scripts' digits ('١٢٣') and superscripts ('²'), and int() of a
+    5,000-digit string raises: neither may reach int() unchecked.
+    """
+    if not raw or len(raw) > max_digits or not (raw.isascii() and raw.isdigit()):
+        return None
+    return int(raw)

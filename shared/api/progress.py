@@ -9,7 +9,8 @@
 Each `data:` is JSON {video_id, status, stage, blocks_done, blocks_total, percent, error, at}.
 The listener's thread puts snapshots on a queue the response generator reads: no polling. Events are
 derived from `history`, so two status changes that land in one snapshot still produce two events.
-A reconnecting client sends `Last-Event-ID` and resumes after that history entry.
+A reconnecting client sends `Last-Event-ID` and resumes after that history entry; any other value of the
+header (not an id this stream sent) is a 400 `invalid_last_event_id`.
 """
 from __future__ import annotations
 
@@ -23,11 +24,15 @@ from typing import Any
 import flask
 from google.cloud import firestore
 
+from shared.api.http import ascii_digits
 from shared.core import log, status
+from shared.core.errors import InvalidInputError
 from shared.core.status import Status
 
 HEARTBEAT_SECONDS = 15.0
 MAX_STREAM_SECONDS = 3300.0  # HTTP functions end at 3600 s; the client reconnects with Last-Event-ID
+LAST_EVENT_ID_MAX_DIGITS = 9  # history indexes; int() never sees a huge string
+INVALID_LAST_EVENT_ID = "invalid_last_event_id"  # a 400 (shared.core.errors.http_status_of)
 STAGES = {
     "awaiting_approval": "waiting for your approval", "script_ready": "script written",
     "video_generating": "generating video", "video_generated": "video generated", "assembling": "assembling",
@@ -96,8 +101,16 @@ class _Cursor:
 
 
 def _last_event_index(request: flask.Request) -> int:
+    """The history index a reconnecting client last received (-1 without the header); a 400 for anything but
+    the ids this stream sends (ASCII digits, at most LAST_EVENT_ID_MAX_DIGITS)."""
     raw = request.headers.get("Last-Event-ID", "")
-    return int(raw) if raw.isdigit() else -1
+    if not raw:
+        return -1
+    index = ascii_digits(raw, LAST_EVENT_ID_MAX_DIGITS)
+    if index is None:
+        raise InvalidInputError("Last-Event-ID must be the id of an event of this stream (a whole number)",
+                                code=INVALID_LAST_EVENT_ID, field="Last-Event-ID")
+    return index
 
 
 def stream(db: firestore.Client, video_id: str, after_index: int = -1,

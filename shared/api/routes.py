@@ -20,6 +20,7 @@ Every error answers `{"error": {"code", "message"}}` with a 4xx/5xx status.
 from __future__ import annotations
 
 import datetime as dt
+import re
 import time
 import uuid
 from collections.abc import Callable
@@ -61,6 +62,7 @@ from shared.video.plan import video_seconds
 ANONYMOUS = auth.Identity(user_id="anonymous", method="none")
 CORS_HEADERS = "Authorization, Content-Type, X-API-Key, Last-Event-ID"
 CORS_MAX_AGE_SECONDS = 600
+FIRESTORE_RESERVED_ID = re.compile(r"^__.*__$", re.DOTALL)  # reserved document ids (e.g. __proto__)
 
 
 def new_video_id() -> str:
@@ -76,6 +78,9 @@ def _check_references(clients: Clients, request: VideoRequestBody, owner: str) -
         webhooks.check_target(request.callback_url, clients.settings.webhook_allowed_networks)
     if not request.character_id:
         return None
+    if FIRESTORE_RESERVED_ID.match(request.character_id):  # `__x__` ids: Firestore refuses even to read them
+        raise InvalidInputError(f"character_id: {request.character_id!r} is not a character id",
+                                code="invalid_character_id", field="character_id")
     character = load_character(clients.db, request.character_id)
     if character is None or character.get("owner") != owner:
         raise InvalidInputError(f"character_id: no character {request.character_id!r}",

@@ -25,7 +25,7 @@ from google.cloud.firestore_v1.base_query import FieldFilter
 from pydantic import BaseModel, ConfigDict, Field
 
 from shared.api import auth, progress, quotas, signed_urls, storyboard
-from shared.api.http import read_json_body
+from shared.api.http import ascii_digits, read_json_body
 from shared.assembly import music
 from shared.core import layout, status, users
 from shared.core.clients import Clients
@@ -46,6 +46,7 @@ LISTED_FIELDS = ("video_id", "status", "title", "theme", "style", "language", "c
                  "favourite", "views", "planned_seconds", "duration", "created_at", "thumbnail_url")
 SORT_FIELDS = {"date": "created_at", "views": "views", "duration": "planned_seconds"}
 DELETABLE = status.TERMINAL | {Status.AWAITING_APPROVAL}
+TTL_MAX_DIGITS = 9  # far beyond any allowed lifetime; int() never sees a huge string
 
 
 def not_found(video_id: str) -> InvalidInputError:
@@ -82,9 +83,11 @@ def files_route(clients: Clients, request: flask.Request, args: dict[str, str]) 
     """GET /videos/{id}/files?ttl=N: fresh signed URLs of the delivered files."""
     doc = owned_video(clients, request, args["video_id"])
     raw_ttl = request.args.get("ttl")
-    if raw_ttl is not None and not raw_ttl.isdigit():
-        raise InvalidInputError("ttl must be a number of seconds", code=ErrorCode.INVALID_TTL, field="ttl")
-    files = signed_urls.delivered_files(clients.storage, clients.settings, doc, int(raw_ttl) if raw_ttl else None)
+    ttl = None if raw_ttl is None else ascii_digits(raw_ttl, TTL_MAX_DIGITS)
+    if raw_ttl is not None and ttl is None:
+        raise InvalidInputError(f"ttl must be a whole number of seconds (ASCII digits, at most {TTL_MAX_DIGITS})",
+                                code=ErrorCode.INVALID_TTL, field="ttl")
+    files = signed_urls.delivered_files(clients.storage, clients.settings, doc, ttl)
     return json_response({"video_id": doc["video_id"], "status": doc["status"], "files": files}, 200)
 
 

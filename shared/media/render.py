@@ -28,7 +28,9 @@ SAMPLE_RATE = 48_000
 SPEECH_OFFSET = 0.5  # speech starts this long after the clip starts
 SPEECH_TAIL = 0.4  # and ends at least this long before the clip ends
 AMBIENCE_AMPLITUDE = 0.14  # brown noise, low-passed: about -35 dBFS RMS
-FONT_FILE = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
+# DejaVu Sans from the repository's font folder (shared/assembly/assets/fonts, shared with the captions),
+# never the machine's: the runtime image has no fonts. A path, not an import: media sits below assembly.
+FONT_FILE = str(Path(__file__).resolve().parents[1] / "assembly" / "assets" / "fonts" / "DejaVuSans.ttf")
 TEXT_COLUMNS = 26
 TEXT_MAX_LINES = 9
 FFMPEG_TIMEOUT_S = 300

@@ -5,6 +5,10 @@ shown by `GET /me`):
 
     X-Pipeline-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>">
 
+`t` is the time of the attempt (each retry is signed anew). A receiver recomputes the HMAC over the raw body
+and refuses a signature whose `t` is more than SIGNATURE_TOLERANCE_SECONDS (5 minutes) away from its own
+clock, in the past or the future, so a captured call cannot be replayed later.
+
 Non-2xx answers and network errors are retried with doubling backoff (WEBHOOK_ATTEMPTS,
 WEBHOOK_BACKOFF_SECONDS); every attempt is recorded in `webhook_deliveries/{video id}-{event}` and
 summarised on the status document (`webhook`). Targets that resolve to private, loopback,
@@ -17,6 +21,7 @@ import hashlib
 import hmac
 import ipaddress
 import json
+import re
 import socket
 import time
 import urllib.parse
@@ -33,8 +38,11 @@ from shared.core.retry import log_before_sleep
 from shared.core.users import ensure_user
 
 SIGNATURE_HEADER = "X-Pipeline-Signature"
+SIGNATURE_TOLERANCE_SECONDS = 300  # what receivers accept (README, Webhooks): |now - t| <= 5 min
 TIMEOUT_SECONDS = 5.0
 MAX_URL_CHARS = 2000
+MAX_HOST_CHARS = 253
+_LABEL = re.compile(r"(?!-)[A-Za-z0-9_-]{1,63}(?<!-)")  # one DNS label (fullmatch)
 EVENTS = {"completed": "video.completed", "failed": "video.failed"}
 
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -55,26 +63,64 @@ def network_kind(address: Address) -> str:
     return "public"
 
 
+def _refused(message: str) -> InvalidInputError:
+    return InvalidInputError(message, code=ErrorCode.INVALID_CALLBACK_URL, field="callback_url")
+
+
 def _resolve(host: str) -> list[Address]:
     try:
         infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
-    except socket.gaierror as exc:
-        raise InvalidInputError(f"callback_url: cannot resolve {host!r}", code=ErrorCode.INVALID_CALLBACK_URL,
-                                field="callback_url") from exc
+    except (socket.gaierror, UnicodeError) as exc:  # UnicodeError: the IDNA codec refuses a label
+        raise _refused(f"callback_url: cannot resolve {host!r}") from exc
     return [ipaddress.ip_address(str(info[4][0]).split("%")[0]) for info in infos]
+
+
+def host_problem(host: str) -> str | None:
+    """Why `host` (a URL's hostname) is neither an IP address nor a DNS name (RFC 1123), or None when it is one.
+
+    IP literals (IPv6 inside brackets in the URL) are parsed as addresses; names are IDNA-encoded and must have
+    labels of 1-63 letters, digits, hyphens (underscores tolerated), not starting or ending with a hyphen,
+    at most 253 characters in all (one trailing dot allowed).
+    """
+    try:
+        ipaddress.ip_address(host)
+        return None
+    except ValueError:
+        pass
+    try:
+        name = host if host.isascii() else host.encode("idna").decode("ascii")
+    except UnicodeError:
+        return "not a valid internationalised domain name"
+    name = name.removesuffix(".")
+    if not name or len(name) > MAX_HOST_CHARS:
+        return f"a host name has 1-{MAX_HOST_CHARS} characters"
+    for label in name.split("."):
+        if not _LABEL.fullmatch(label):
+            return f"{label[:70]!r} is not a DNS label (1-63 letters, digits or hyphens)"
+    if name.rsplit(".", 1)[-1].isdigit():
+        return "not an IP address, nor a name (its last label is numeric)"
+    return None
 
 
 def check_target(url: str, allowed: tuple[str, ...],
                  resolve: Callable[[str], list[Address]] = _resolve) -> None:
-    """Refuse a callback URL that is not http(s) or resolves to a network the configuration does not allow."""
-    parts = urllib.parse.urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname or len(url) > MAX_URL_CHARS:
-        raise InvalidInputError("callback_url must be an http(s) URL", code=ErrorCode.INVALID_CALLBACK_URL,
-                                field="callback_url")
+    """Refuse a callback URL that is not http(s), whose host is neither an IP address nor a DNS name, or that
+    resolves to a network the configuration does not allow."""
+    if len(url) > MAX_URL_CHARS:
+        raise _refused(f"callback_url is longer than {MAX_URL_CHARS} characters")
+    try:  # urlsplit refuses bad bracketed hosts and NFKC-unsafe netlocs; .port an out-of-range port
+        parts = urllib.parse.urlsplit(url)
+        hostname, _port = parts.hostname, parts.port
+    except ValueError as exc:
+        raise _refused(f"callback_url is not a valid URL: {exc}") from exc
+    if parts.scheme not in ("http", "https") or not hostname:
+        raise _refused("callback_url must be an http(s) URL")
     if parts.username or parts.password:
-        raise InvalidInputError("callback_url must not carry credentials", code=ErrorCode.INVALID_CALLBACK_URL,
-                                field="callback_url")
-    for address in resolve(parts.hostname):
+        raise _refused("callback_url must not carry credentials")
+    problem = host_problem(hostname)
+    if problem:
+        raise _refused(f"callback_url host {hostname[:80]!r}: {problem}")
+    for address in resolve(hostname):
         kind = network_kind(address)
         if kind != "public" and kind not in allowed:
             raise InvalidInputError(f"callback_url resolves to a {kind} address ({address}); refused",

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from tests.chaos import report
-from tests.chaos.harness import RECOVERY_SETTINGS, set_agent_env
+from tests.chaos.harness import RECOVERY_SETTINGS, Exchanges, PushRelay, set_agent_env
 from tests.chaos.run import summary
 
 
@@ -33,8 +33,17 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
 
 
 @pytest.fixture(scope="package")
-def chaos_stack(local_cloud, pipeline, simulator) -> Iterator[Any]:  # type: ignore[no-untyped-def]
-    """The session's cloud with short recovery settings, push mode and no faults; restored afterwards."""
+def push_relay(local_cloud) -> Iterator[PushRelay]:  # type: ignore[no-untyped-def]
+    """Every push of the package's suites goes through a recording relay (tests.chaos.harness.PushRelay): the
+    suites count the agents' answers themselves. The subscriptions push to the agents directly afterwards."""
+    with PushRelay(local_cloud, Exchanges()).running() as relay:
+        yield relay
+
+
+@pytest.fixture(scope="package")
+def chaos_stack(local_cloud, pipeline, simulator, push_relay) -> Iterator[Any]:  # type: ignore[no-untyped-def]
+    """The session's cloud with short recovery settings, push mode (through the relay) and no faults;
+    restored afterwards."""
     saved = {name: local_cloud.extra_env.get(name) for name in RECOVERY_SETTINGS}
     set_agent_env(local_cloud, dict(RECOVERY_SETTINGS))
     pipeline.use_push()

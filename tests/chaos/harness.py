@@ -2,18 +2,31 @@
 
 A job here is a make_job script (1–2 Veo blocks) under the quick_social preset with its duration
 window shrunk to fit, so a whole job (Veo, assembly, QA) takes well under a minute on an idle stack.
+
+The counts come from evidence the code under test does not write:
+- HTTP answers the harness itself sees (`Exchange`): every push delivery, relayed by `PushRelay` between the
+  Pub/Sub emulator and the agents; every monitor call of `MonitorTicker`; every delivery a suite POSTs itself.
+  A 5xx counts in `http_5xx` unless a fault the suite injected explains it (`InjectedFault`: the request
+  overlapped the outage or kill, give or take SETTLE_SECONDS, on an agent and job the fault hit);
+- a job is lost unless it completed or failed with a code and a message; a failure by which the monitor gave
+  up (MONITOR_GAVE_UP) counts as lost unless the suite expected exactly that failure.
 """
 from __future__ import annotations
 
+import base64
+import binascii
 import contextlib
+import json
 import threading
 import time
 from collections import Counter
 from collections.abc import Iterable, Iterator
-from dataclasses import replace
+from dataclasses import dataclass, replace
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import requests
+from google.cloud import pubsub_v1
 
 from infra.local.cloud import agent_ports
 from shared.core import lease, status
@@ -21,6 +34,7 @@ from shared.core.clients import Clients
 from shared.core.config import GEMINI_API
 from shared.core.messages import VideoRequest
 from shared.core.pubsub import publish
+from shared.core.topics import EVENT_ROUTES, EventRoute
 from shared.pricing.presets import PRESETS
 from tests.chaos import report
 from tests.chaos.report import SuiteResult
@@ -95,20 +109,32 @@ def wait_terminal(clients: Clients, video_ids: list[str], timeout: float) -> dic
 
 
 class MonitorTicker:
-    """Runs the monitor every `every` seconds over HTTP, as Cloud Scheduler does, until stopped."""
+    """Runs the monitor every `every` seconds over HTTP, as Cloud Scheduler does, until stopped; every answer
+    (or its absence) is an Exchange in `exchanges`."""
 
-    def __init__(self, monitor_url: str, every: float) -> None:
+    def __init__(self, monitor_url: str, every: float, exchanges: Exchanges | None = None) -> None:
         self.url, self.every = monitor_url, every
+        self.exchanges = exchanges if exchanges is not None else Exchanges()
         self.passes: Counter[str] = Counter()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="monitor-ticker", daemon=True)
 
     def _run(self) -> None:
         while not self._stop.wait(self.every):
+            started = time.time()
             try:
-                body = requests.post(self.url, timeout=60).json()
-            except (requests.RequestException, ValueError):
+                response = requests.post(self.url, timeout=60)
+            except requests.RequestException:
+                self.exchanges.add(Exchange("monitor", MONITOR, started, time.time(), None))
                 self.passes["unanswered"] += 1  # the monitor is being killed or restarted
+                continue
+            self.exchanges.add(Exchange("monitor", MONITOR, started, time.time(), response.status_code))
+            try:
+                body = response.json() if response.status_code == 200 else None
+            except ValueError:
+                body = None
+            if not isinstance(body, dict):
+                self.passes[f"http_{response.status_code}"] += 1
                 continue
             self.passes.update({k: body.get(k, 0) for k in ("republished", "failed", "remediated")})
             self.passes["runs"] += 1
@@ -121,6 +147,189 @@ class MonitorTicker:
         finally:
             self._stop.set()
             self._thread.join(timeout=90)
+
+
+# -- HTTP evidence ---------------------------------------------------------------------------------
+MONITOR = "agent-monitor"
+# Error codes by which the monitor gives up on a job (README, How it works: retries exhausted, a step
+# message dead-lettered, QA still failing after the remedial re-assemblies).
+MONITOR_GAVE_UP = frozenset({"retries_exhausted", "dead_lettered", "qa_failed"})
+SETTLE_SECONDS = 15.0  # after an injected fault ends, requests begun this soon may still feel it
+RELAY_TIMEOUT_SECONDS = 900.0  # beyond any agent's work on one delivery (the ack deadline is 600 s)
+HOP_BY_HOP = frozenset({"host", "content-length", "connection", "keep-alive", "transfer-encoding", "te", "trailer",
+                        "upgrade", "proxy-connection"})
+
+
+@dataclass(frozen=True)
+class Exchange:
+    """One HTTP request the harness made or relayed, and the status that answered it (None: no answer at
+    all, e.g. the agent was killed mid-request or not listening)."""
+
+    source: str  # "push" (relayed from the emulator), "delivery" (POSTed by a suite), "monitor"
+    agent: str
+    started: float  # time.time()
+    ended: float
+    status: int | None
+    video_id: str | None = None
+
+    @property
+    def kind(self) -> str:
+        return "no_answer" if self.status is None else f"{self.status // 100}xx"
+
+
+@dataclass(frozen=True)
+class InjectedFault:
+    """A fault a suite injected, and what it may explain: requests to `agents` (None: any) about `video_ids`
+    (None: any job) that overlapped [started, ended + SETTLE_SECONDS]."""
+
+    kind: str
+    started: float
+    ended: float
+    agents: frozenset[str] | None = None
+    video_ids: frozenset[str] | None = None
+
+    def explains(self, exchange: Exchange) -> bool:
+        return (exchange.started <= self.ended + SETTLE_SECONDS and exchange.ended >= self.started
+                and (self.agents is None or exchange.agent in self.agents)
+                and (self.video_ids is None or exchange.video_id in self.video_ids))
+
+
+def unexplained_5xx(exchanges: Iterable[Exchange], faults: Iterable[InjectedFault]) -> list[Exchange]:
+    """The 5xx answers no injected fault explains."""
+    known = list(faults)
+    return [e for e in exchanges if e.kind == "5xx" and not any(f.explains(e) for f in known)]
+
+
+class Exchanges:
+    """The exchanges seen so far, from several threads."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._items: list[Exchange] = []
+
+    def add(self, exchange: Exchange) -> None:
+        with self._lock:
+            self._items.append(exchange)
+
+    def mark(self) -> int:
+        with self._lock:
+            return len(self._items)
+
+    def since(self, mark: int = 0) -> list[Exchange]:
+        with self._lock:
+            return list(self._items[mark:])
+
+
+def video_id_of_push(body: bytes) -> str | None:
+    """The job a push delivery names, read with json and base64 (not the pipeline's own decoder); None if the
+    payload names none."""
+    try:
+        data = json.loads(base64.b64decode(json.loads(body)["message"]["data"], validate=True))
+    except (ValueError, KeyError, TypeError, RecursionError, binascii.Error):
+        return None
+    video_id = data.get("video_id") if isinstance(data, dict) else None
+    return video_id if isinstance(video_id, str) else None
+
+
+def timed_delivery(exchanges: Exchanges, agent: str, video_id: str | None,
+                   post: Any) -> requests.Response | None:
+    """Call `post()` (a delivery the suite POSTs itself) and record its answer; None when none came."""
+    started = time.time()
+    try:
+        response: requests.Response = post()
+    except requests.RequestException:
+        exchanges.add(Exchange("delivery", agent, started, time.time(), None, video_id))
+        return None
+    exchanges.add(Exchange("delivery", agent, started, time.time(), response.status_code, video_id))
+    return response
+
+
+class PushRelay:
+    """An HTTP relay between the Pub/Sub emulator's push subscriptions and the agents: forwards each push as is
+    and records the agent's answer (an Exchange) before passing it back. An agent that does not answer (killed,
+    restarting) is recorded as no answer and the emulator gets a 502, so it redelivers as it would have."""
+
+    def __init__(self, cloud: Any, exchanges: Exchanges) -> None:
+        self.cloud, self.exchanges, self.project = cloud, exchanges, cloud.project
+        self.targets = {route.topic: (route.agent, cloud.push_endpoint(route)) for route in EVENT_ROUTES}
+        relay = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_POST(self) -> None:  # noqa: N802 - http.server's name
+                relay.forward(self)
+
+            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - http.server's signature
+                return None
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self._thread = threading.Thread(target=self.server.serve_forever, name="push-relay", daemon=True)
+
+    def endpoint(self, route: EventRoute) -> str:
+        """The relay's URL for a route (the same path as the agent's own push endpoint)."""
+        return f"http://127.0.0.1:{self.server.server_address[1]}/projects/{self.project}/topics/{route.topic}"
+
+    @staticmethod
+    def _body(handler: BaseHTTPRequestHandler) -> bytes:
+        if "chunked" not in (handler.headers.get("Transfer-Encoding") or "").lower():
+            return handler.rfile.read(int(handler.headers.get("Content-Length") or 0))
+        chunks = []
+        while size := int(handler.rfile.readline().split(b";", 1)[0].strip() or b"0", 16):
+            chunks.append(handler.rfile.read(size))
+            handler.rfile.readline()
+        while handler.rfile.readline().strip():  # trailers, up to the empty line
+            pass
+        return b"".join(chunks)
+
+    def forward(self, handler: BaseHTTPRequestHandler) -> None:
+        body = self._body(handler)
+        topic = handler.path.rsplit("/topics/", 1)[-1].split("?", 1)[0]
+        agent, url = self.targets.get(topic, ("unknown", ""))
+        started, video_id = time.time(), video_id_of_push(body)
+        headers = {k: v for k, v in handler.headers.items() if k.lower() not in HOP_BY_HOP}
+        try:
+            answer = requests.post(url, data=body, headers=headers, timeout=(5, RELAY_TIMEOUT_SECONDS))
+            code, content = answer.status_code, answer.content
+        except requests.RequestException:
+            code, content = None, b"agent did not answer"
+        self.exchanges.add(Exchange("push", agent, started, time.time(), code, video_id))
+        handler.send_response(code or 502)
+        handler.send_header("Content-Length", str(len(content)))
+        handler.end_headers()
+        handler.wfile.write(content)
+
+    def point_subscriptions(self, endpoint: Any) -> None:
+        """Make every subscription push to `endpoint(route)` (messages waiting in them stay)."""
+        subscriber = pubsub_v1.SubscriberClient()
+        try:
+            for route in EVENT_ROUTES:
+                subscriber.modify_push_config(
+                    subscription=subscriber.subscription_path(self.project, route.subscription),
+                    push_config=pubsub_v1.types.PushConfig(push_endpoint=endpoint(route)))
+        finally:
+            subscriber.close()
+
+    def repoint(self) -> None:
+        """Push through the relay again (after something re-provisioned the subscriptions)."""
+        self.point_subscriptions(self.endpoint)
+
+    @contextlib.contextmanager
+    def running(self) -> Iterator[PushRelay]:
+        """Relay every push while inside; `cloud.push_endpoint` answers the relay's URLs meanwhile, so a
+        switch back to push mode (tests.support.Pipeline.use_push) keeps going through it."""
+        direct = self.cloud.push_endpoint
+        self._thread.start()
+        self.cloud.push_endpoint = self.endpoint
+        try:
+            self.repoint()
+            yield self
+        finally:
+            del self.cloud.push_endpoint  # the class's method again
+            self.point_subscriptions(direct)
+            self.server.shutdown()
+            self.server.server_close()
 
 
 # -- billing ---------------------------------------------------------------------------------------
@@ -173,14 +382,33 @@ def has_reason(doc: dict[str, Any]) -> bool:
     return doc.get("status") == "failed" and bool(error.get("code")) and bool(error.get("message"))
 
 
+def failed_as_intended(doc: dict[str, Any], expected: str | None) -> bool:
+    """A failure with a reason that is not the monitor giving up, unless the suite expected that very failure."""
+    if not has_reason(doc):
+        return False
+    code = doc["error"]["code"]
+    return code not in MONITOR_GAVE_UP or code == expected
+
+
 def suite_result(suite: str, trials: int, video_ids: list[str], docs: dict[str, dict[str, Any]],
-                 duplicates: int, **extra: Any) -> SuiteResult:
-    """The row of a suite: lost = neither completed nor failed with a reason within the bound."""
+                 duplicates: int, *, expected: dict[str, str] | None = None,
+                 exchanges: list[Exchange] | None = None, faults: list[InjectedFault] | None = None,
+                 **extra: Any) -> SuiteResult:
+    """The row of a suite: lost = neither completed nor failed with a reason within the bound (a job the monitor
+    gave up on is lost unless `expected` names that failure); http_5xx = the 5xx among `exchanges` that none
+    of `faults` explains."""
+    expected = expected or {}
     completed = sum(1 for v in video_ids if docs.get(v, {}).get("status") == "completed")
-    failed = sum(1 for v in video_ids if has_reason(docs.get(v, {})))
+    failed = sum(1 for v in video_ids if failed_as_intended(docs.get(v, {}), expected.get(v)))
+    seen = exchanges or []
+    unexplained = unexplained_5xx(seen, faults or [])
+    answers = Counter(e.kind for e in seen)
+    if seen:
+        extra = {**extra, "http_answers": dict(sorted(answers.items())),
+                 "http_5xx_injected": answers["5xx"] - len(unexplained)}
     return SuiteResult(suite=suite, trials=trials, jobs=len(video_ids), completed=completed,
                        failed_with_reason=failed, lost=len(video_ids) - completed - failed,
-                       duplicate_veo_calls=duplicates, extra=extra)
+                       duplicate_veo_calls=duplicates, http_5xx=len(unexplained), extra=extra)
 
 
 def unexpected_outcomes(docs: dict[str, dict[str, Any]], expected: dict[str, str]) -> dict[str, Any]:

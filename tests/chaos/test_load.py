@@ -2,9 +2,10 @@
 
 Every job must complete with a consistent status document (each status once, in order; every block
 done; the Veo seconds recorded equal the seconds billed, so no concurrent update was lost) and no
-Veo block may be billed twice. The suite reports throughput (jobs/min) and p50/p95 of each step
-from the status documents' history; they are figures to read, not assertions (timing depends on the
-machine).
+Veo block may be billed twice, and no push delivery may be answered 5xx (nothing is injected here; the
+harness relays and counts the pushes, tests.chaos.harness.PushRelay). The suite reports throughput (jobs/min)
+and p50/p95 of each step from the status documents' history; they are figures to read, not assertions
+(timing depends on the machine).
 """
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from tests.chaos.harness import (
     start_job,
     step_percentiles,
     suite_result,
+    unexplained_5xx,
     wait_terminal,
 )
 
@@ -39,9 +41,10 @@ def _throughput(docs: dict) -> float:
     return round(len(done) / max((end - start).total_seconds() / 60, 1e-9), 2)
 
 
-def test_concurrent_short_jobs_all_complete_consistently(clients, simulator):
+def test_concurrent_short_jobs_all_complete_consistently(clients, simulator, push_relay):
     count = report.scale(3, 30)
     simulator.clear_ledger()
+    seen = push_relay.exchanges.mark()
     with ThreadPoolExecutor(max_workers=8) as pool:
         video_ids = list(pool.map(lambda _: start_job(clients, BLOCKS, MONITOR_AFTER_SECONDS), range(count)))
     started = time.monotonic()
@@ -49,11 +52,14 @@ def test_concurrent_short_jobs_all_complete_consistently(clients, simulator):
     ledger = simulator.ledger()
     duplicates = duplicate_veo_calls(ledger, video_ids)
     steps = step_percentiles(docs.values())
-    result = suite_result("load", count, video_ids, docs, duplicates, jobs_per_min=_throughput(docs),
-                          seconds_p50_p95=steps, wall_seconds=round(time.monotonic() - started))
+    exchanges = push_relay.exchanges.since(seen)
+    result = suite_result("load", count, video_ids, docs, duplicates, exchanges=exchanges,
+                          jobs_per_min=_throughput(docs), seconds_p50_p95=steps,
+                          wall_seconds=round(time.monotonic() - started))
     report.record(result)
     print(f"\nload: {count} jobs, {result.extra['jobs_per_min']} jobs/min; per step p50/p95 s: {steps}")
     assert {v: d["status"] for v, d in docs.items() if d["status"] != "completed"} == {}
     assert {v: p for v, d in docs.items() if (p := history_problems(d))} == {}
+    assert unexplained_5xx(exchanges, []) == []
     assert duplicates == 0
     assert billing_mismatches(ledger, docs) == {}

@@ -8,7 +8,7 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 
-from shared.core.config import GEMINI_API, VERTEX, Settings, settings_from_env
+from shared.core.config import GEMINI_API, Settings, settings_from_env
 from shared.core.errors import ConfigError
 from tools.smoke_live import plan as planning
 from tools.smoke_live.runner import Options, SmokeRun, endpoint_of, is_google, record_dir_name

@@ -81,7 +81,8 @@ class Cost:
         return round(self.veo_usd + self.gemini_usd + self.images_usd, 4)
 
     def to_doc(self) -> dict[str, Any]:
-        return {"video_seconds": self.video_seconds, "video_parts": list(self.video_parts), "veo_model": self.veo_model, "veo_usd": round(self.veo_usd, 4),
+        return {"video_seconds": self.video_seconds, "video_parts": list(self.video_parts),
+                "veo_model": self.veo_model, "veo_usd": round(self.veo_usd, 4),
                 "tokens": {"prompt": self.prompt_tokens, "output": self.output_tokens},
                 "gemini_usd": round(self.gemini_usd, 6), "images": self.images,
                 "images_usd": round(self.images_usd, 4), "total_usd": self.total_usd,

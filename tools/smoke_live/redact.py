@@ -27,7 +27,7 @@ _PATTERNS = (
     re.compile(r"AIza[0-9A-Za-z_\-]{30,}"),  # Google API keys
     re.compile(r"ya29\.[0-9A-Za-z_\-.]+"),  # OAuth access tokens
     re.compile(r"1//[0-9A-Za-z_\-]{30,}"),  # OAuth refresh tokens
-    re.compile(r"(?i)bearer\s+[0-9A-Za-z_\-.~+/]+=*"),
+    re.compile(r"(?i)bearer\s+[0-9A-Za-z_\-.~+/]{16,}=*"),  # an Authorization value, not the word "bearer"
     re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----"),
 )
 _URL_PARAM = re.compile(r"(?i)([?&](?:" + "|".join(re.escape(p) for p in SECRET_PARAMS) + r")=)[^&\s\"'#]+")

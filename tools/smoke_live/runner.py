@@ -242,7 +242,7 @@ class SmokeRun:
             started = time.monotonic()
             try:
                 result = StepResult(step, "ok", data=getattr(self, step.name)())
-            except Exception as exc:  # noqa: BLE001 - a smoke run reports every failure and goes on
+            except Exception as exc:  # a smoke run reports every failure and goes on
                 result = StepResult(step, "failed", error=f"{type(exc).__name__}: {exc}")
             result.latency_s = round(time.monotonic() - started, 2)
         self.results[step.name] = result
@@ -251,7 +251,8 @@ class SmokeRun:
         return result
 
     def step_line(self, number: int, result: StepResult) -> str:
-        head = f"  [{number}/{len(self.plan.steps)}] {result.step.name:<15} {result.status:<7} {result.latency_s:7.1f} s"
+        head = (f"  [{number}/{len(self.plan.steps)}] {result.step.name:<15} {result.status:<7} "
+                f"{result.latency_s:7.1f} s")
         if result.status != "ok":
             return f"{head}  {scrub_text(result.error or '', self.secrets)[:400]}"
         data = result.data
@@ -295,7 +296,12 @@ class SmokeRun:
     def run(self, expected: planning.Cost) -> int:
         """Every step in order (a step whose input failed is skipped); 0 when all of them delivered."""
         self.media_dir.mkdir(parents=True, exist_ok=True)
-        self.connect()
+        try:
+            self.connect()
+        except Exception as exc:  # no client, no credentials, nothing to hook: nothing was called yet
+            self.say(f"smoke-live: cannot start: {type(exc).__name__}: {scrub_text(str(exc), self.secrets)}; "
+                     "nothing was called and nothing was spent")
+            return 1
         self.say(f"recording to {self.record_dir}/, media to {self.media_dir}/")
         for number, step in enumerate(self.plan.steps, 1):
             self.run_step(number, step)

@@ -26,9 +26,10 @@ pytestmark = pytest.mark.timeout(300)
 
 ROOT = Path(__file__).resolve().parents[3]
 FAKE_KEY = "AIzaFAKE-smoke-live-test-key-0123456789abc"  # shaped like a Google key: the patterns must catch it too
-# Script and image ids the simulator serves (docs/google-ai-contract.md M5, M7); the kit takes them from the
-# settings as the deployment would (SCRIPT_MODEL, IMAGE_MODEL), whatever shared.core.config's defaults are.
-MODELS = {"SCRIPT_MODEL": "gemini-3.8-flash", "IMAGE_MODEL": "gemini-3.1-flash-image"}
+# The script and image models are the deployed defaults (shared.core.config): the simulator answers 404 for the
+# retired ids (contract M5, M7), so a stale default fails here as it would against Google.
+SETTINGS_OF_THE_CALLER = ("GENAI_BASE_URL", "CONFIRM", "GEMINI_API_KEY", "SCRIPT_MODEL", "IMAGE_MODEL", "VEO_MODEL",
+                          "GENAI_TIMEOUT_SECONDS", "PIPELINE_ENV", "GENAI_MODE")
 STEPS = ("script", "image", "text_to_video", "extension", "image_to_video")
 
 
@@ -74,8 +75,8 @@ def clean(simulator: SimulatorControl) -> None:
 
 def run_kit(simulator: SimulatorControl, tmp_path: Path, *args: str, confirm: bool = True,
             timeout: float = 240) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if k not in ("GENAI_BASE_URL", "CONFIRM", "GEMINI_API_KEY")}
-    env.update(MODELS, GEMINI_API_KEY=FAKE_KEY, PYTHONPATH=str(ROOT), **({"CONFIRM": "1"} if confirm else {}))
+    env = {k: v for k, v in os.environ.items() if k not in SETTINGS_OF_THE_CALLER}
+    env.update(GEMINI_API_KEY=FAKE_KEY, PYTHONPATH=str(ROOT), **({"CONFIRM": "1"} if confirm else {}))
     return subprocess.run(
         [sys.executable, "-m", "tools.smoke_live", "--mode", "gemini_api", "--base-url", simulator.base_url,
          "--out", str(tmp_path / "fixtures"), "--media-dir", str(tmp_path / "media"), "--poll-seconds", "0.3",
@@ -91,7 +92,7 @@ def recordings(tmp_path: Path) -> Path:
 
 def test_the_kit_completes_every_step_against_the_simulator_and_records_no_secret(
         simulator: SimulatorControl, tmp_path: Path) -> None:
-    run = run_kit(simulator, tmp_path)
+    run = run_kit(simulator, tmp_path, "--http-timeout", "90")
     lines = run.stdout.splitlines()
     assert run.returncode == 0, run.stdout + run.stderr
     assert lines[0].startswith("expected cost: $") and "23 s" in lines[0], lines[0]
@@ -121,9 +122,10 @@ def test_the_kit_completes_every_step_against_the_simulator_and_records_no_secre
     assert image_answer["truncated"]["response"][0]["path"].endswith("inlineData.data")
     i2v_submit = steps["image_to_video"]["exchanges"][0]
     assert len(i2v_submit["request_body"]["instances"][0]["image"]["bytesBase64Encoded"]) == 64
-    # every request carried the client's timeout (HttpOptions.timeout -> X-Server-Timeout, contract K1)
+    # every request carried the client's timeout (--http-timeout -> the factory's HttpOptions.timeout ->
+    # X-Server-Timeout, contract K1)
     for doc in steps.values():
-        assert {e["request_headers"].get("x-server-timeout") for e in doc["exchanges"]} == {"120"}
+        assert {e["request_headers"].get("x-server-timeout") for e in doc["exchanges"]} == {"90"}
     # the extension grew the first clip by 7 s
     assert steps["text_to_video"]["result"]["duration_s"] == pytest.approx(8, abs=0.2)
     assert steps["extension"]["result"]["duration_s"] == pytest.approx(15, abs=0.3)

@@ -1,6 +1,7 @@
 """The video agent against injected Veo faults (Gemini API mode): retries, fallback, safety rephrase, 400,
 malformed results, slow operations, and the crash window. In every test the seconds the simulator billed
-equal the seconds recorded on the job, and a delivered job was billed exactly its delivered seconds.
+equal the seconds recorded on the job: only delivered video is billed (contract B6, B7), so a job is billed
+exactly its delivered seconds, and withheld attempts are counted apart, unbilled.
 """
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import pytest
 from shared.core import status
 from shared.core.messages import VideoRequest
 from shared.core.topics import VIDEO_REQUESTS
+from shared.pricing.receipts import build_receipt
 from shared.video.step import generate_video
 from tests.support import billed_seconds, drive_video_step, make_job, scene_of
 
@@ -34,8 +36,7 @@ def _block_rule(kind: str, video_id: str, block: int, times: int = 1, **extra) -
 def _assert_billed_as_recorded(simulator, doc, video_id):
     usage = doc.get("usage") or {}
     assert billed_seconds(simulator.ledger(), video_id) == usage.get("veo_seconds", 0)
-    if doc["status"] == "video_generated":
-        assert usage["veo_seconds"] == usage["veo_delivered_seconds"] + usage.get("veo_filtered_seconds", 0)
+    assert usage.get("veo_seconds", 0) == usage.get("veo_delivered_seconds", 0), "only delivered video is billed"
 
 
 @pytest.mark.parametrize("kind", ["429", "500"])
@@ -89,7 +90,7 @@ def test_fallback_model_takes_over_when_the_primary_stays_exhausted(pipeline, si
     pipeline.published_for(VIDEO_REQUESTS, video_id)
 
 
-def test_a_safety_block_is_rephrased_once(pipeline, simulator, clients):
+def test_a_safety_block_is_rephrased_once_and_only_delivered_seconds_are_billed(pipeline, simulator, clients):
     video_id = make_job(clients)
     simulator.set_faults([_block_rule("safety", video_id, 1)])
     assert all(code < 300 for code in drive_video_step(pipeline, video_id))
@@ -97,12 +98,23 @@ def test_a_safety_block_is_rephrased_once(pipeline, simulator, clients):
     assert doc["status"] == "video_generated", doc.get("error")
     block = doc["blocks"]["1"]
     assert block["rephrased"] is True and block["attempt"] == 2 and block["filtered"]
-    ledger = [e for e in simulator.ledger() if e["block"] == 2]
-    assert [e["outcome"] for e in ledger] == ["filtered", "rendered"]
-    assert ledger[0]["prompt_sha256"] != ledger[1]["prompt_sha256"], "the retry is a different prompt"
+    assert [(a["attempt"], a["state"], a["billed"]) for a in block["past_attempts"]] == [(1, "filtered", False)]
+    ledger = [e for e in simulator.ledger() if video_id in (e.get("scene") or "")]
+    assert [e["outcome"] for e in ledger if e["block"] == 2] == ["filtered", "rendered"]
+    filtered, rendered = (e for e in ledger if e["block"] == 2)
+    assert filtered["prompt_sha256"] != rendered["prompt_sha256"], "the retry is a different prompt"
     usage = doc["usage"]
-    assert (usage["veo_delivered_seconds"], usage["veo_filtered_seconds"]) == (TWO_BLOCKS, 7)
+    assert usage["veo_seconds"] == usage["veo_delivered_seconds"] == TWO_BLOCKS, "the filtered 7 s are not billed"
+    assert (usage["veo_filtered_seconds"], usage["veo_unbilled_attempts"]) == (7, 1)
     _assert_billed_as_recorded(simulator, doc, video_id)
+    # the receipt prices the same ledger: it agrees with what the simulator charged
+    receipt = build_receipt(doc, status.utcnow())
+    charged: dict[str, int] = {}
+    for entry in ledger:
+        charged[entry["model"]] = charged.get(entry["model"], 0) + entry["billed_seconds"]
+    assert receipt["billed"]["veo_seconds_by_model"] == charged == {clients.settings.veo_model: TWO_BLOCKS}
+    assert receipt["cost_usd"]["veo"] == pytest.approx(sum(e["cost_usd"] for e in ledger))
+    assert receipt["cost_usd"]["veo"] == doc["usage"]["cost_usd"]["veo"]
 
 
 def test_a_second_safety_block_fails_the_job_with_the_reason(pipeline, simulator, clients):
@@ -133,7 +145,8 @@ def test_a_malformed_result_fails_the_job_and_its_billing_is_recorded(pipeline, 
     doc = pipeline.doc(video_id)
     assert doc["status"] == "failed" and doc["error"]["code"] == "veo_failed"
     assert "malformed" in doc["error"]["message"]
-    assert doc["usage"]["veo_seconds"] == TWO_BLOCKS
+    assert doc["usage"]["veo_seconds"] == 8, "the malformed block delivered nothing and is not billed"
+    assert doc["usage"]["veo_unbilled_attempts"] == 1
     _assert_billed_as_recorded(simulator, doc, video_id)
 
 

@@ -21,6 +21,7 @@ from shared.assembly.caption_style import (
 from shared.assembly.finish import OUT_HEIGHT, OUT_WIDTH, video_chain
 from shared.assembly.subtitles import Cue
 from shared.core.errors import PermanentError
+from shared.media import render
 from shared.media.binaries import ffmpeg_binary
 from shared.media.ffmpeg import MediaInfo
 
@@ -36,6 +37,20 @@ def test_every_style_font_is_a_vendored_bold_file_with_its_licence() -> None:
             assert font["name"].getDebugName(1) == family
             assert font["name"].getDebugName(2) == "Bold" and font["OS/2"].usWeightClass == 700
     assert "Bitstream Vera" in (FONTS_DIR / "LICENSE").read_text(encoding="utf-8")
+
+
+def test_the_stand_in_renderer_draws_with_the_vendored_regular_face() -> None:
+    """shared.media.render (storyboard previews, the simulator) uses the repository's file, not /usr/share."""
+    path = Path(render.FONT_FILE)
+    assert path.parent == FONTS_DIR and path.is_file()
+    with TTFont(str(path)) as font:
+        assert font["name"].getDebugName(1) == "DejaVu Sans" and font["OS/2"].usWeightClass == 400
+
+
+def test_the_library_names_no_system_font() -> None:
+    shared = FONTS_DIR.parents[2]
+    offenders = [str(p.relative_to(shared)) for p in shared.rglob("*.py") if "/usr/share/fonts" in p.read_text("utf-8")]
+    assert offenders == [], "fonts come from shared/assembly/assets/fonts"
 
 
 def test_an_unknown_family_is_a_missing_font_error() -> None:

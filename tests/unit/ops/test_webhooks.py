@@ -7,6 +7,7 @@ import hashlib
 import hmac
 import ipaddress
 import json
+import time
 from types import SimpleNamespace
 from typing import Any
 
@@ -43,21 +44,88 @@ def test_non_public_callbacks_are_refused_unless_allowed():
             webhooks.check_target(bad, (), _resolver("93.184.216.34"))
 
 
+MALFORMED_HOSTS = ["http://a..x/hook", f"http://{'a' * 64}.example.com/hook", "http://[zz]/hook", "http://℀/hook",
+                   "http://-lead.example.com/", "http://trail-.example.com/", "http://exa mple.com/",
+                   f"http://{'a.' * 130}com/", "http://example.com:99999/", "http://[::1/", "http://256.1.2.3/",
+                   "http://." + "/"]
+
+
+@pytest.mark.parametrize("url", MALFORMED_HOSTS)
+def test_malformed_callback_hosts_are_a_clean_refusal(url):
+    """A host that is neither an IP address nor a DNS name is refused as invalid_callback_url, before any
+    lookup (the real resolver raised UnicodeError on `a..x`; urlsplit ValueError on `[zz]` and `℀`)."""
+    looked_up: list[str] = []
+
+    def resolve(host: str) -> list[Any]:
+        looked_up.append(host)
+        return [ipaddress.ip_address("93.184.216.34")]
+
+    with pytest.raises(InvalidInputError) as refused:
+        webhooks.check_target(url, ("loopback",), resolve)
+    assert refused.value.code == "invalid_callback_url" and refused.value.field == "callback_url"
+    assert refused.value.message.strip() and looked_up == []
+
+
+def test_the_real_resolver_refuses_an_unresolvable_label_cleanly():
+    """Even past the syntax check, the resolver turns the IDNA codec's UnicodeError into a refusal."""
+    with pytest.raises(InvalidInputError) as refused:
+        webhooks._resolve("a..x")
+    assert refused.value.code == "invalid_callback_url"
+
+
+@pytest.mark.parametrize("url", ["https://hooks.example.com/x", "https://hooks.example.com./x", f"http://{'a' * 63}.io/",
+                                 "https://bücher.example/x", "http://93.184.216.34:8080/x", "http://[2606:2800::1]/x",
+                                 "http://a_b.example.com/x"])
+def test_well_formed_public_hosts_pass(url):
+    webhooks.check_target(url, (), _resolver("93.184.216.34"))
+
+
 def test_signatures_follow_the_documented_scheme():
     body = json.dumps({"event": "video.completed"}).encode()
     digest = hmac.new(b"s3cret", b"1700000000." + body, hashlib.sha256).hexdigest()
     assert webhooks.signature("s3cret", 1700000000, body) == f"t=1700000000,v1={digest}"
 
 
+def _independent_header(secret: str, t: int, body: bytes) -> str:
+    """The documented header, computed here without the production signer."""
+    return f"t={t},v1=" + hmac.new(secret.encode(), f"{t}.".encode() + body, hashlib.sha256).hexdigest()
+
+
 def test_signatures_verify_only_for_the_same_secret_and_body():
     body = json.dumps({"event": "video.completed"}).encode()
     header = webhooks.signature("s3cret", 1700000000, body)
-    assert header.startswith("t=1700000000,v1=")
-    assert verify_signature("s3cret", header, body)
-    assert not verify_signature("other", header, body)
-    assert not verify_signature("s3cret", header, body + b" ")
-    assert not verify_signature("s3cret", header.replace("t=1700000000", "t=1700000001"), body)
-    assert not verify_signature("s3cret", "v1=abc", body)
+    assert header == _independent_header("s3cret", 1700000000, body)
+    now = 1700000000
+    assert verify_signature("s3cret", header, body, now=now)
+    assert not verify_signature("other", header, body, now=now)
+    assert not verify_signature("s3cret", header, body + b" ", now=now)
+    assert not verify_signature("s3cret", header.replace("t=1700000000", "t=1700000001"), body, now=now)
+    assert not verify_signature("s3cret", "v1=abc", body, now=now)
+    assert not verify_signature("s3cret", header.replace("t=1700000000", "t=١٧٠٠٠٠٠٠٠٠"), body, now=now)
+
+
+def test_the_documented_tolerance_is_five_minutes_either_way():
+    """A receiver accepts a signature up to 5 minutes old (or ahead of its clock) and rejects it beyond."""
+    body, t = b'{"event":"video.failed"}', 1700000000
+    header = _independent_header("s3cret", t, body)
+    assert webhooks.SIGNATURE_TOLERANCE_SECONDS == 300
+    for skew in (0, 299, 300, -300):
+        assert verify_signature("s3cret", header, body, now=t + skew), skew
+    for skew in (301, 3600, -301, -86400):  # stale: a replay; future: a forged or badly skewed clock
+        assert not verify_signature("s3cret", header, body, now=t + skew), skew
+
+
+class _Clock:
+    """A wall clock shared by the sender (webhooks' time.time) and the receiver; waiting moves it on."""
+
+    def __init__(self, start: float) -> None:
+        self.now = start
+
+    def time(self) -> float:
+        return self.now
+
+    def wait(self, seconds: float) -> None:
+        self.now += seconds
 
 
 # -- delivery: tenacity retries with doubling backoff, every attempt recorded ----------------------------
@@ -149,12 +217,35 @@ def test_a_refused_target_is_recorded_and_not_retried(monkeypatch):
 
 
 def test_every_attempt_is_signed_for_the_receiver(monkeypatch):
+    """Each attempt verifies at the receiver with the real clock: HMAC recomputed, `t` within the tolerance."""
     headers: list[dict[str, str]] = []
 
     def post(url: str, data: bytes, **kwargs: Any) -> Any:
         headers.append(kwargs["headers"])
-        assert verify_signature("s3cret", kwargs["headers"][webhooks.SIGNATURE_HEADER], data)
+        received_at = time.time()
+        assert verify_signature("s3cret", kwargs["headers"][webhooks.SIGNATURE_HEADER], data, now=received_at)
+        t = int(kwargs["headers"][webhooks.SIGNATURE_HEADER].split(",")[0].removeprefix("t="))
+        assert abs(received_at - t) <= 2, "t is the time of the attempt"
         return SimpleNamespace(status_code=500 if len(headers) == 1 else 200)
 
     monkeypatch.setattr(webhooks.requests, "post", post)
     assert webhooks.deliver(_clients(), DOC, "s3cret", sleep=lambda s: None)["attempts"] == 2
+
+
+def test_a_retry_long_after_the_first_attempt_is_signed_anew(monkeypatch):
+    """Retries can come minutes later (doubling backoff): each must carry its own, fresh `t`, or the
+    receiver rejects it as stale."""
+    clock = _Clock(1_800_000_000)
+    monkeypatch.setattr(webhooks, "time", SimpleNamespace(time=clock.time, monotonic=time.monotonic))
+    verdicts: list[bool] = []
+
+    def post(url: str, data: bytes, **kwargs: Any) -> Any:
+        received_at = clock.now  # the receiver's clock when the call arrives
+        verdicts.append(verify_signature("s3cret", kwargs["headers"][webhooks.SIGNATURE_HEADER], data,
+                                         now=received_at))
+        return SimpleNamespace(status_code=503 if len(verdicts) < 3 else 200)
+
+    monkeypatch.setattr(webhooks.requests, "post", post)
+    # each backoff wait lasts 400 s on this clock: beyond the 5-minute tolerance of a signature made earlier
+    assert webhooks.deliver(_clients(), DOC, "s3cret", sleep=lambda s: clock.wait(400))["delivered"] is True
+    assert verdicts == [True, True, True]

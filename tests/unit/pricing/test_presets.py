@@ -14,9 +14,21 @@ def test_each_preset_is_a_complete_spec_whose_window_holds_a_veo_chain():
     for preset in PRESETS.values():
         assert preset.blocking <= set(ALL_CHECKS)
         for mode in (GEMINI_API, VERTEX):
-            seconds = video_seconds(blocks_for(preset, None, mode), mode)
-            assert preset.min_seconds <= seconds <= preset.max_seconds
+            for target in (None, preset.min_seconds, preset.max_seconds):
+                seconds = video_seconds(blocks_for(preset, target, mode), mode, preset.veo_model(mode))
+                assert preset.min_seconds <= seconds <= preset.max_seconds
         assert preset.guarantees()
+
+
+def test_quick_social_is_planned_for_lite_in_each_mode():
+    """Contract V3: on the Gemini API every Lite block is its own 8 s clip; on Vertex AI Lite extends."""
+    quick = PRESETS["quick_social"]
+    blocks = blocks_for(quick, None, GEMINI_API)
+    plan = plan_video(blocks, GEMINI_API, quick.veo_model(GEMINI_API))
+    assert (blocks, plan.total_seconds, len(plan.segments)) == (4, 32, 4)
+    assert not any(b.extension for b in plan.blocks)
+    vertex = plan_video(blocks_for(quick, None, VERTEX), VERTEX, quick.veo_model(VERTEX))
+    assert (len(vertex.blocks), vertex.total_seconds, len(vertex.segments)) == (4, 29, 1)
 
 
 def test_veo_models_follow_the_tier_and_the_api_mode():
@@ -53,7 +65,12 @@ def test_stored_spec_round_trips():
 
 def test_request_target_seconds_must_lie_in_the_presets_window():
     request = parse_request({"theme": "a lighthouse", "preset": "quick_social", "target_seconds": 43})
-    assert video_seconds(blocks_for(PRESETS["quick_social"], request.target_seconds, GEMINI_API), GEMINI_API) == 43
+    quick = PRESETS["quick_social"]
+    assert video_seconds(blocks_for(quick, request.target_seconds, VERTEX), VERTEX, quick.veo_model(VERTEX)) == 44, \
+        "Vertex AI: 6 blocks in two segments of 22 s"
+    lite_g = quick.veo_model(GEMINI_API)
+    assert video_seconds(blocks_for(quick, request.target_seconds, GEMINI_API), GEMINI_API, lite_g) == 40, \
+        "Lite on the Gemini API makes 8 s per block: 40 s is the nearest"
     with pytest.raises(InvalidInputError) as err:
         parse_request({"theme": "a lighthouse", "preset": "quick_social", "target_seconds": 80})
     assert err.value.field == "target_seconds"

@@ -40,13 +40,26 @@ def test_receipt_of_a_job_that_ran_as_planned_is_within_tolerance():
     assert receipt["reasons"] == []
 
 
-def test_receipt_says_why_when_safety_filtered_seconds_were_billed():
+def test_a_withheld_attempt_is_not_billed_and_the_receipt_says_so():
     estimate = estimates_for(_request(), GEMINI_API)["quick_social"]
-    usage = costs.with_veo_seconds({}, estimate["veo_model"], 29, delivered=True)
-    usage = costs.with_veo_seconds(usage, estimate["veo_model"], 7, delivered=False)
+    usage = {}
+    for _ in range(estimate["blocks"]):
+        usage = costs.with_veo_seconds(usage, estimate["veo_model"], 8, delivered=True)
+    usage = costs.with_veo_seconds(usage, estimate["veo_model"], 8, delivered=False)
     receipt = build_receipt(_finished_doc(estimate, usage), T0 + dt.timedelta(seconds=181))
-    assert not receipt["within_tolerance"]
-    assert any("safety filter" in r for r in receipt["reasons"])
+    assert receipt["billed"]["veo_seconds_by_model"] == {estimate["veo_model"]: estimate["veo_seconds"]}
+    assert receipt["cost_usd"]["veo"] == estimate["cost_usd"]["veo"], "the filtered attempt costs nothing"
+    assert any("not billed" in r and "safety" in r for r in receipt["reasons"])
+
+
+def test_thinking_tokens_are_on_the_receipt_at_the_output_price():
+    estimate = estimates_for(_request(), GEMINI_API)["brand_campaign"]
+    plain = {"gemini_prompt_tokens": 300, "gemini_output_tokens": 700}
+    thinking = {**plain, "gemini_thought_tokens": 1000}
+    now = T0 + dt.timedelta(seconds=181)
+    without, with_thoughts = (build_receipt(_finished_doc(estimate, u), now) for u in (plain, thinking))
+    assert with_thoughts["billed"]["gemini_thought_tokens"] == 1000
+    assert with_thoughts["cost_usd"]["gemini"] - without["cost_usd"]["gemini"] == pytest.approx(1000 * 3.75 / 1e6)
 
 
 def test_compute_counts_every_remedial_reassembly():

@@ -6,6 +6,7 @@ import json
 from types import SimpleNamespace
 from typing import Any
 
+import httpx
 import pytest
 from google.genai import errors as genai_errors
 from tenacity import wait_none
@@ -79,3 +80,41 @@ def test_transport_retries_are_not_correction_attempts():
     assert len(client.prompts) == 4 and client.prompts[0] == client.prompts[1] != client.prompts[2]
     assert client.prompts[2] == client.prompts[3]
     assert (generated.prompt_tokens, generated.output_tokens) == (20, 10)
+
+
+class RecordingGemini(FakeGemini):
+    """FakeGemini that also keeps each call's model and config."""
+
+    def __init__(self, *answers: Any) -> None:
+        super().__init__(*answers)
+        self.calls: list[tuple[str, Any]] = []
+
+    def generate_content(self, *, model: str, contents: Any, config: Any) -> Any:
+        self.calls.append((model, config))
+        return super().generate_content(model=model, contents=contents, config=config)
+
+
+def _thinking_response(text: str, thoughts: int | None) -> Any:
+    return SimpleNamespace(text=text, usage_metadata=SimpleNamespace(
+        prompt_token_count=10, candidates_token_count=5, thoughts_token_count=thoughts))
+
+
+def test_thinking_tokens_are_read_summed_over_attempts_and_capped_by_a_budget():
+    """Contract B9 (C-BILL-THINKING): usage_metadata.thoughts_token_count is billed at the output price."""
+    client = RecordingGemini(_thinking_response("{}", 300), _thinking_response(SCRIPT, None))
+    request = writer.parse_request({"theme": "a quiet harbour"})
+    generated = writer.generate_script(client, Settings(), request, blocks=2)
+    assert (generated.prompt_tokens, generated.output_tokens, generated.thought_tokens) == (20, 10, 300)
+    assert generated.usage_fields() == {"gemini_prompt_tokens": 20, "gemini_output_tokens": 10,
+                                        "gemini_thought_tokens": 300, "script_attempts": 2}
+    model, config = client.calls[0]
+    assert model == "gemini-3.8-flash", "the current Flash model by default (contract M5)"
+    assert config.thinking_config.thinking_budget == writer.SCRIPT_THINKING_BUDGET
+    assert config.temperature is None, "the current models deprecate temperature (contract M6)"
+
+
+def test_a_call_that_timed_out_or_could_not_connect_is_transient():
+    request = httpx.Request("POST", "https://x")
+    for error in (httpx.ReadTimeout("slow", request=request), httpx.ConnectError("refused", request=request)):
+        with pytest.raises(TransientError, match="did not answer"):
+            writer._ask_gemini(FakeGemini(error), "gemini", "prompt")

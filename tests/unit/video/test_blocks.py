@@ -27,7 +27,10 @@ def test_every_state_has_a_row_and_only_done_and_failed_are_final():
     ("submitting", "submitting"),         # an orphaned claim resubmitted as attempt n+1
     ("submitting", "done"),               # Vertex: the orphan's output adopted
     ("running", "done"), ("running", "filtered"), ("running", "failed"),
-    ("filtered", "submitting"),           # the one rephrase
+    ("filtered", "submitting"),           # the one rephrase, or an audio block's plain retry
+    ("running", "abandoned"),             # still running at VEO_OPERATION_DEADLINE_SECONDS
+    ("abandoned", "submitting"),          # attempt n+1 after the deadline
+    ("submitting", "abandoned"),          # that resubmission released (Veo refused it)
 ])
 def test_the_moves_the_video_step_makes_are_legal(source, target):
     check_block_transition(3, {"state": source} if source else None, {"state": target} if target else None)
@@ -38,6 +41,7 @@ def test_the_moves_the_video_step_makes_are_legal(source, target):
     ("running", "submitting"),            # a running operation is never submitted again (Veo bills per second)
     ("done", "submitting"), ("done", "filtered"), ("failed", "submitting"),
     ("filtered", "done"), ("running", None),
+    ("abandoned", "done"), (None, "abandoned"),  # an abandoned attempt never becomes a result
 ])
 def test_moves_that_would_pay_twice_or_lose_a_result_are_refused(source, target):
     with pytest.raises(IllegalBlockTransition) as err:

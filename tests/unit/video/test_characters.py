@@ -4,6 +4,7 @@ from __future__ import annotations
 from types import SimpleNamespace
 from typing import Any
 
+import httpx
 import pytest
 from google.genai import errors as genai_errors
 from tenacity import wait_none
@@ -62,3 +63,9 @@ def test_a_refusal_is_not_retried():
     with pytest.raises(GenerationError) as raised:
         characters.generate_image(client, "nano-banana", "a fox")
     assert raised.value.code == "image_generation_failed" and client.calls == 1
+
+
+def test_a_timed_out_image_call_is_transient():
+    timeout = httpx.ReadTimeout("slow", request=httpx.Request("POST", "https://x"))
+    with pytest.raises(TransientError, match="did not answer"):
+        characters.generate_image(FakeImageModel(timeout), "gemini-3.1-flash-image", "a portrait")

@@ -95,3 +95,37 @@ def test_a_stored_plan_comes_back_from_the_document():
 def test_single_chain_is_8_s_then_7_s_per_block():
     assert single_chain(10).windows()[:3] == [(0.0, 8.0), (8.0, 15.0), (15.0, 22.0)]
     assert single_chain(10).total_seconds == 71 and single_chain(0).windows() == []
+
+
+LITE_G, LITE_V = "veo-3.1-lite-generate-preview", "veo-3.1-lite-generate-001"
+
+
+def test_lite_on_the_gemini_api_gets_one_block_chains_of_8_s():
+    """Contract V3: Veo 3.1 Lite cannot extend on the Gemini API: every block is an 8 s image-to-video clip."""
+    plan = plan_video(4, GEMINI_API, LITE_G)
+    assert plan.sizes() == [1, 1, 1, 1] and plan.total_seconds == 32 and plan.model == LITE_G
+    assert not any(b.extension for b in plan.blocks) and all(plan.starts_segment(i) for i in range(4))
+    assert [round(e - s) for s, e in plan.windows()] == [8, 8, 8, 8]
+    assert VideoPlan.from_doc(plan.to_doc()) == plan
+
+
+def test_lite_on_vertex_extends_like_the_other_models():
+    assert plan_video(4, VERTEX, LITE_V).sizes() == [4] and video_seconds(4, VERTEX, LITE_V) == 29
+    assert plan_video(4, VERTEX, LITE_G).sizes() == [4], "the Gemini API id is read as its Vertex AI twin"
+
+
+def test_quick_social_window_in_each_mode_follows_the_model():
+    assert block_range(29, 50, GEMINI_API, LITE_G) == (4, 6)  # 32, 40, 48 s
+    assert block_range(29, 50, VERTEX, LITE_V) == (4, 6)  # 29, 36 (one chain), 44 s (two segments)
+    assert block_range(29, 50, GEMINI_API) == (4, 7), "the standard model extends: 29 … 50 s"
+
+
+def test_a_split_opens_a_segment_and_replans_the_rest():
+    plan = plan_video(12, GEMINI_API)  # one chain
+    split = plan.split_at(5)
+    assert split.sizes() == [5, 7] and split.blocks[5].seconds == 8 and split.starts_segment(5)
+    assert split.total_seconds == plan.total_seconds + 1, "the new segment starts with an 8 s clip"
+    assert split.windows()[:5] == plan.windows()[:5], "blocks already made keep their windows"
+    assert plan.split_at(0) is plan and split.split_at(5) is split
+    assert plan_video(9, VERTEX).split_at(2).sizes() == [2, 4, 3]
+    assert VideoPlan.from_doc(split.to_doc()) == split
