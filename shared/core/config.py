@@ -19,10 +19,11 @@ from shared.core.veo_models import VERTEX as VERTEX
 from shared.core.veo_models import default_veo_model as default_veo_model
 
 LOCAL_PROJECT = "demo-veo-pipeline"
-# Every environment variable settings_from_env (so load_settings) reads; tests/unit/test_config_variables.py
+# Every environment variable settings_from_env (so load_settings) reads; tests/unit/core/test_config_variables.py
 # keeps it exact. The local cloud passes these through to its processes.
 ENVIRONMENT_VARIABLES: tuple[str, ...] = (
-    "PIPELINE_ENV", "GENAI_MODE", "GOOGLE_CLOUD_PROJECT", "PIPELINE_BUCKET", "GEMINI_API_KEY", "GENAI_BASE_URL",
+    "PIPELINE_ENV", "GENAI_MODE", "GOOGLE_CLOUD_PROJECT", "PIPELINE_BUCKET", "GEMINI_API_KEY",
+    "GEMINI_API_KEY_REQUIRED", "GENAI_BASE_URL",
     "LOCAL_FIRESTORE_PORT", "LOCAL_PUBSUB_PORT", "LOCAL_GCS_PORT", "LOCAL_SIMULATOR_PORT", "LOCAL_AGENTS_BASE_PORT",
     "VERTEX_LOCATION", "SCRIPT_MODEL", "VEO_MODEL", "VEO_FALLBACK_MODEL", "IMAGE_MODEL", "VERTEX_OUTPUT_PREFIX",
     "VEO_RETRY_ATTEMPTS", "VEO_RETRY_MAX_WAIT_SECONDS", "VEO_ORPHAN_SECONDS", "VEO_POLL_SECONDS",
@@ -132,10 +133,13 @@ _REQUIRED_IN_PRODUCTION = ("GOOGLE_CLOUD_PROJECT", "PIPELINE_BUCKET", "STATUS_BA
 
 
 def _required(env: Mapping[str, str], production: bool, mode: str) -> None:
+    key_required = env.get("GEMINI_API_KEY_REQUIRED", "true").strip().lower() != "false"
     if not production:
         return
     needed = list(_REQUIRED_IN_PRODUCTION)
-    if mode == GEMINI_API:
+    # Only the agents that call Gemini or Veo get the key (deploy-veo31.sh sets GEMINI_API_KEY_REQUIRED=false on
+    # the others), so they cannot read a secret they do not need.
+    if mode == GEMINI_API and key_required:
         needed.append("GEMINI_API_KEY")
     for name in needed:
         if not env.get(name):

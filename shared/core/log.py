@@ -91,5 +91,7 @@ def step_timer(step: str, **fields: Any) -> Iterator[dict[str, Any]]:
             outcome = "error"
             raise
         finally:
+            # Always a number: the log-based cost metric (unit {USD}) cannot read a missing or string value.
+            cost = float(extra.pop("cost_usd", 0.0) or 0.0)
             info(f"step {step} finished", event="step_finished", outcome=outcome,
-                 duration_s=round(time.monotonic() - started, 3), **extra)
+                 duration_s=round(time.monotonic() - started, 3), cost_usd=round(cost, 6), **extra)

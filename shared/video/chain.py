@@ -170,8 +170,9 @@ def _split_reason(run: ChainRun, index: int, doc: dict[str, Any]) -> str | None:
     """Why block `index` must not extend the previous block's video as planned (None: it may, or it opens a segment)."""
     if index == 0 or run.plan.starts_segment(index):
         return None
-    if not any(can_extend(model, run.mode) for model in job_models(run.clients, doc)):
-        return f"{', '.join(job_models(run.clients, doc))} cannot extend a video in {run.mode} mode"
+    model = job_models(run.clients, doc)[0]  # one model per chain (contract 8b): the job's, or the fallback in charge
+    if not can_extend(model, run.mode):
+        return f"{model} cannot extend a video in {run.mode} mode"
     if run.mode == GEMINI_API:
         age = _age_seconds((doc.get("blocks") or {}).get(str(index - 1)) or {})
         usable = usable_retention_seconds(run.clients.settings)

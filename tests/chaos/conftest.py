@@ -5,7 +5,8 @@ Each suite records one row (tests.chaos.report); this session's table is printed
 
 While the suites run, the agents get harness.RECOVERY_SETTINGS: production's leases and monitor
 backoff (1/3/10 min) would make every recovery wait minutes. The session's settings and push mode
-are back for the tests that follow.
+are back for the tests that follow. Pushes go through a recording relay (`push_relay`) meanwhile, so the
+suites count the agents' HTTP answers from what they see, not from what the agents record.
 """
 from __future__ import annotations
 

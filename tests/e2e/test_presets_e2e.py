@@ -111,7 +111,8 @@ def receipt_problems(doc: dict[str, Any]) -> list[str]:
     if {k: receipt["billed"].get(f"gemini_{k}_tokens", 0) for k in tokens} != tokens:
         problems.append(f"receipt tokens {receipt['billed']} differ from the ledger's {tokens}")
     if abs(lines["gemini"] - expected["gemini"]) > 0.000001:
-        problems.append(f"Gemini line {lines['gemini']} != {expected['gemini']:.6f} (tokens {tokens}, thinking as output)")
+        problems.append(f"Gemini line {lines['gemini']} != {expected['gemini']:.6f} "
+                        f"(tokens {tokens}, thinking as output)")
     bound = max(COMPUTE_BOUND_PCT / 100 * expected["compute"], COMPUTE_BOUND_USD)
     if abs(lines["compute"] - expected["compute"]) > bound:
         problems.append(f"compute line {lines['compute']} is not within ${bound:.6f} of {expected['compute']:.6f} "

@@ -100,7 +100,8 @@ def test_a_valid_ttl_and_last_event_id_get_past_validation(client, monkeypatch):
     from shared.api import progress, signed_urls
 
     asked: dict[str, Any] = {}
-    monkeypatch.setattr(signed_urls, "delivered_files", lambda storage, settings, doc, ttl: asked.setdefault("ttl", ttl))
+    monkeypatch.setattr(signed_urls, "delivered_files",
+                        lambda storage, settings, doc, ttl: asked.setdefault("ttl", ttl))
     response = client.get(f"/videos/{VIDEO_ID}/files?ttl=120", headers=HEADERS)
     assert response.status_code == 200 and asked["ttl"] == 120
 

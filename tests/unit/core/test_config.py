@@ -32,6 +32,14 @@ def test_production_has_no_local_endpoint():
     assert settings_from_env(env).genai_base_url is None
 
 
+def test_agents_that_never_call_gemini_start_without_the_key():
+    env = {"PIPELINE_ENV": "production", "GOOGLE_CLOUD_PROJECT": "p", "PIPELINE_BUCKET": "b",
+           "STATUS_BASE_URL": "https://x", "GEMINI_API_KEY_REQUIRED": "false"}
+    assert settings_from_env(env).gemini_api_key == ""
+    with pytest.raises(ConfigError, match="GEMINI_API_KEY"):
+        settings_from_env({**env, "GEMINI_API_KEY_REQUIRED": "true"})
+
+
 def test_vertex_mode_needs_no_api_key():
     env = {"PIPELINE_ENV": "production", "GOOGLE_CLOUD_PROJECT": "p", "PIPELINE_BUCKET": "b",
            "STATUS_BASE_URL": "https://x", "GENAI_MODE": "vertex"}

@@ -73,9 +73,9 @@ def test_the_real_resolver_refuses_an_unresolvable_label_cleanly():
     assert refused.value.code == "invalid_callback_url"
 
 
-@pytest.mark.parametrize("url", ["https://hooks.example.com/x", "https://hooks.example.com./x", f"http://{'a' * 63}.io/",
-                                 "https://bücher.example/x", "http://93.184.216.34:8080/x", "http://[2606:2800::1]/x",
-                                 "http://a_b.example.com/x"])
+@pytest.mark.parametrize("url", [
+    "https://hooks.example.com/x", "https://hooks.example.com./x", f"http://{'a' * 63}.io/", "https://bücher.example/x",
+    "http://93.184.216.34:8080/x", "http://[2606:2800::1]/x", "http://a_b.example.com/x"])
 def test_well_formed_public_hosts_pass(url):
     webhooks.check_target(url, (), _resolver("93.184.216.34"))
 
