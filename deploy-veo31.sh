@@ -295,8 +295,8 @@ grant_vertex_service_agent() {
 
 # --------------------------------------------------------------------------------------------------
 # The private media bucket (uniform access, public access prevention, lifecycle rules). The lifecycle's
-# Delete rule lists every per-job prefix of shared/core/layout.py (JOB_FOLDERS), rendered by
-# `python -m infra.deploy.spec lifecycle` from infra/gcp/lifecycle.json (which names the folders kept).
+# Delete rule lists every intermediate per-job prefix of shared/core/layout.py (INTERMEDIATE_JOB_FOLDERS), rendered
+# by `python -m infra.deploy.spec lifecycle` with the ages of infra/gcp/lifecycle.json.
 # No CDN: files are delivered as V4 signed URLs of the bucket itself (see docs/operations.md, "Cloud CDN").
 ensure_bucket() {
   local lifecycle="$WORK_DIR/lifecycle.json" rows
@@ -445,14 +445,28 @@ function_url() { printf 'https://%s-%s.cloudfunctions.net/%s' "$REGION" "$PROJEC
 run_url() { printf 'https://%s-%s.%s.run.app' "$1" "$PROJECT_NUMBER" "$REGION"; }
 
 # Settings passed to every function when set in the deploy environment (else shared/core/config.py's
-# production defaults apply).
-PASSED_THROUGH=(VEO_FALLBACK_MODEL VEO_RETRY_ATTEMPTS VEO_RETRY_MAX_WAIT_SECONDS VEO_ORPHAN_SECONDS
-  VEO_REQUESTS_PER_MINUTE VEO_MAX_CONCURRENT CORS_ORIGINS)
+# production defaults apply). Each name of config.ENVIRONMENT_VARIABLES is either here, set by this script
+# (function_env_vars, AGENT_SETTINGS, the Gemini key's secret) or local/test only:
+# tests/unit/infra/test_deploy_settings.py holds that list, each with its reason, and fails on a new name.
+PASSED_THROUGH=(VEO_RETRY_ATTEMPTS VEO_RETRY_MAX_WAIT_SECONDS VEO_ORPHAN_SECONDS VEO_POLL_SECONDS
+  VEO_REQUESTS_PER_MINUTE VEO_MAX_CONCURRENT VEO_AUDIO_RETRIES VEO_OPERATION_DEADLINE_SECONDS
+  GENAI_TIMEOUT_SECONDS GENAI_FILE_RETENTION_SECONDS MUSIC_VOLUME WHISPER_MODEL_DIR
+  STUCK_AFTER_SECONDS MAX_MONITOR_RETRIES MONITOR_BACKOFF_SECONDS LEASE_GRACE_SECONDS VIDEO_LEASE_MARGIN_SECONDS
+  ASSEMBLY_LEASE_SECONDS DEFAULT_PLAN RATE_LIMIT_WINDOW_SECONDS SIGNED_URL_SECONDS WEBHOOK_ATTEMPTS
+  WEBHOOK_BACKOFF_SECONDS SCRIPT_CACHE_DAYS)
 
-# Environment variables of every function (shared/core/config.py reads them). GEMINI_API_KEY_REQUIRED tells
+# Settings of some agents only, passed when non-empty: the model ids where they are read (SCRIPT_MODEL:
+# shared/script/writer.py; IMAGE_MODEL: shared/api/characters.py and shared/video/inputs.py; VEO_MODEL and
+# VEO_FALLBACK_MODEL: shared/video/chain.py) and the front door's authentication and CORS (docs/auth.md).
+declare -gA AGENT_SETTINGS=(
+  [agent-script]="SCRIPT_MODEL IMAGE_MODEL AUTH_MODE AUTH_SERVICE_ACCOUNTS AUTH_AUDIENCE CORS_ORIGINS"
+  [agent-video-veo31]="VEO_MODEL VEO_FALLBACK_MODEL IMAGE_MODEL"
+)
+
+# Environment variables of one function (shared/core/config.py reads them). GEMINI_API_KEY_REQUIRED tells
 # the config whether this function has the key mounted (only the agents that call Gemini or Veo have it).
 function_env_vars() {
-  local budget_s="$1" key_required="$2"
+  local agent="$1" budget_s="$2" key_required="$3"
   local vars=(
     "PIPELINE_ENV=production"
     "GOOGLE_CLOUD_PROJECT=$PROJECT"
@@ -460,21 +474,32 @@ function_env_vars() {
     "STATUS_BASE_URL=$STATUS_BASE_URL"
     "GENAI_MODE=$GENAI_MODE"
     "VERTEX_LOCATION=$VERTEX_LOCATION"
-    "SCRIPT_MODEL=$SCRIPT_MODEL"
-    "VEO_MODEL=$VEO_MODEL"
     "INVOCATION_BUDGET_SECONDS=$budget_s"
     "PIPELINE_TOPIC_PREFIX=${ENV_NAME}-"
     "FIRESTORE_DATABASE=$FIRESTORE_DATABASE"
     "LOG_EXECUTION_ID=true"
     "GEMINI_API_KEY_REQUIRED=$key_required"
   )
-  local name
-  for name in "${PASSED_THROUGH[@]}"; do
+  local name names
+  read -r -a names <<<"${AGENT_SETTINGS[$agent]:-}"
+  for name in "${names[@]}" "${PASSED_THROUGH[@]}"; do
     [[ -z "${!name:-}" ]] || vars+=("$name=${!name}")
   done
-  # gcloud's alternate delimiter: CORS_ORIGINS is itself a comma-separated list.
+  # gcloud's alternate delimiter: CORS_ORIGINS, AUTH_AUDIENCE, MONITOR_BACKOFF_SECONDS... hold commas.
+  [[ "${vars[*]}" != *"|"* ]] || die "a setting of $agent contains '|' (the --set-env-vars delimiter): ${vars[*]}"
   local IFS='|'
   printf '^|^%s' "${vars[*]}"
+}
+
+# The audiences a service account's ID token may carry to reach the front door (docs/auth.md): both URLs of
+# the function, STATUS_BASE_URL when it is another one, and any the operator adds (AUTH_AUDIENCE).
+front_door_audiences() {
+  local name="${ENV_NAME}-agent-script" audiences url
+  audiences="$(function_url "$name"),$(run_url "$name")"
+  for url in "$STATUS_BASE_URL" ${AUTH_AUDIENCE_EXTRA//,/ }; do
+    [[ ",$audiences," == *",${url%/},"* ]] || audiences+=",${url%/}"
+  done
+  printf '%s' "$audiences"
 }
 
 DEPLOYED_FUNCTIONS=()
@@ -482,6 +507,7 @@ KEY_FUNCTIONS=()
 SCHEDULER_URL=""
 deploy_functions() {
   local rows row name gemini_key
+  AUTH_AUDIENCE="$(front_door_audiences)"
   spec_rows rows functions --env "$ENV_NAME"
   for row in "${rows[@]}"; do
     deploy_function "$row"
@@ -508,7 +534,7 @@ deploy_function() {
     --runtime="$RUNTIME" --source="$WORK_DIR/functions/$agent" --entry-point="$entry"
     --service-account="$sa" --memory="$memory" --cpu="$cpu" --timeout="${timeout}s"
     --concurrency="$concurrency" --min-instances="$min_i" --max-instances="$max_i"
-    --ingress-settings="$ingress" --set-env-vars="$(function_env_vars "$budget_s" "$key_required")"
+    --ingress-settings="$ingress" --set-env-vars="$(function_env_vars "$agent" "$budget_s" "$key_required")"
     --build-service-account="$BUILD_SERVICE_ACCOUNT" --update-labels="$LABELS,agent=$agent" --quiet)
   # Least privilege: the key is mounted only where it is read (infra/gcp/iam/roles.json secret bindings).
   if [[ "$key_required" == true ]]; then
@@ -516,14 +542,22 @@ deploy_function() {
   else
     args+=(--clear-secrets)
   fi
+  # The front door is invokable by anyone at the IAM level: the application authenticates every request
+  # (Firebase ID tokens, API keys, allow-listed service accounts; docs/auth.md). Where an organization policy
+  # forbids allUsers, its invoker IAM check is disabled instead (--no-invoker-iam-check). The other functions
+  # stay IAM-private (their invokers: infra/gcp/iam/roles.json function bindings).
+  # https://cloud.google.com/run/docs/authenticating/public
   if [[ "$kind" == event ]]; then
     args+=(--trigger-topic="$topic" --retry --trigger-service-account="$sa")
-  elif [[ "$agent" == agent-script && "$ALLOW_UNAUTHENTICATED_SCRIPT" == 1 ]]; then
+  elif [[ "$agent" == agent-script && "$INVOKER_IAM_CHECK" == 1 ]]; then
     args+=(--trigger-http --allow-unauthenticated)
   else
     args+=(--trigger-http --no-allow-unauthenticated)
   fi
   run "${args[@]}"
+  if [[ "$agent" == agent-script && "$INVOKER_IAM_CHECK" == 0 ]]; then
+    run_retrying gcloud run services update "$name" --project="$PROJECT" --region="$REGION" --no-invoker-iam-check
+  fi
 }
 
 configure_event_subscriptions() {
@@ -551,15 +585,6 @@ verify_cmd() {
   "$PYTHON" -m infra.deploy.verify --project "$PROJECT" --region "$REGION" --env "$ENV_NAME" \
     --genai-mode "$GENAI_MODE" --bucket "$BUCKET" --firestore-database "$FIRESTORE_DATABASE" \
     ${PROJECT_NUMBER:+--project-number "$PROJECT_NUMBER"} "$@"
-}
-
-grant_script_invokers() {
-  local member
-  [[ -n "$SCRIPT_INVOKERS" ]] || return 0
-  for member in ${SCRIPT_INVOKERS//,/ }; do
-    run_retrying gcloud functions add-invoker-policy-binding "${ENV_NAME}-agent-script" --project="$PROJECT" \
-      --region="$REGION" --member="$member"
-  done
 }
 
 ensure_scheduler() {
@@ -664,8 +689,6 @@ Options:
   --dry-run                DRY_RUN=1           print every gcloud command (one per line) instead of running it
   --verify                 DEPLOY_VERIFY=1     describe every resource and check it, one line per check
   --bucket B               DEPLOY_BUCKET       media bucket (default: <project>-<env>-media)
-  --veo-model M            VEO_MODEL           default veo-3.1-generate-preview (vertex: veo-3.1-generate-001)
-  --script-model M         SCRIPT_MODEL        default gemini-2.5-flash
   --genai-mode MODE        GENAI_MODE          gemini_api (default; key in Secret Manager) or vertex
   --vertex-location L      VERTEX_LOCATION     default us-central1
   --firestore-location L   FIRESTORE_LOCATION  default: the region
@@ -673,15 +696,29 @@ Options:
   --budget-amount N        BUDGET_AMOUNT       monthly budget (e.g. 500 or 500USD); needs --billing-account
   --billing-account A      BILLING_ACCOUNT     billing account id (XXXXXX-XXXXXX-XXXXXX)
   --notification-channels C NOTIFICATION_CHANNELS  comma-separated projects/P/notificationChannels/ID for alerts
-  --script-invoker MEMBER  SCRIPT_INVOKERS     principal allowed to call agent-script (repeatable / comma list)
-  --allow-unauthenticated-script  ALLOW_UNAUTHENTICATED_SCRIPT=1  make agent-script public
   --build-service-account SA  BUILD_SERVICE_ACCOUNT  build account email (default: <env>-builder, created here)
   --status-base-url URL    STATUS_BASE_URL     default: the agent-script function URL
   --work-dir DIR           DEPLOY_WORK_DIR     keep staged sources and rendered files there
   -h, --help
-Passed to the functions when set (environment only): VEO_FALLBACK_MODEL, VEO_RETRY_ATTEMPTS,
-  VEO_RETRY_MAX_WAIT_SECONDS, VEO_ORPHAN_SECONDS, VEO_REQUESTS_PER_MINUTE (production default 10),
-  VEO_MAX_CONCURRENT (production default 10), CORS_ORIGINS (comma-separated).
+Model ids (default: shared/core/config.py's; each passed only to the agents that read it):
+  --script-model M         SCRIPT_MODEL        scripts (agent-script)
+  --image-model M          IMAGE_MODEL         portraits and opening frames (agent-script, agent-video-veo31)
+  --veo-model M            VEO_MODEL           Veo model (agent-video-veo31; the -001 id in vertex mode)
+  --veo-fallback-model M   VEO_FALLBACK_MODEL  takes over when the primary stays exhausted (default: none)
+The front door (agent-script) is invokable by anyone at the IAM level and authenticates each request itself:
+Firebase ID tokens of this project, API keys, allow-listed service accounts (docs/auth.md).
+  --auth-mode MODE         AUTH_MODE           both (default), id_token or api_key
+  --auth-service-accounts E AUTH_SERVICE_ACCOUNTS  service-account e-mails whose ID tokens are accepted
+                                               (repeatable / comma list)
+  --cors-origins O         CORS_ORIGINS        browser origins, https://host[:port] (repeatable / comma list)
+  --no-invoker-iam-check   DEPLOY_NO_INVOKER_IAM_CHECK=1  where an organization policy forbids allUsers: disable
+                                               the front door's invoker IAM check instead of granting allUsers
+AUTH_AUDIENCE is computed (the front door's cloudfunctions.net and run.app URLs, and STATUS_BASE_URL); set it
+in the environment to add audiences.
+USAGE
+  printf 'Passed to every function when set (environment only; else config.py production defaults):\n'
+  printf '%s \n' "${PASSED_THROUGH[*]}" | fold -s -w 100 | sed 's/^/  /; s/ *$//'
+  cat <<'USAGE'
 Secrets: GEMINI_API_KEY (environment only) is stored as the first version of <env>-gemini-api-key when
 the secret has none; it is never printed. DEPLOY_DRY_RUN_ASSUME=present prints the re-run (update) plan.
 USAGE
@@ -693,8 +730,10 @@ load_defaults() {
   ENV_NAME="${DEPLOY_ENV:-dev}"
   BUCKET="${DEPLOY_BUCKET:-}"
   GENAI_MODE="${GENAI_MODE:-gemini_api}"
+  SCRIPT_MODEL="${SCRIPT_MODEL:-}"
+  IMAGE_MODEL="${IMAGE_MODEL:-}"
   VEO_MODEL="${VEO_MODEL:-}"
-  SCRIPT_MODEL="${SCRIPT_MODEL:-gemini-2.5-flash}"
+  VEO_FALLBACK_MODEL="${VEO_FALLBACK_MODEL:-}"
   VERTEX_LOCATION="${VERTEX_LOCATION:-us-central1}"
   FIRESTORE_LOCATION="${FIRESTORE_LOCATION:-}"
   FIRESTORE_DATABASE="${FIRESTORE_DATABASE:-}"
@@ -702,8 +741,13 @@ load_defaults() {
   BUDGET_AMOUNT="${BUDGET_AMOUNT:-}"
   BILLING_ACCOUNT="${BILLING_ACCOUNT:-}"
   NOTIFICATION_CHANNELS="${NOTIFICATION_CHANNELS:-}"
-  SCRIPT_INVOKERS="${SCRIPT_INVOKERS:-}"
-  ALLOW_UNAUTHENTICATED_SCRIPT="${ALLOW_UNAUTHENTICATED_SCRIPT:-0}"
+  AUTH_MODE="${AUTH_MODE:-both}"
+  AUTH_SERVICE_ACCOUNTS="${AUTH_SERVICE_ACCOUNTS:-}"
+  AUTH_AUDIENCE_EXTRA="${AUTH_AUDIENCE:-}"
+  AUTH_AUDIENCE=""
+  CORS_ORIGINS="${CORS_ORIGINS:-}"
+  INVOKER_IAM_CHECK=1
+  [[ "${DEPLOY_NO_INVOKER_IAM_CHECK:-0}" == 0 ]] || INVOKER_IAM_CHECK=0
   BUILD_SERVICE_ACCOUNT="${BUILD_SERVICE_ACCOUNT:-}"
   STATUS_BASE_URL="${STATUS_BASE_URL:-}"
   WORK_DIR="${DEPLOY_WORK_DIR:-}"
@@ -723,8 +767,10 @@ parse_args() {
       --env) ENV_NAME="$(flag_value "$@")"; shift ;;
       --dry-run) DRY_RUN=1 ;;
       --bucket) BUCKET="$(flag_value "$@")"; shift ;;
-      --veo-model) VEO_MODEL="$(flag_value "$@")"; shift ;;
       --script-model) SCRIPT_MODEL="$(flag_value "$@")"; shift ;;
+      --image-model) IMAGE_MODEL="$(flag_value "$@")"; shift ;;
+      --veo-model) VEO_MODEL="$(flag_value "$@")"; shift ;;
+      --veo-fallback-model) VEO_FALLBACK_MODEL="$(flag_value "$@")"; shift ;;
       --genai-mode) GENAI_MODE="$(flag_value "$@")"; shift ;;
       --vertex-location) VERTEX_LOCATION="$(flag_value "$@")"; shift ;;
       --firestore-location) FIRESTORE_LOCATION="$(flag_value "$@")"; shift ;;
@@ -735,8 +781,14 @@ parse_args() {
       --budget-amount) BUDGET_AMOUNT="$(flag_value "$@")"; shift ;;
       --billing-account) BILLING_ACCOUNT="$(flag_value "$@")"; shift ;;
       --notification-channels) NOTIFICATION_CHANNELS="$(flag_value "$@")"; shift ;;
-      --script-invoker) SCRIPT_INVOKERS="${SCRIPT_INVOKERS:+$SCRIPT_INVOKERS,}$(flag_value "$@")"; shift ;;
-      --allow-unauthenticated-script) ALLOW_UNAUTHENTICATED_SCRIPT=1 ;;
+      --auth-mode) AUTH_MODE="$(flag_value "$@")"; shift ;;
+      --auth-service-accounts|--auth-service-account)
+        AUTH_SERVICE_ACCOUNTS="${AUTH_SERVICE_ACCOUNTS:+$AUTH_SERVICE_ACCOUNTS,}$(flag_value "$@")"; shift ;;
+      --cors-origins|--cors-origin) CORS_ORIGINS="${CORS_ORIGINS:+$CORS_ORIGINS,}$(flag_value "$@")"; shift ;;
+      --no-invoker-iam-check) INVOKER_IAM_CHECK=0 ;;
+      --allow-unauthenticated-script) warn "$1: the front door is always invokable by allUsers now (docs/auth.md)" ;;
+      --script-invoker) die "$1 was removed: the front door authenticates callers itself; allow a service" \
+        "account with --auth-service-accounts, users with Firebase or API keys (docs/auth.md)" ;;
       --build-service-account) BUILD_SERVICE_ACCOUNT="$(flag_value "$@")"; shift ;;
       --status-base-url) STATUS_BASE_URL="$(flag_value "$@")"; shift ;;
       --work-dir) WORK_DIR="$(flag_value "$@")"; shift ;;
@@ -760,9 +812,39 @@ validate_settings() {
     [[ "$BUDGET_AMOUNT" =~ ^[0-9]+(\.[0-9]+)?([A-Z]{3})?$ ]] || die "invalid --budget-amount: $BUDGET_AMOUNT"
   fi
   [[ "${ENABLE_CDN:-0}" == 0 ]] || die "ENABLE_CDN: the Cloud CDN was removed; see docs/operations.md, 'Cloud CDN'"
+  [[ -z "${SCRIPT_INVOKERS:-}" ]] || die "SCRIPT_INVOKERS was removed: the front door authenticates callers itself;" \
+    "use AUTH_SERVICE_ACCOUNTS for service accounts (docs/auth.md)"
+  validate_front_door
   [[ -z "$FIRESTORE_DATABASE" || "$FIRESTORE_DATABASE" == "(default)" ||
     "$FIRESTORE_DATABASE" =~ ^[a-z][a-z0-9-]{2,61}[a-z0-9]$ ]] ||
     die "invalid --firestore-database: $FIRESTORE_DATABASE (4-63 of a-z 0-9 -, starting with a letter)"
+}
+
+# The front door's application-level authentication settings (shared/core/config.py would refuse bad ones at
+# start-up, after the deploy; refuse them here first).
+validate_front_door() {
+  local item
+  [[ "$AUTH_MODE" =~ ^(api_key|id_token|both)$ ]] || die "--auth-mode must be api_key, id_token or both, not $AUTH_MODE"
+  for item in ${AUTH_SERVICE_ACCOUNTS//,/ }; do
+    [[ "$item" =~ ^[^@[:space:]]+@[^@[:space:]]+$ ]] || die "--auth-service-accounts: not an e-mail address: $item"
+  done
+  if [[ -n "$AUTH_SERVICE_ACCOUNTS" && "$AUTH_MODE" == api_key ]]; then
+    die "--auth-service-accounts needs --auth-mode id_token or both (api_key accepts API keys only)"
+  fi
+  for item in ${CORS_ORIGINS//,/ }; do
+    [[ "$item" =~ ^https?://[^/[:space:]]+$ ]] || die "--cors-origins: not an origin (scheme://host[:port]): $item"
+  done
+}
+
+# Model ids left unset take shared/core/config.py's defaults (python -m infra.deploy.spec model-defaults), so the
+# plan shows what each function gets.
+resolve_models() {
+  local rows row name value
+  spec_rows rows model-defaults --env "$ENV_NAME" --genai-mode "$GENAI_MODE"
+  for row in "${rows[@]}"; do
+    IFS=$'\t' read -r name value <<<"$row"
+    [[ -n "${!name}" ]] || printf -v "$name" '%s' "$value"
+  done
 }
 
 derive_settings() {
@@ -770,9 +852,7 @@ derive_settings() {
   # One Firestore database per environment: https://cloud.google.com/firestore/docs/manage-databases
   FIRESTORE_DATABASE="${FIRESTORE_DATABASE:-${ENV_NAME}-pipeline}"
   FIRESTORE_LOCATION="${FIRESTORE_LOCATION:-$REGION}"
-  if [[ -z "$VEO_MODEL" ]]; then
-    [[ "$GENAI_MODE" == vertex ]] && VEO_MODEL=veo-3.1-generate-001 || VEO_MODEL=veo-3.1-generate-preview
-  fi
+  resolve_models
   STATUS_BASE_URL="${STATUS_BASE_URL:-$(function_url "${ENV_NAME}-agent-script")}"
   GEMINI_SECRET="${ENV_NAME}-gemini-api-key"
   LABELS="pipeline=veo31,env=${ENV_NAME}"
@@ -835,6 +915,10 @@ print_summary() {
   log "  builds run as ${BUILD_SERVICE_ACCOUNT##*/}; Gemini key mounted in: ${KEY_FUNCTIONS[*]:-none}"
   log "  Firestore database $FIRESTORE_DATABASE (agents' datastore.user limited to it); bucket gs://$BUCKET"
   log "  monitor called every 2 min at $SCHEDULER_URL; front door: $STATUS_BASE_URL"
+  log "  front door invokable by anyone at the IAM level ($([[ "$INVOKER_IAM_CHECK" == 1 ]] &&
+    echo "allUsers invoker" || echo "invoker IAM check disabled")); the app authenticates: AUTH_MODE=$AUTH_MODE," \
+    "service accounts: ${AUTH_SERVICE_ACCOUNTS:-none}, CORS origins: ${CORS_ORIGINS:-none} (docs/auth.md)"
+  log "  models: script $SCRIPT_MODEL, image $IMAGE_MODEL, Veo $VEO_MODEL (fallback: ${VEO_FALLBACK_MODEL:-none})"
   log "  dashboard '$ENV_NAME video pipeline'${BUDGET_AMOUNT:+; budget $BUDGET_AMOUNT}"
   if ((${#DEFERRED[@]})); then
     warn "not done: ${DEFERRED[*]}; re-run this script in a few minutes to finish"
@@ -890,7 +974,6 @@ main() {
   deploy_functions
   log "IAM bindings (function invokers)"
   apply_bindings function
-  grant_script_invokers
   configure_event_subscriptions
   ensure_scheduler
   ensure_monitoring

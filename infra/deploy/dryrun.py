@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from shared.core import topics
+from shared.core.config import ENVIRONMENT_VARIABLES
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEPLOY_SCRIPT = "deploy-veo31.sh"
@@ -75,10 +76,10 @@ def dry_run(args: Sequence[str], root: Path = REPO_ROOT, env: Mapping[str, str] 
     return DryRun(proc.returncode, read_plan(proc.stdout) if proc.returncode == 0 else [], proc.stderr)
 
 
-_DEPLOY_SETTINGS = ("DEPLOY_", "DRY_RUN", "GENAI_MODE", "VEO_", "CORS_ORIGINS", "SCRIPT_MODEL", "VERTEX_LOCATION",
-                    "FIRESTORE_", "ENABLE_CDN", "CDN_DOMAIN", "BUDGET_AMOUNT", "BILLING_ACCOUNT",
-                    "NOTIFICATION_CHANNELS", "SCRIPT_INVOKERS", "ALLOW_UNAUTHENTICATED_SCRIPT",
-                    "BUILD_SERVICE_ACCOUNT", "STATUS_BASE_URL", "GEMINI_API_KEY")
+# What the script reads from its environment: its own settings and every pipeline setting (it passes them on).
+_DEPLOY_SETTINGS = ("DEPLOY_", "DRY_RUN", "VEO_", "AUTH_", "FIRESTORE_", "ENABLE_CDN", "CDN_DOMAIN", "BUDGET_AMOUNT",
+                    "BILLING_ACCOUNT", "NOTIFICATION_CHANNELS", "SCRIPT_INVOKERS", "ALLOW_UNAUTHENTICATED_SCRIPT",
+                    "BUILD_SERVICE_ACCOUNT", *ENVIRONMENT_VARIABLES)
 
 
 def _is_deploy_setting(name: str) -> bool:

@@ -9,7 +9,7 @@ Values are checked against the documented limits of Cloud Run functions before a
 order: consumers before producers (`deploy_order`), the front door last.
 
 CLI: python -m infra.deploy.spec
-    {functions,pubsub,principals,bindings,indexes,lifecycle,render-monitoring} --env ENV ...
+    {functions,pubsub,principals,bindings,indexes,lifecycle,render-monitoring,model-defaults} --env ENV ...
 """
 from __future__ import annotations
 
@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from shared.core import layout, topics
+from shared.core.config import Settings, default_veo_model
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 GCP_DIR = REPO_ROOT / "infra" / "gcp"
@@ -233,21 +234,17 @@ def _binding_target(env: str, on: str, agents: set[str], known_topics: set[str])
 
 
 def lifecycle_policy(gcp_dir: Path = GCP_DIR) -> dict[str, Any]:
-    """The bucket's lifecycle configuration, its per-job prefixes taken from shared.core.layout.JOB_FOLDERS.
+    """The bucket's lifecycle configuration, its expiring prefixes taken from shared.core.layout.
 
-    Every per-job folder expires after `delete_after_days` unless lifecycle.json keeps it, with a reason;
-    a folder added to JOB_FOLDERS expires without anyone editing infra/gcp.
+    Every intermediate per-job folder (`INTERMEDIATE_JOB_FOLDERS`: every job folder but the delivered ones)
+    expires after `delete_after_days`, so a folder added to layout expires without anyone editing infra/gcp.
     https://cloud.google.com/storage/docs/lifecycle#matchesprefix-suffix
     """
     spec = load_json("lifecycle.json", gcp_dir)
-    kept: Mapping[str, str] = spec["job_folders"].get("keep", {})
-    unknown = set(kept) - set(layout.JOB_FOLDERS)
-    if unknown:
-        raise SpecError("lifecycle.json keeps folders that are not in shared.core.layout.JOB_FOLDERS: "
-                        f"{sorted(unknown)}")
-    if any(not str(reason).strip() for reason in kept.values()):
-        raise SpecError("lifecycle.json: every kept job folder needs a reason")
-    expiring = [f"{folder}/" for folder in layout.JOB_FOLDERS if folder not in kept]
+    if "keep" in spec["job_folders"]:
+        raise SpecError("lifecycle.json: 'keep' is gone; delivered job folders are "
+                        "shared.core.layout.DELIVERED_JOB_FOLDERS")
+    expiring = [f"{folder}/" for folder in layout.INTERMEDIATE_JOB_FOLDERS]
     rules: list[dict[str, Any]] = []
     if expiring:
         rules.append({"action": {"type": "Delete"},
@@ -264,6 +261,13 @@ def write_lifecycle(out: Path, gcp_dir: Path = GCP_DIR) -> list[list[str]]:
     out.write_text(json.dumps(policy, indent=2), encoding="utf-8")
     prefixes = [p for rule in policy["rule"] for p in rule["condition"].get("matchesPrefix", [])]
     return [[str(out), ",".join(prefixes)]]
+
+
+def model_default_rows(genai_mode: str) -> list[list[str]]:
+    """The model ids shared.core.config uses when none is set (name, id), so the deploy passes (and shows) them."""
+    defaults = Settings()
+    return [["SCRIPT_MODEL", defaults.script_model], ["IMAGE_MODEL", defaults.image_model],
+            ["VEO_MODEL", default_veo_model(genai_mode)]]
 
 
 def index_rows(gcp_dir: Path = GCP_DIR) -> list[list[str]]:
@@ -329,7 +333,7 @@ def _print_rows(rows: Iterable[list[str]]) -> None:
 def _parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m infra.deploy.spec", description=__doc__.splitlines()[0])
     parser.add_argument("what", choices=("functions", "pubsub", "principals", "bindings", "indexes", "lifecycle",
-                                         "render-monitoring"))
+                                         "render-monitoring", "model-defaults"))
     parser.add_argument("--env", required=True, choices=ENVIRONMENTS)
     parser.add_argument("--genai-mode", default="gemini_api", choices=("gemini_api", "vertex"))
     parser.add_argument("--project", default="")
@@ -352,6 +356,8 @@ def rows_for(args: argparse.Namespace) -> list[list[str]]:
         return binding_rows(args.env, args.genai_mode)
     if args.what == "indexes":
         return index_rows()
+    if args.what == "model-defaults":
+        return model_default_rows(args.genai_mode)
     if args.what == "lifecycle":
         if not args.out:
             raise SpecError("lifecycle needs --out")

@@ -47,15 +47,18 @@ def music_path(file_name: str) -> str:
     return f"music/{file_name}"
 
 
-# --- Cloud Storage: per-job folders of intermediate files -----------------------------------------
+# --- Cloud Storage: per-job folders ----------------------------------------------------------------
 VEO_VIDEOS = "veo31_videos"
 VEO_BLOCKS = "veo31_blocks"
 VEO_FRAMES = "veo31_frames"
 RENDITIONS = "renditions"
 STORYBOARDS = "storyboards"
 TRANSCRIPTS = "transcripts"
-# Folders holding a job's intermediate files (deleted with the video and by the bucket's lifecycle).
+# Folders holding one job's files, each under `<folder>/<video_id>/` (all deleted with the video).
 JOB_FOLDERS: tuple[str, ...] = (VEO_VIDEOS, VEO_BLOCKS, VEO_FRAMES, RENDITIONS, STORYBOARDS, TRANSCRIPTS)
+# Delivered folders (signed URLs while the video exists); every other job folder is intermediate: it expires.
+DELIVERED_JOB_FOLDERS: tuple[str, ...] = (RENDITIONS,)
+INTERMEDIATE_JOB_FOLDERS: tuple[str, ...] = tuple(f for f in JOB_FOLDERS if f not in DELIVERED_JOB_FOLDERS)
 
 
 def job_folder(folder: str, video_id: str) -> str:

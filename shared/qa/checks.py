@@ -1,6 +1,6 @@
 """Quality checks of a delivered file against its preset: each check a measured value, a threshold, a verdict.
 
-The file is measured once (shared.qa.measure: ffprobe + a single decode); the subtitle checks compare
+The file is measured once (shared.qa.measure: a probe + a single decode); the subtitle checks compare
 the delivered SRT with the speech spans of the source audio (coverage) and with the script's
 dialogue (word error rate). Which failures block delivery is the preset's decision.
 """

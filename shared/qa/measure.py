@@ -1,6 +1,6 @@
-"""QA measurements of a delivered file: one ffprobe and ONE decode running every detection filter.
+"""QA measurements of a delivered file: one probe (PyAV) and ONE decode running every detection filter.
 
-    ffprobe ──────────────> container, codecs, profile, frame rates, stream durations, bitrate, size
+    probe ────────────────> container, codecs, profile, frame rates, stream durations, bitrate, size
     ffmpeg -i final.mp4
       [0:v] scale down → blackdetect → freezedetect → null
       [0:a] ebur128 (true peak) → silencedetect → f32le to a pipe → clipped-sample ratio (numpy)
@@ -136,7 +136,7 @@ def decode_measurements(path: Path, duration: float, *, has_video: bool, has_aud
 
 
 def measure(path: Path) -> Measurements:
-    """ffprobe + one decode of a delivered file."""
+    """One probe + one decode of a delivered file."""
     if not Path(path).is_file():
         raise PermanentError(f"no such media file: {path}", code=ErrorCode.MISSING_MEDIA)
     fields = probe_fields(path, probe(path))

@@ -156,6 +156,7 @@ def test_jobs_survive_agents_killed_at_random_points(local_cloud, clients, simul
     print(f"\ncrash: {result}")
     assert unexpected_outcomes(docs, run.expected) == {}
     assert result.lost == 0, {v: docs.get(v, {}).get("error") for v in run.video_ids}
+    assert sum(e.source == "push" for e in exchanges) >= len(run.video_ids), "the relay saw the pushes"
     assert unexplained_5xx(exchanges, run.faults) == []
     assert duplicates == 0
     assert billing_mismatches(ledger, docs) == {}

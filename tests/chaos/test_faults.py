@@ -180,6 +180,7 @@ def test_jobs_complete_or_fail_with_their_reason_under_faults(local_cloud, clien
         "an outage that overlapped no running job tested nothing"
     assert unexpected_outcomes(docs, expected) == {}
     assert result.lost == 0
+    assert sum(e.source == "push" for e in exchanges) >= len(expected), "the relay saw the pushes"
     assert unexplained_5xx(exchanges, faults) == []
     assert duplicates == 0
     assert billing_mismatches(ledger, docs) == {}

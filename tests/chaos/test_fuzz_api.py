@@ -496,5 +496,6 @@ def test_malformed_and_oversized_payloads_are_parked_and_recorded_once(pipeline,
     assert by_key == {}, f"records of payloads never sent: {list(by_key)[:3]}"
     # Pipeline jobs the monitor may resume meanwhile (the HTTP fuzz's creations) are not this test's payloads.
     ours = [e for e in pushes if not (e.video_id and PIPELINE_JOB_ID.fullmatch(e.video_id))]
+    assert len(ours) >= len(sent), f"the relay saw {len(ours)} pushes of {len(sent)} payloads"
     assert [e for e in ours if e.status is None or e.status >= 300] == [], "every payload parked and acknowledged"
     assert OUTCOMES["payload_push_5xx"] == 0

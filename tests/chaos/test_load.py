@@ -60,6 +60,7 @@ def test_concurrent_short_jobs_all_complete_consistently(clients, simulator, pus
     print(f"\nload: {count} jobs, {result.extra['jobs_per_min']} jobs/min; per step p50/p95 s: {steps}")
     assert {v: d["status"] for v, d in docs.items() if d["status"] != "completed"} == {}
     assert {v: p for v, d in docs.items() if (p := history_problems(d))} == {}
+    assert sum(e.source == "push" for e in exchanges) >= 3 * count, "video, assembly and QA pushes were seen"
     assert unexplained_5xx(exchanges, []) == []
     assert duplicates == 0
     assert billing_mismatches(ledger, docs) == {}

@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import io
 import json
-import shutil
-import subprocess
 import time
 import urllib.parse
 from collections.abc import Callable, Mapping
@@ -28,7 +26,8 @@ from PIL import Image
 
 from shared.core.clients import make_genai
 from shared.core.config import GEMINI_API, VERTEX, Settings
-from shared.core.errors import TransientError
+from shared.core.errors import PipelineError, TransientError
+from shared.media import ffmpeg as media
 from shared.script.writer import VideoRequestBody, generate_script
 from shared.video import veo
 from shared.video.characters import generate_image
@@ -106,13 +105,10 @@ def ensure_http_timeout(client: genai.Client, seconds: float) -> str:
 
 
 def _probe_seconds(path: Path) -> float | None:
-    if not shutil.which("ffprobe"):
-        return None
-    out = subprocess.run(["ffprobe", "-v", "error", "-show_entries", "format=duration", "-of", "json", str(path)],
-                         capture_output=True, text=True, timeout=60, check=False)
+    """The downloaded clip's length, through the same probe the pipeline uses (None if unreadable)."""
     try:
-        return round(float(json.loads(out.stdout)["format"]["duration"]), 2)
-    except (ValueError, KeyError, TypeError):
+        return round(media.probe(path).duration, 2)
+    except PipelineError:
         return None
 
 

@@ -115,23 +115,30 @@ def test_lifecycle_expires_every_intermediate_job_folder_of_layout(first: DryRun
     create = planned(first, "storage", "buckets", "create")[0]
     rules = json.loads(Path(one(create, "--lifecycle-file")).read_text())["rule"]
     deleted = {p for r in rules if r["action"]["type"] == "Delete" for p in r["condition"]["matchesPrefix"]}
-    kept = json.loads((spec.GCP_DIR / "lifecycle.json").read_text())["job_folders"]["keep"]
-    assert set(kept) == {layout.RENDITIONS}, "renditions/ is delivered (rendition_urls); the rest is intermediate"
-    assert deleted == {f"{folder}/" for folder in layout.JOB_FOLDERS if folder not in kept}
+    assert layout.DELIVERED_JOB_FOLDERS == (layout.RENDITIONS,), "renditions/ is delivered (rendition_urls)"
+    assert deleted == {f"{folder}/" for folder in layout.INTERMEDIATE_JOB_FOLDERS}
+    assert not deleted & {f"{folder}/" for folder in layout.DELIVERED_JOB_FOLDERS}
 
 
-def test_a_new_job_folder_expires_without_editing_infra(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(layout, "JOB_FOLDERS", (*layout.JOB_FOLDERS, "new_intermediate"))
+def test_job_folders_are_delivered_or_intermediate_and_new_ones_are_intermediate() -> None:
+    assert set(layout.DELIVERED_JOB_FOLDERS) <= set(layout.JOB_FOLDERS)
+    assert set(layout.INTERMEDIATE_JOB_FOLDERS) == set(layout.JOB_FOLDERS) - set(layout.DELIVERED_JOB_FOLDERS)
+    assert "keep" not in json.loads((spec.GCP_DIR / "lifecycle.json").read_text())["job_folders"], \
+        "the delivered folders are declared once, in shared/core/layout.py"
+
+
+def test_a_new_intermediate_folder_expires_without_editing_infra(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(layout, "INTERMEDIATE_JOB_FOLDERS", (*layout.INTERMEDIATE_JOB_FOLDERS, "new_intermediate"))
     prefixes = spec.lifecycle_policy()["rule"][0]["condition"]["matchesPrefix"]
     assert "new_intermediate/" in prefixes and "renditions/" not in prefixes
 
 
-def test_lifecycle_refuses_keeping_an_unknown_folder_or_without_reason(tmp_path: Path) -> None:
-    for keep in ({"nope": "why"}, {"renditions": " "}):
-        (tmp_path / "lifecycle.json").write_text(json.dumps(
-            {"job_folders": {"delete_after_days": 7, "keep": keep}, "abort_incomplete_multipart_upload_days": 1}))
-        with pytest.raises(spec.SpecError):
-            spec.lifecycle_policy(tmp_path)
+def test_lifecycle_refuses_the_old_keep_list(tmp_path: Path) -> None:
+    (tmp_path / "lifecycle.json").write_text(json.dumps(
+        {"job_folders": {"delete_after_days": 7, "keep": {"renditions": "why"}},
+         "abort_incomplete_multipart_upload_days": 1}))
+    with pytest.raises(spec.SpecError, match="DELIVERED_JOB_FOLDERS"):
+        spec.lifecycle_policy(tmp_path)
 
 
 def test_vertex_service_agent_may_write_and_read_the_bucket_in_vertex_mode_only(first: DryRun, vertex: DryRun) -> None:
