@@ -58,25 +58,45 @@ Use a machine image with google-cloud-cli (Firestore and Pub/Sub emulator compon
   say "Firestore and Pub/Sub emulators present"
 }
 
+# The deployed runtime is Cloud Functions python312: build the venv with Python 3.12 when the machine has it
+# (on PATH, or installed by pyenv without being its global version), so tests run on the deployed interpreter.
+find_python() {
+  local candidate
+  for candidate in python3.12 "$(pyenv root 2>/dev/null)"/versions/3.12*/bin/python3.12 /usr/bin/python3.12; do
+    if [ -n "$candidate" ] && "$candidate" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 12))' 2>/dev/null; then
+      PYTHON="$candidate"
+      return
+    fi
+  done
+  PYTHON=python3
+  say "Python 3.12 (the deployed runtime) not found: building .venv with $(python3 --version 2>&1)"
+}
+
 check_python() {
-  command -v python3 >/dev/null 2>&1 || die "python3 not found"
-  python3 -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
-    || die "python3 >= 3.11 needed, found $(python3 --version 2>&1)"
+  find_python
+  command -v "$PYTHON" >/dev/null 2>&1 || [ -x "$PYTHON" ] || die "python3 not found"
+  "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
+    || die "python >= 3.11 needed, found $("$PYTHON" --version 2>&1)"
 }
 
 # Hash of every requirements file requirements-dev.txt pulls in, plus the interpreter version.
 requirements_hash() {
   (
     cd "$ROOT"
-    python3 --version
+    "$PYTHON" --version
     cat requirements-dev.txt requirements.txt shared/requirements.txt agent-*/requirements.txt 2>/dev/null
   ) | sha256sum | cut -d' ' -f1
 }
 
+venv_matches_python() {
+  [ -x "${VENV}/bin/python" ] && [ "$("${VENV}/bin/python" --version 2>&1)" = "$("$PYTHON" --version 2>&1)" ]
+}
+
 install_python_packages() {
-  if [ ! -x "${VENV}/bin/python" ]; then
-    say "creating .venv"
-    python3 -m venv "$VENV"
+  if ! venv_matches_python; then
+    [ -d "$VENV" ] && say "rebuilding .venv for $("$PYTHON" --version 2>&1)" && rm -rf "$VENV"
+    say "creating .venv with $("$PYTHON" --version 2>&1)"
+    "$PYTHON" -m venv "$VENV"
   fi
   local wanted
   wanted="$(requirements_hash)"
