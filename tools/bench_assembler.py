@@ -35,7 +35,8 @@ from shared.assembly.finish import encode_args, produce_deliverables  # noqa: E4
 from shared.assembly.music import choose_track  # noqa: E402
 from shared.assembly.transcribe import Transcript, get_model, load_audio  # noqa: E402
 from shared.core.config import GEMINI_API  # noqa: E402
-from shared.media.ffmpeg import escape_filter_value, probe, run_ffmpeg  # noqa: E402
+from shared.media.ffmpeg import escape_filter_value, run_ffmpeg  # noqa: E402
+from shared.media.probe import probe  # noqa: E402
 from shared.video.plan import plan_video, single_chain  # noqa: E402
 
 LINES = [

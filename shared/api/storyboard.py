@@ -26,7 +26,7 @@ from shared.core.storage import gs_uri, read_json, upload_file, upload_json
 from shared.core.validation import parse_body
 from shared.core.vocabulary import MAX_DIALOGUE_WORDS
 from shared.media.ffmpeg import concat_copy
-from shared.media.ffmpeg import duration as video_duration
+from shared.media.probe import duration as video_duration
 from shared.media.render import render_clip, seed_for
 
 BLOCK_SECONDS = 5.0

@@ -26,16 +26,15 @@ from shared.core import log
 from shared.core.errors import ErrorCode, InvalidInputError, PermanentError
 from shared.media.ffmpeg import (
     Loudness,
-    MediaInfo,
     ebur128_filter,
     escape_filter_value,
     measure_loudness,
     parse_ebur128,
-    probe,
     require_tools,
     run,
     write_thumbnail,
 )
+from shared.media.probe import MediaInfo, probe
 from shared.video.plan import VideoPlan, single_chain
 
 OUT_WIDTH, OUT_HEIGHT, OUT_FPS = 1080, 1920, 24

@@ -17,7 +17,8 @@ from typing import Any
 import numpy as np
 
 from shared.core.errors import ErrorCode, InvalidInputError, PermanentError
-from shared.media.ffmpeg import probe, run
+from shared.media.ffmpeg import run
+from shared.media.probe import probe
 
 MUSIC_DIR = Path(__file__).resolve().parent / "assets" / "music"
 CATALOGUE = MUSIC_DIR / "catalogue.json"

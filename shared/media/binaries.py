@@ -4,7 +4,7 @@ ffmpeg is the static build inside the pinned `imageio-ffmpeg` wheel (shared/requ
 by its file name in the installed package: never PATH, never an environment variable. imageio-ffmpeg's
 own `get_ffmpeg_exe()` is NOT used: it honours IMAGEIO_FFMPEG_EXE and falls back to a conda or a
 system ffmpeg, so a stray variable or a missing wheel would silently pick another build.
-There is no ffprobe: files are probed in-process with PyAV (shared.media.ffmpeg.probe).
+There is no ffprobe: files are probed in-process with PyAV (shared.media.probe).
 See docs/decisions/0005-media-binaries.md.
 
 Test seam: `resolve` is the function ffmpeg_binary() asks; tests replace it (monkeypatch) to run a

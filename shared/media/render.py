@@ -20,7 +20,8 @@ import ffmpeg as ffmpeg_python  # the ffmpeg-python package: builds the drawing 
 
 from shared.core import log
 from shared.core.errors import GenerationError, InvalidInputError
-from shared.media.ffmpeg import EXACT_MUX_ARGS, concat_copy, duration, run, source
+from shared.media.ffmpeg import EXACT_MUX_ARGS, concat_copy, run, source
+from shared.media.probe import duration
 from shared.media.speech import clean_speech_text, synthesize
 
 WIDTH, HEIGHT, FPS = 720, 1280, 24

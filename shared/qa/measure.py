@@ -17,7 +17,8 @@ from typing import Any
 import numpy as np
 
 from shared.core.errors import ErrorCode, PermanentError
-from shared.media.ffmpeg import MediaInfo, parse_ebur128, probe, rate, run_output
+from shared.media.ffmpeg import parse_ebur128, run_output
+from shared.media.probe import MediaInfo, probe, rate
 
 # A decoded sample at or above this magnitude counts as clipped (AAC overshoots a clipped flat top).
 CLIP_LEVEL = 0.98

@@ -19,7 +19,7 @@ from shared.core.messages import QaRequest
 from shared.core.runner import COMPLETED
 from shared.core.status import Status
 from shared.core.storage import download_file, gs_uri, read_json, upload_bytes, upload_json
-from shared.media.ffmpeg import probe
+from shared.media.probe import probe
 from shared.pricing.presets import preset_from_doc
 from shared.pricing.receipts import build_receipt
 from shared.qa.checks import SubtitleEvidence, check_file

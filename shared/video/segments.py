@@ -10,7 +10,8 @@ from pathlib import Path
 
 from shared.core import log
 from shared.core.errors import GenerationError
-from shared.media.ffmpeg import concat_copy, duration, probe, run
+from shared.media.ffmpeg import concat_copy, run
+from shared.media.probe import duration, probe
 
 _MATCHING_FIELDS = ("codec_name", "profile", "width", "height", "pix_fmt", "r_frame_rate", "sample_rate",
                     "channels", "time_base")

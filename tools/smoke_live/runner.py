@@ -27,7 +27,7 @@ from PIL import Image
 from shared.core.clients import make_genai
 from shared.core.config import GEMINI_API, VERTEX, Settings
 from shared.core.errors import PipelineError, TransientError
-from shared.media import ffmpeg as media
+from shared.media.probe import probe
 from shared.script.writer import VideoRequestBody, generate_script
 from shared.video import veo
 from shared.video.characters import generate_image
@@ -107,7 +107,7 @@ def ensure_http_timeout(client: genai.Client, seconds: float) -> str:
 def _probe_seconds(path: Path) -> float | None:
     """The downloaded clip's length, through the same probe the pipeline uses (None if unreadable)."""
     try:
-        return round(media.probe(path).duration, 2)
+        return round(probe(path).duration, 2)
     except PipelineError:
         return None
 

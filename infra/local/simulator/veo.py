@@ -38,7 +38,7 @@ from infra.local.simulator.faults import REJECTING_KINDS, FaultBook, FaultRule, 
 from infra.local.simulator.models import GEMINI_API, LITE, VERTEX
 from infra.local.simulator.protocol import ApiError, VeoPrompt, invalid
 from shared.core import log
-from shared.media.ffmpeg import duration as video_duration
+from shared.media.probe import duration as video_duration
 from shared.media.render import extend_clip, render_clip, seed_for
 
 FIRST_CLIP_SECONDS = (4, 6, 8)

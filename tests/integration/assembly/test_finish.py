@@ -16,7 +16,8 @@ from shared.assembly.finish import produce_deliverables, render_final
 from shared.assembly.music import load_catalogue
 from shared.assembly.subtitles import Cue, parse_srt
 from shared.assembly.transcribe import transcribe
-from shared.media.ffmpeg import has_faststart, measure_loudness, probe, run_ffmpeg
+from shared.media.ffmpeg import measure_loudness, run_ffmpeg
+from shared.media.probe import has_faststart, probe
 from shared.video.plan import single_chain
 
 pytestmark = pytest.mark.timeout(240)

@@ -38,12 +38,16 @@ PATH_FLAGS = ("--source", "--config-from-file", "--policy-from-file", "--lifecyc
 PROJECT = "veo-offline-test"
 BASE_ARGS = ["--project", PROJECT, "--region", "us-central1", "--budget-amount", "250",
              "--billing-account", "012345-6789AB-CDEF01"]
-# Optional settings the functions get when set; CORS_ORIGINS needs gcloud's alternate delimiter (^|^).
-PASSED_SETTINGS = {"CORS_ORIGINS": "https://app.example,https://studio.example", "VEO_REQUESTS_PER_MINUTE": "20"}
+# Optional settings the functions get when set; the comma-separated ones need gcloud's alternate delimiter (^|^).
+PASSED_SETTINGS = {"CORS_ORIGINS": "https://app.example,https://studio.example", "VEO_REQUESTS_PER_MINUTE": "20",
+                   "MONITOR_BACKOFF_SECONDS": "30,90,300", "VEO_OPERATION_DEADLINE_SECONDS": "2400",
+                   "AUTH_SERVICE_ACCOUNTS": f"nightly@{PROJECT}.iam.gserviceaccount.com,ops@{PROJECT}.iam.gserviceaccount.com"}
 PLANS = {
     "first-deploy": (BASE_ARGS + ["--env", "dev"], "missing"),
     "re-run": (BASE_ARGS + ["--env", "dev"], "present"),
-    "vertex": (BASE_ARGS + ["--env", "prod", "--genai-mode", "vertex", "--script-invoker", "group:ops@example.com",
+    # the front door's invoker IAM check disabled (organizations forbidding allUsers), every model flag
+    "vertex": (BASE_ARGS + ["--env", "prod", "--genai-mode", "vertex", "--no-invoker-iam-check",
+                            "--veo-fallback-model", "veo-3.1-fast-generate-001", "--image-model", "gemini-3.1-flash-image",
                             "--notification-channels", f"projects/{PROJECT}/notificationChannels/123"], "missing"),
     "verify": (BASE_ARGS + ["--env", "dev", "--verify"], "missing"),
     "verify-vertex": (BASE_ARGS + ["--env", "prod", "--genai-mode", "vertex", "--verify"], "missing"),
@@ -199,6 +203,9 @@ def test_plans_cover_every_kind_of_resource(planned_commands: list[list[str]]) -
                      "projects get-iam-policy", "secrets get-iam-policy", "firestore databases"):
         assert expected in groups, f"no '{expected}' command in the plans"
     assert not [c for c in planned_commands if c[1] == "compute"], "the Cloud CDN was removed"
+    # the front door: public at the IAM level (allUsers), or its invoker IAM check disabled (docs/auth.md)
+    assert [c for c in planned_commands if c[1:3] == ["functions", "deploy"] and "--allow-unauthenticated" in c]
+    assert [c for c in planned_commands if c[1:4] == ["run", "services", "update"] and "--no-invoker-iam-check" in c]
 
 
 @pytest.mark.parametrize("mutation", ["typo_flag", "invalid_choice"])

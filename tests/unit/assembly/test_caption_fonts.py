@@ -23,7 +23,7 @@ from shared.assembly.subtitles import Cue
 from shared.core.errors import PermanentError
 from shared.media import render
 from shared.media.binaries import ffmpeg_binary
-from shared.media.ffmpeg import MediaInfo
+from shared.media.probe import MediaInfo
 
 pytestmark = pytest.mark.timeout(120)
 

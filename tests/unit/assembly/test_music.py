@@ -7,7 +7,7 @@ import pytest
 
 from shared.assembly.music import CATALOGUE, MUSIC_DIR, bed_filter, choose_track, load_catalogue, loop_count
 from shared.core.errors import InvalidInputError
-from shared.media.ffmpeg import probe
+from shared.media.probe import probe
 
 STYLES = ("cinematic", "anime", "realistic", "sketch", "cyberpunk", "vintage", "fantasy")
 

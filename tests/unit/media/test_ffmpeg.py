@@ -12,6 +12,7 @@ import pytest
 
 from shared.core.errors import GenerationError, PermanentError
 from shared.media import ffmpeg as media
+from shared.media.probe import duration, probe
 from shared.video.segments import _MATCHING_FIELDS, stream_signature
 
 pytestmark = pytest.mark.timeout(120)
@@ -32,7 +33,7 @@ def clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_probe_reads_video_and_audio(clip: Path) -> None:
-    info = media.probe(clip)
+    info = probe(clip)
     assert (info.width, info.height, info.fps) == (64, 48, 24.0)
     assert (info.video_codec, info.profile, info.pix_fmt) == ("h264", "Constrained Baseline", "yuv420p")
     assert (info.audio_codec, info.sample_rate, info.audio_channels) == ("aac", 48000, 2)
@@ -41,7 +42,7 @@ def test_probe_reads_video_and_audio(clip: Path) -> None:
 
 
 def test_probe_keeps_the_raw_json(clip: Path) -> None:
-    info = media.probe(clip)
+    info = probe(clip)
     assert [s["codec_type"] for s in info.streams] == ["video", "audio"]
     assert info.video_stream["r_frame_rate"] == "24/1" and info.audio_stream["codec_name"] == "aac"
     assert info.container["format_name"].startswith("mov,mp4")
@@ -50,29 +51,29 @@ def test_probe_keeps_the_raw_json(clip: Path) -> None:
 
 
 def test_duration_is_frames_over_rate(clip: Path) -> None:
-    assert media.duration(clip) == 1.0
-    assert media.probe(clip).nominal_duration == 1.0
+    assert duration(clip) == 1.0
+    assert probe(clip).nominal_duration == 1.0
 
 
 def test_audio_only_file(tmp_path: Path) -> None:
     wav = tmp_path / "tone.wav"
     media.run(["-f", "lavfi", "-i", "sine=f=440:r=16000:d=0.5", str(wav)], what="fixture")
-    info = media.probe(wav)
+    info = probe(wav)
     assert not info.has_video and info.video_stream == {} and (info.width, info.fps) == (0, 0.0)
     assert info.audio_codec == "pcm_s16le" and info.sample_rate == 16000 and not info.faststart
     with pytest.raises(PermanentError, match="no video stream") as caught:
-        media.duration(wav)
+        duration(wav)
     assert caught.value.code == "bad_media"
 
 
 def test_probe_errors(tmp_path: Path) -> None:
     with pytest.raises(PermanentError) as missing:
-        media.probe(tmp_path / "nothing.mp4")
+        probe(tmp_path / "nothing.mp4")
     assert missing.value.code == "missing_media"
     junk = tmp_path / "junk.mp4"
     junk.write_bytes(b"not a video at all")
     with pytest.raises(PermanentError, match="cannot read media file") as bad:
-        media.probe(junk)
+        probe(junk)
     assert bad.value.code == "bad_media"
 
 
@@ -82,7 +83,7 @@ def test_probe_runs_no_process(clip: Path, monkeypatch: pytest.MonkeyPatch) -> N
         raise AssertionError(f"probe started a process: {args[0] if args else kwargs}")
     monkeypatch.setattr(subprocess, "Popen", no_process)
     monkeypatch.setattr(subprocess, "run", no_process)
-    assert media.probe(clip).video_codec == "h264"
+    assert probe(clip).video_codec == "h264"
 
 
 # --- the probe against ffprobe (independent evidence) ---------------------------------------------
@@ -142,7 +143,7 @@ def _make(kind: str, path: Path) -> Path:
 def test_probe_fields_match_ffprobe(tmp_path: Path, kind: str, name: str) -> None:
     path = _make(kind, tmp_path / name)
     reference = _ffprobe(path)
-    raw = media.probe(path).raw
+    raw = probe(path).raw
     problems = _differences("format", raw["format"], reference["format"], FORMAT_FIELDS)
     assert [s["codec_type"] for s in raw["streams"]] == [s["codec_type"] for s in reference["streams"]]
     for ours, theirs in zip(raw["streams"], reference["streams"]):
@@ -160,9 +161,9 @@ def test_segment_signatures_match_ffprobe(tmp_path: Path) -> None:
 def test_concat_copy_joins_without_reencoding(tmp_path: Path) -> None:
     first, second = _clip(tmp_path / "first.mp4", sound=False), _clip(tmp_path / "second.mp4", seconds=2, sound=False)
     joined = tmp_path / "joined.mp4"
-    media.concat_copy([(first, media.duration(first)), (second, media.duration(second))], joined, tmp_path)
-    assert media.duration(joined) == 3.0
-    assert media.probe(joined).faststart
+    media.concat_copy([(first, duration(first)), (second, duration(second))], joined, tmp_path)
+    assert duration(joined) == 3.0
+    assert probe(joined).faststart
 
 
 def test_failure_class_is_the_callers(tmp_path: Path) -> None:
@@ -195,4 +196,4 @@ def test_source_only_graph_runs(tmp_path: Path) -> None:
     wav = tmp_path / "noise.wav"
     noise = media.source("anoisesrc", d=0.5, c="brown", r=16000, seed=1)
     media.run(ffmpeg_python.output(noise, str(wav)), what="noise")
-    assert media.probe(wav).duration == pytest.approx(0.5, abs=0.01)
+    assert probe(wav).duration == pytest.approx(0.5, abs=0.01)
