@@ -258,7 +258,7 @@ pubsub_service_agent() { printf 'service-%s@gcp-sa-pubsub.iam.gserviceaccount.co
 vertex_service_agent() { printf 'service-%s@gcp-sa-aiplatform.iam.gserviceaccount.com' "$PROJECT_NUMBER"; }
 
 ensure_service_identities() {
-  log "service identities (Pub/Sub${GENAI_MODE/#vertex/, Vertex AI})"
+  log "service identities (Pub/Sub$([[ "$GENAI_MODE" != vertex ]] || printf ', Vertex AI'))"
   run_retrying gcloud beta services identity create --service=pubsub.googleapis.com --project="$PROJECT"
   if [[ "$GENAI_MODE" == vertex ]]; then
     run_retrying gcloud beta services identity create --service=aiplatform.googleapis.com --project="$PROJECT"
@@ -915,10 +915,13 @@ print_summary() {
   log "  builds run as ${BUILD_SERVICE_ACCOUNT##*/}; Gemini key mounted in: ${KEY_FUNCTIONS[*]:-none}"
   log "  Firestore database $FIRESTORE_DATABASE (agents' datastore.user limited to it); bucket gs://$BUCKET"
   log "  monitor called every 2 min at $SCHEDULER_URL; front door: $STATUS_BASE_URL"
-  log "  front door invokable by anyone at the IAM level ($([[ "$INVOKER_IAM_CHECK" == 1 ]] &&
-    echo "allUsers invoker" || echo "invoker IAM check disabled")); the app authenticates: AUTH_MODE=$AUTH_MODE," \
-    "service accounts: ${AUTH_SERVICE_ACCOUNTS:-none}, CORS origins: ${CORS_ORIGINS:-none} (docs/auth.md)"
-  log "  models: script $SCRIPT_MODEL, image $IMAGE_MODEL, Veo $VEO_MODEL (fallback: ${VEO_FALLBACK_MODEL:-none})"
+  local public="allUsers invoker"
+  [[ "${INVOKER_IAM_CHECK:-1}" == 1 ]] || public="invoker IAM check disabled"
+  log "  front door invokable by anyone at the IAM level ($public); the app authenticates:" \
+    "AUTH_MODE=${AUTH_MODE:-both}, service accounts: ${AUTH_SERVICE_ACCOUNTS:-none}," \
+    "CORS origins: ${CORS_ORIGINS:-none} (docs/auth.md)"
+  log "  models: script ${SCRIPT_MODEL:-default}, image ${IMAGE_MODEL:-default}, Veo ${VEO_MODEL:-default}" \
+    "(fallback: ${VEO_FALLBACK_MODEL:-none})"
   log "  dashboard '$ENV_NAME video pipeline'${BUDGET_AMOUNT:+; budget $BUDGET_AMOUNT}"
   if ((${#DEFERRED[@]})); then
     warn "not done: ${DEFERRED[*]}; re-run this script in a few minutes to finish"

@@ -7,7 +7,7 @@ failed. The describe formats are the REST resources of each API:
   eventarc    https://cloud.google.com/eventarc/docs/reference/rest/v1/projects.locations.triggers
   pubsub      https://cloud.google.com/pubsub/docs/reference/rest/v1/projects.subscriptions
   scheduler   https://cloud.google.com/scheduler/docs/reference/rest/v1/projects.locations.jobs
-  run         https://cloud.google.com/run/docs/reference/rest/v1/namespaces.services (status.url)
+  run         https://cloud.google.com/run/docs/reference/rest/v1/namespaces.services (status.url, annotations)
   storage     https://cloud.google.com/storage/docs/json_api/v1/buckets (`--raw`)
   firestore   https://cloud.google.com/firestore/docs/reference/rest/v1/projects.databases
   IAM policy  https://cloud.google.com/iam/docs/reference/rest/v1/Policy
@@ -42,6 +42,9 @@ MAX_RETRY_DELAY = "600s"
 INGRESS = {"all": "ALLOW_ALL", "internal-only": "ALLOW_INTERNAL_ONLY", "internal-and-gclb": "ALLOW_INTERNAL_AND_GCLB"}
 SECTIONS = ("functions", "subscriptions", "iam", "scheduler", "bucket", "firestore")
 DATASTORE_ROLE = "roles/datastore.user"
+# Cloud Run's annotation of a service whose invoker IAM check is disabled (`--no-invoker-iam-check`).
+# https://cloud.google.com/run/docs/securing/managing-access#invoker_check
+INVOKER_IAM_DISABLED = "run.googleapis.com/invoker-iam-disabled"
 TOKEN_CREATOR = "roles/iam.serviceAccountTokenCreator"
 
 
@@ -204,12 +207,34 @@ def check_functions(t: Target, gcloud: Gcloud) -> Iterator[Check]:
                      mounted == wanted and secrets <= {f"{t.env}-gemini-api-key"}, f"mounted {mounted} from {secrets}")
         timeout = _get(doc, "serviceConfig.timeoutSeconds")
         yield _check(f"{f.name}: timeout {f.timeout_s} s", timeout == f.timeout_s, f"timeout {timeout}")
+        if f.agent == spec.FRONT_DOOR:
+            yield from check_front_door(t, gcloud, f, doc)
         if f.trigger_topic:
             topic = _get(doc, "eventTrigger.pubsubTopic")
             wanted_topic = f"projects/{t.project}/topics/{f.trigger_topic}"
             yield _check(f"{f.name}: triggered by {f.trigger_topic}", topic == wanted_topic, f"topic {topic}")
             retry = _get(doc, "eventTrigger.retryPolicy")
             yield _check(f"{f.name}: retries failed events", retry == "RETRY_POLICY_RETRY", f"retryPolicy {retry}")
+
+
+def check_front_door(t: Target, gcloud: Gcloud, f: spec.FunctionSpec, doc: Any) -> Iterator[Check]:
+    """The front door is invokable by anyone at the IAM level (allUsers, or its invoker IAM check disabled) and
+    authenticates in the application: AUTH_AUDIENCE names both its URLs, AUTH_CERTS_URL is unset (docs/auth.md)."""
+    policy = gcloud.json(["run", "services", "get-iam-policy", f.name, *t.regional()])
+    service = gcloud.json(["run", "services", "describe", f.name, *t.regional()])
+    public = "allUsers" in _members(policy, "roles/run.invoker")
+    unchecked = str((_get(service, "metadata.annotations") or {}).get(INVOKER_IAM_DISABLED, "")).lower() == "true"
+    yield _check(f"{f.name}: invokable by anyone at the IAM level (allUsers or invoker IAM check disabled)",
+                 public or unchecked, "IAM-private: browsers, API keys and Firebase users cannot reach the app; "
+                 "re-run deploy-veo31.sh (docs/auth.md)")
+    env = _get(doc, "serviceConfig.environmentVariables", {}) or {}
+    urls = [doc.get("url") or f"https://{t.region}-{t.project}.cloudfunctions.net/{f.name}",
+            run_url(f.name, t.project_number, t.region)]
+    audiences = [a.strip().rstrip("/") for a in env.get("AUTH_AUDIENCE", "").split(",") if a.strip()]
+    yield _check(f"{f.name}: AUTH_AUDIENCE names {', '.join(urls)}", set(urls) <= set(audiences),
+                 f"AUTH_AUDIENCE {env.get('AUTH_AUDIENCE')!r}")
+    yield _check(f"{f.name}: AUTH_CERTS_URL unset", "AUTH_CERTS_URL" not in env,
+                 "local cloud only: the function refuses to start with it")
 
 
 def check_subscriptions(t: Target, gcloud: Gcloud) -> Iterator[Check]:

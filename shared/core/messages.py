@@ -73,8 +73,9 @@ def decode(data: bytes) -> StepMessage:
                                 code=ErrorCode.MESSAGE_TOO_LARGE)
     try:
         raw = json.loads(data)
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:  # too deeply nested: RecursionError
-        raise InvalidInputError(f"message is not JSON: {exc}", code=ErrorCode.MALFORMED_MESSAGE) from exc
+    # RecursionError: nested too deeply; ValueError (JSONDecodeError's base): an integer beyond 4,300 digits.
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        raise InvalidInputError(f"message is not JSON: {str(exc)[:200]}", code=ErrorCode.MALFORMED_MESSAGE) from exc
     if not isinstance(raw, dict) or raw.get("schema_version") != SCHEMA_VERSION:
         raise InvalidInputError("unsupported or missing schema_version", code=ErrorCode.UNSUPPORTED_SCHEMA)
     try:

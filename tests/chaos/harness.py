@@ -17,6 +17,7 @@ import base64
 import binascii
 import contextlib
 import json
+import sys
 import threading
 import time
 from collections import Counter
@@ -244,6 +245,14 @@ def timed_delivery(exchanges: Exchanges, agent: str, video_id: str | None,
     return response
 
 
+class _QuietServer(ThreadingHTTPServer):
+    """The relay's server: the emulator dropping a kept-alive connection (or giving up on a push) is normal."""
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
+
+
 class PushRelay:
     """An HTTP relay between the Pub/Sub emulator's push subscriptions and the agents: forwards each push as is
     and records the agent's answer (an Exchange) before passing it back. An agent that does not answer (killed,
@@ -263,7 +272,7 @@ class PushRelay:
             def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - http.server's signature
                 return None
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = _QuietServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
         self._thread = threading.Thread(target=self.server.serve_forever, name="push-relay", daemon=True)
 

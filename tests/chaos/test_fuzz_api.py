@@ -374,8 +374,7 @@ def test_the_inputs_an_outside_review_answered_with_html_500_pages_get_4xx_json(
 # Built broken in known ways from the documented message schema (shared/core/messages.py: a JSON object,
 # schema_version 1, kind, video_id matching VIDEO_ID, origin, attempt 0-1000, nothing else; at most 16 KiB;
 # each topic's agent takes only its kinds), with the reasons each breakage implies. Nothing is filtered
-# through the pipeline's decoder. Not drawn: JSON integers beyond 4,300 digits, which the decoder does not
-# survive yet (tests/unit/ops/test_pubsub_payload_limits.py, an expected failure until it is fixed).
+# through the pipeline's decoder. JSON integers beyond 4,300 digits make json.loads raise a plain ValueError.
 MAX_MESSAGE_BYTES = 16 * 1024
 ACCEPTS = {"video-requests": {"video_request"}, "assembly-requests": {"assembly_request", "block_ready"},
            "qa-requests": {"qa_request"}}
@@ -397,7 +396,8 @@ def broken_payloads(draw: st.DrawFn) -> tuple[str, str, bytes, frozenset[str]]:
     own = draw(st.sampled_from(sorted(ACCEPTS[topic])))
     valid = _message(own, draw(fresh_video_ids))
     breakage = draw(st.sampled_from(("not_utf8", "truncated", "deep", "not_object", "bad_version", "bad_video_id",
-                                     "bad_field", "unknown_field", "unknown_kind", "wrong_kind", "too_large")))
+                                     "bad_field", "unknown_field", "unknown_kind", "wrong_kind", "too_large",
+                                     "digits_beyond_limit")))
     if breakage == "not_utf8":  # 0xff never starts UTF-8 text
         return breakage, topic, b"\xff" + draw(st.binary(max_size=200)), frozenset({MALFORMED})
     if breakage == "truncated":  # a proper prefix of an object's text is never JSON
@@ -430,6 +430,10 @@ def broken_payloads(draw: st.DrawFn) -> tuple[str, str, bytes, frozenset[str]]:
     if breakage == "unknown_kind":
         kind = draw(st.text(max_size=20).filter(lambda k: k not in KINDS))
         return breakage, topic, json.dumps({**valid, "kind": kind}).encode(), frozenset({MALFORMED})
+    if breakage == "digits_beyond_limit":
+        digits = b"9" * draw(st.integers(4301, 6000))
+        return breakage, topic, json.dumps({**valid, "attempt": 0}).encode().replace(b'"attempt": 0', b'"attempt": '
+                                                                                  + digits), frozenset({MALFORMED})
     if breakage == "wrong_kind":  # a valid message of a kind another agent takes
         other = draw(st.sampled_from([k for k in KINDS if k not in ACCEPTS[topic]]))
         return breakage, topic, json.dumps(_message(other, valid["video_id"])).encode(), frozenset({WRONG_KIND})

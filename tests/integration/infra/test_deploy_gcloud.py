@@ -41,13 +41,15 @@ BASE_ARGS = ["--project", PROJECT, "--region", "us-central1", "--budget-amount",
 # Optional settings the functions get when set; the comma-separated ones need gcloud's alternate delimiter (^|^).
 PASSED_SETTINGS = {"CORS_ORIGINS": "https://app.example,https://studio.example", "VEO_REQUESTS_PER_MINUTE": "20",
                    "MONITOR_BACKOFF_SECONDS": "30,90,300", "VEO_OPERATION_DEADLINE_SECONDS": "2400",
-                   "AUTH_SERVICE_ACCOUNTS": f"nightly@{PROJECT}.iam.gserviceaccount.com,ops@{PROJECT}.iam.gserviceaccount.com"}
+                   "AUTH_SERVICE_ACCOUNTS": ",".join(f"{name}@{PROJECT}.iam.gserviceaccount.com"
+                                                     for name in ("nightly", "ops"))}
 PLANS = {
     "first-deploy": (BASE_ARGS + ["--env", "dev"], "missing"),
     "re-run": (BASE_ARGS + ["--env", "dev"], "present"),
     # the front door's invoker IAM check disabled (organizations forbidding allUsers), every model flag
     "vertex": (BASE_ARGS + ["--env", "prod", "--genai-mode", "vertex", "--no-invoker-iam-check",
-                            "--veo-fallback-model", "veo-3.1-fast-generate-001", "--image-model", "gemini-3.1-flash-image",
+                            "--veo-fallback-model", "veo-3.1-fast-generate-001",
+                            "--image-model", "gemini-3.1-flash-image",
                             "--notification-channels", f"projects/{PROJECT}/notificationChannels/123"], "missing"),
     "verify": (BASE_ARGS + ["--env", "dev", "--verify"], "missing"),
     "verify-vertex": (BASE_ARGS + ["--env", "prod", "--genai-mode", "vertex", "--verify"], "missing"),

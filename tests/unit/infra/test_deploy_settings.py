@@ -84,8 +84,7 @@ def test_the_front_door_is_invokable_by_all_users_and_the_rest_stays_private(def
     script = deploy_of(default, "agent-script")
     assert "--allow-unauthenticated" in script and "--no-allow-unauthenticated" not in script
     assert flag_values(script, "--ingress-settings") == ["all"]
-    for agent in ("agent-monitor",):
-        assert "--no-allow-unauthenticated" in deploy_of(default, agent)
+    assert "--no-allow-unauthenticated" in deploy_of(default, "agent-monitor")
     bindings = planned(default, "functions", "add-invoker-policy-binding")
     assert not [c for c in bindings if c[3] == FRONT_DOOR], "no IAM-private invoker list on the front door"
     assert not planned(default, "run", "services", "update"), "the invoker IAM check stays on by default"
@@ -152,11 +151,11 @@ def test_the_removed_invoker_list_and_bad_auth_values_are_refused(deploy_tree, a
 
 # --- 2. model ids: every one settable, each passed only to the agents that read it ------------------------------
 
-MODEL_READERS = {  # where each is read: shared/script/writer.py; shared/api/characters.py + shared/video/inputs.py;
-    "SCRIPT_MODEL": {"agent-script"},  # shared/video/chain.py
-    "IMAGE_MODEL": {"agent-script", "agent-video-veo31"},
-    "VEO_MODEL": {"agent-video-veo31"},
-    "VEO_FALLBACK_MODEL": {"agent-video-veo31"},
+MODEL_READERS = {
+    "SCRIPT_MODEL": {"agent-script"},  # shared/script/writer.py
+    "IMAGE_MODEL": {"agent-script", "agent-video-veo31"},  # shared/api/characters.py, shared/video/inputs.py
+    "VEO_MODEL": {"agent-video-veo31"},  # shared/video/chain.py
+    "VEO_FALLBACK_MODEL": {"agent-video-veo31"},  # shared/video/chain.py
 }
 
 
@@ -165,8 +164,8 @@ def receivers(result: DryRun, name: str) -> dict[str, str]:
 
 
 def test_model_flags_reach_only_the_agents_that_read_them(make_plan) -> None:  # type: ignore[no-untyped-def]
-    given = {"SCRIPT_MODEL": "gemini-9-flash", "IMAGE_MODEL": "gemini-9-image", "VEO_MODEL": "veo-3.1-fast-generate-preview",
-             "VEO_FALLBACK_MODEL": "veo-3.1-lite-generate-preview"}
+    given = {"SCRIPT_MODEL": "gemini-9-flash", "IMAGE_MODEL": "gemini-9-image",
+             "VEO_MODEL": "veo-3.1-fast-generate-preview", "VEO_FALLBACK_MODEL": "veo-3.1-lite-generate-preview"}
     result = make_plan([*BASE, "--script-model", given["SCRIPT_MODEL"], "--image-model", given["IMAGE_MODEL"],
                         "--veo-model", given["VEO_MODEL"], "--veo-fallback-model", given["VEO_FALLBACK_MODEL"]])
     for name, readers in MODEL_READERS.items():

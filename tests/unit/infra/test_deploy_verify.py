@@ -47,7 +47,8 @@ def test_a_correct_deployment_passes_every_check() -> None:
     assert len(result) > 60 and not failed(result)
     covered = " ".join(c.what for c in result)
     for what in ("ack deadline", "dead letters", "retry backoff", "ingress", "secrets", "datastore.user",
-                 "audience", "invokable by", "lifecycle", "public access prevention", "built by", "Firestore"):
+                 "audience", "invokable by", "lifecycle", "public access prevention", "built by", "Firestore",
+                 "invokable by anyone", "AUTH_AUDIENCE", "AUTH_CERTS_URL"):
         assert what in covered, what
 
 
@@ -67,6 +68,13 @@ def test_a_correct_deployment_passes_every_check() -> None:
      lambda d: d["httpTarget"]["oidcToken"].update(audience="https://europe-west1-x.cloudfunctions.net/m"),
      "dev-monitor-tick: audience https://dev-agent-monitor-123456789012.europe-west1.run.app"),
     ("run_services_get-iam-policy_dev-agent-monitor", lambda d: d.update(bindings=[]), "dev-agent-monitor: invokable"),
+    ("run_services_get-iam-policy_dev-agent-script", lambda d: d.update(bindings=[]),
+     "dev-agent-script: invokable by anyone at the IAM level"),
+    ("functions_describe_dev-agent-script", lambda d: d["serviceConfig"]["environmentVariables"].pop("AUTH_AUDIENCE"),
+     "dev-agent-script: AUTH_AUDIENCE names https://europe-west1-veo-verify-test.cloudfunctions.net/dev-agent-script, "
+     "https://dev-agent-script-123456789012.europe-west1.run.app"),
+    ("functions_describe_dev-agent-script", lambda d: d["serviceConfig"]["environmentVariables"].update(
+        AUTH_CERTS_URL="http://127.0.0.1:8099/certs"), "dev-agent-script: AUTH_CERTS_URL unset"),
     (f"projects_get-iam-policy_{PROJECT}", lambda d: d["bindings"].append(
         {"role": "roles/datastore.user", "members": [f"serviceAccount:{QA_SA}"]}),
      f"{QA_SA}: roles/datastore.user on database dev-pipeline only"),
@@ -91,6 +99,13 @@ def test_each_broken_property_fails_its_check(tmp_path: Path, name: str, change:
                                               expected: str) -> None:
     result = failed(checks(broken(tmp_path, name, change)))
     assert len(result) == 1 and result[0].startswith(f"FAIL  {expected}"), result
+
+
+def test_a_front_door_with_its_invoker_check_disabled_passes_without_all_users(tmp_path: Path) -> None:
+    folder = broken(tmp_path, "run_services_get-iam-policy_dev-agent-script", lambda d: d.update(bindings=[]))
+    service = {"metadata": {"name": "dev-agent-script", "annotations": {verify.INVOKER_IAM_DISABLED: "true"}}}
+    (folder / "run_services_describe_dev-agent-script.json").write_text(json.dumps(service))
+    assert not failed(checks(folder))
 
 
 def test_vertex_mode_checks_the_vertex_service_agent_on_the_bucket(tmp_path: Path) -> None:
