@@ -150,11 +150,9 @@ def _start_job(clients: Clients, request: VideoRequestBody, identity: auth.Ident
             "owner": identity.user_id, "favourite": False, "views": 0, "script_cache": cache_note,
             "script_revision": 0, "title": script["title"], "script_uri": script_uri,
             "total_blocks": blocks, "completed_blocks": 0,
-            "planned_seconds": video_seconds(blocks, settings.genai_mode),
+            "planned_seconds": video_seconds(blocks, settings.genai_mode, quote.estimate["veo_model"]),
             "blocks": {}, "next_attempt_at": None if request.review else lease.after(settings.stuck_after_seconds),
-            "usage": {"gemini_prompt_tokens": generated.prompt_tokens,
-                      "gemini_output_tokens": generated.output_tokens, "script_attempts": generated.attempts,
-                      "script_seconds": script_seconds, "script_cached": cache_note["hit"]},
+            "usage": {**generated.usage_fields(), "script_seconds": script_seconds, "script_cached": cache_note["hit"]},
         }, initial=initial)
         step["blocks"] = blocks
     if not request.review:
