@@ -45,80 +45,35 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import time
-from dataclasses import dataclass, field
 from typing import Any
 
-from shared.core import layout, lease, log, status
+from shared.core import layout, log, status
 from shared.core.clients import Clients
-from shared.core.config import GEMINI_API, VERTEX, Settings
+from shared.core.config import VERTEX, Settings
 from shared.core.errors import ErrorCode, GenerationError, QuotaWait, Superseded, TransientError, VeoBusy
 from shared.core.messages import BlockReady
 from shared.core.pubsub import publish
-from shared.core.status import Status
 from shared.core.storage import gs_uri
-from shared.core.veo_models import can_extend, model_for_mode
+from shared.core.veo_models import can_extend
 from shared.pricing import costs
 from shared.video import quota as veo_quota
 from shared.video import veo
 from shared.video.blocks import BlockState, check_block_transition, state_of
+from shared.video.continuation import age_seconds, check_continuation
 from shared.video.inputs import opening_frame, segment_start_frame
-from shared.video.plan import VideoPlan
 from shared.video.prompts import block_prompt
+from shared.video.run import (
+    GENERATING,
+    ChainRun,
+    heartbeat,
+    heartbeat_fields,
+    job_models,
+)
 
-GENERATING = frozenset({Status.VIDEO_GENERATING})
-HEARTBEAT_SECONDS = 30.0
 QUOTA_MARGIN_SECONDS = 5.0  # what a granted slot needs of the invocation to claim and submit
 MAX_DEADLINE_RESUBMISSIONS = 2  # a block abandoned at its operation deadline is submitted again at most this often
-RETENTION_MARGIN_SECONDS = 3600.0  # a Gemini API file is treated as expiring this long before its retention ends
 # What a claim inherits from the block's earlier attempts.
 _CARRIED = ("filtered", "audio_retries", "deadline_resubmissions", "past_attempts")
-
-
-@dataclass
-class ChainRun:
-    """One invocation's working state."""
-
-    clients: Clients
-    video_id: str
-    owner: str
-    deadline: float
-    script: dict[str, Any]
-    plan: VideoPlan
-    character: dict[str, Any] | None = None
-    last_heartbeat: float = 0.0
-    cache: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def db(self):  # type: ignore[no-untyped-def]
-        return self.clients.db
-
-    @property
-    def mode(self) -> str:
-        return self.clients.settings.genai_mode
-
-    def time_left(self) -> float:
-        return self.deadline - time.monotonic()
-
-
-def plan_model(clients: Clients, doc: dict[str, Any]) -> str:
-    """The Veo model a job's plan is made for: its own (the preset's), else VEO_MODEL, as this mode names it."""
-    return model_for_mode(doc.get("veo_model") or clients.settings.veo_model, clients.settings.genai_mode)
-
-
-def usable_retention_seconds(settings: Settings) -> float:
-    """How old a Gemini API file may get before the chain stops relying on it: the retention minus a margin."""
-    retention = settings.genai_file_retention_seconds
-    return retention - min(RETENTION_MARGIN_SECONDS, retention / 4)
-
-
-def job_models(clients: Clients, doc: dict[str, Any]) -> list[str]:
-    """The models to try for the next block: the job's model, then the fallback (once it took over, only it)."""
-    settings, mode = clients.settings, clients.settings.genai_mode
-    primary = veo.model_for_mode(doc.get("veo_model") or settings.veo_model, mode)
-    fallback = veo.model_for_mode(settings.veo_fallback_model, mode) if settings.veo_fallback_model else None
-    if (doc.get("fallback") or {}).get("model"):
-        return [doc["fallback"]["model"]]
-    return [primary, fallback] if fallback and fallback != primary else [primary]
 
 
 def advance_blocks(run: ChainRun, doc: dict[str, Any]) -> bool:
@@ -131,7 +86,7 @@ def advance_blocks(run: ChainRun, doc: dict[str, Any]) -> bool:
 
 
 def _advance_each_block(run: ChainRun, doc: dict[str, Any]) -> bool:
-    for index in range(len(run.plan.blocks)):  # the plan may split as the chain runs (_check_continuation)
+    for index in range(len(run.plan.blocks)):  # the plan may split as the chain runs (check_continuation)
         while True:
             block = (doc.get("blocks") or {}).get(str(index)) or {}
             state = state_of(block)
@@ -158,46 +113,6 @@ def _advance_each_block(run: ChainRun, doc: dict[str, Any]) -> bool:
                 continue
             doc = _record_result(run, index, block, result, doc)
     return True
-
-
-def _age_seconds(block: dict[str, Any]) -> float | None:
-    """Seconds since a block's operation was submitted (its file is younger than that), if known."""
-    since = block.get("submitted_at") or block.get("at")
-    return (status.utcnow() - since).total_seconds() if since else None
-
-
-def _split_reason(run: ChainRun, index: int, doc: dict[str, Any]) -> str | None:
-    """Why block `index` must not extend the previous block's video as planned (None: it may, or it opens a segment)."""
-    if index == 0 or run.plan.starts_segment(index):
-        return None
-    model = job_models(run.clients, doc)[0]  # one model per chain (contract 8b): the job's, or the fallback in charge
-    if not can_extend(model, run.mode):
-        return f"{model} cannot extend a video in {run.mode} mode"
-    if run.mode == GEMINI_API:
-        age = _age_seconds((doc.get("blocks") or {}).get(str(index - 1)) or {})
-        usable = usable_retention_seconds(run.clients.settings)
-        if age is not None and age >= usable:
-            return (f"block {index - 1}'s Gemini API video is {age / 3600:.1f} h old; files are deleted after "
-                    f"{run.clients.settings.genai_file_retention_seconds / 3600:g} h")
-    return None
-
-
-def _check_continuation(run: ChainRun, index: int, doc: dict[str, Any]) -> dict[str, Any]:
-    """Before block `index` is submitted: split the plan there when it cannot extend the previous video."""
-    reason = _split_reason(run, index, doc)
-    if reason is None:
-        return doc
-    plan = run.plan.split_at(index)
-    log.warning("veo chain split: the block opens a new segment from the previous block's last frame",
-                block=index, reason=reason, segments=len(plan.segments))
-
-    def store(current: dict[str, Any]) -> dict[str, Any]:
-        splits = [*(current.get("plan_splits") or []), {"block": index, "reason": reason, "at": status.utcnow()}]
-        return {"plan": plan.to_doc(), "planned_seconds": plan.total_seconds, "plan_splits": splits[-20:]}
-
-    doc = status.update_in_status(run.db, run.video_id, GENERATING, store)
-    run.plan = plan
-    return doc
 
 
 def _block_input(run: ChainRun, index: int, doc: dict[str, Any], rephrase: bool) -> veo.VeoInput:
@@ -268,7 +183,7 @@ def _submit_block(run: ChainRun, index: int, doc: dict[str, Any], *, attempt: in
     `counters` sets the block's retry counters (audio_retries, deadline_resubmissions) on the claim and adds
     each increase to the ledger (`veo_audio_retries`, `veo_deadline_resubmissions`)."""
     settings = run.clients.settings
-    doc = _check_continuation(run, index, doc)
+    doc = check_continuation(run, index, doc)
     models = _models_for(run, index, doc)
     request = _block_input(run, index, doc, rephrase)
     request = dataclasses.replace(request, output_gcs_uri=block_output_prefix(settings, run.video_id, index, attempt))
@@ -368,7 +283,7 @@ def _update_block(run: ChainRun, index: int, expected: dict[str, Any], new: dict
         check_block_transition(index, blocks.get(str(index)), new)
         blocks[str(index)] = new
         completed = sum(1 for b in blocks.values() if state_of(b) == BlockState.DONE)
-        fields = {"blocks": blocks, "completed_blocks": completed, **_heartbeat_fields(run)}
+        fields = {"blocks": blocks, "completed_blocks": completed, **heartbeat_fields(run)}
         return {**fields, **(extra(doc) if extra else {})}
 
     return status.update_in_status(run.db, run.video_id, GENERATING, apply)
@@ -394,20 +309,8 @@ def _resolve_orphan(run: ChainRun, index: int, block: dict[str, Any], doc: dict[
                                  rephrase=bool(block.get("rephrased")), expected=block)
         if run.time_left() < poll_seconds:
             return None
-        _heartbeat(run)
+        heartbeat(run)
         time.sleep(poll_seconds)
-
-
-def _heartbeat_fields(run: ChainRun) -> dict[str, Any]:
-    run.last_heartbeat = time.monotonic()
-    settings = run.clients.settings
-    return lease.lease_fields(run.owner, max(run.time_left(), 0) + settings.video_lease_margin_seconds,
-                              settings.lease_grace_seconds)
-
-
-def _heartbeat(run: ChainRun) -> None:
-    if time.monotonic() - run.last_heartbeat >= HEARTBEAT_SECONDS:
-        status.update_in_status(run.db, run.video_id, GENERATING, lambda doc: _heartbeat_fields(run))
 
 
 def _wait_for(run: ChainRun, block: dict[str, Any]) -> veo.VeoResult | None:
@@ -420,13 +323,13 @@ def _wait_for(run: ChainRun, block: dict[str, Any]) -> veo.VeoResult | None:
             return result
         if run.time_left() < poll_seconds or _past_deadline(run, block):
             return None
-        _heartbeat(run)
+        heartbeat(run)
         time.sleep(poll_seconds)
 
 
 def _past_deadline(run: ChainRun, block: dict[str, Any]) -> bool:
     """Whether a running operation has run longer than VEO_OPERATION_DEADLINE_SECONDS since its submission."""
-    age = _age_seconds(block)
+    age = age_seconds(block)
     return age is not None and age >= run.clients.settings.veo_operation_deadline_seconds
 
 

@@ -20,10 +20,11 @@ from shared.core.pubsub import publish
 from shared.core.status import Status
 from shared.core.storage import gs_uri, read_json, upload_file
 from shared.video import veo
-from shared.video.chain import GENERATING, ChainRun, advance_blocks, job_models, plan_model
+from shared.video.chain import advance_blocks
 from shared.video.characters import load_character
 from shared.video.inputs import kept_video
 from shared.video.plan import VideoPlan, plan_video
+from shared.video.run import GENERATING, ChainRun, job_models, plan_model
 
 
 def generate_video(clients: Clients, message: VideoRequest) -> str:

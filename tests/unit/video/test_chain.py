@@ -14,7 +14,8 @@ import pytest
 from shared.core import status
 from shared.core.config import GEMINI_API, VERTEX, Settings
 from shared.core.errors import GenerationError
-from shared.video import chain
+from shared.video import chain, continuation
+from shared.video import run as run_module
 from shared.video.plan import plan_video
 from shared.video.step import plan_for
 
@@ -23,9 +24,9 @@ SAFETY = "Veo could not generate videos because your current safety settings blo
 LITE_G, LITE_V = "veo-3.1-lite-generate-preview", "veo-3.1-lite-generate-001"
 
 
-def _run(mode: str = GEMINI_API, blocks: int = 3, model: str | None = None, **settings: Any) -> chain.ChainRun:
+def _run(mode: str = GEMINI_API, blocks: int = 3, model: str | None = None, **settings: Any) -> run_module.ChainRun:
     clients = SimpleNamespace(settings=dataclasses.replace(Settings(), genai_mode=mode, **settings))
-    return chain.ChainRun(clients, "v1", "owner", time.monotonic() + 60, {"blocks": []},  # type: ignore[arg-type]
+    return run_module.ChainRun(clients, "v1", "owner", time.monotonic() + 60, {"blocks": []},  # type: ignore[arg-type]
                           plan_video(blocks, mode, model))
 
 
@@ -105,18 +106,19 @@ def _done(age_hours: float) -> dict[str, Any]:
 def test_a_gemini_api_video_near_the_end_of_its_retention_is_not_extended():
     """Contract R1-R3: 48 h; the chain stops relying on a file one hour (the margin) before."""
     run = _run(blocks=3)
-    assert chain.usable_retention_seconds(run.clients.settings) == 47 * 3600
-    assert chain._split_reason(run, 1, {"blocks": {"0": _done(46.9)}}) is None
-    assert "47.1 h old" in (chain._split_reason(run, 1, {"blocks": {"0": _done(47.1)}}) or "")
+    assert continuation.usable_retention_seconds(run.clients.settings) == 47 * 3600
+    assert continuation.split_reason(run, 1, {"blocks": {"0": _done(46.9)}}) is None
+    assert "47.1 h old" in (continuation.split_reason(run, 1, {"blocks": {"0": _done(47.1)}}) or "")
     vertex = _run(VERTEX, blocks=3)
-    assert chain._split_reason(vertex, 1, {"blocks": {"0": _done(100)}}) is None, "Vertex outputs are in our bucket"
+    assert continuation.split_reason(vertex, 1, {"blocks": {"0": _done(100)}}) is None, \
+        "Vertex outputs are in our bucket"
 
 
 def test_a_model_that_cannot_extend_never_gets_an_extension():
     """An old plan (or a fallback to Lite) asks for an extension the Gemini API's Lite cannot make: split there."""
     run = _run(blocks=3)  # a one-chain plan, but the job is Lite on the Gemini API
     doc = {"veo_model": LITE_G, "blocks": {"0": _done(0)}}
-    assert "cannot extend" in (chain._split_reason(run, 1, doc) or "")
+    assert "cannot extend" in (continuation.split_reason(run, 1, doc) or "")
     with pytest.raises(GenerationError) as refused:
         chain._models_for(run, 1, doc)
     assert refused.value.code == "veo_invalid_request"
