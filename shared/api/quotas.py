@@ -17,6 +17,7 @@ from google.cloud import firestore
 
 from shared.core import layout, log
 from shared.core.errors import ErrorCode, QuotaError
+from shared.core.retry import contended_retrying
 
 KINDS = ("videos", "ai_calls")
 PERIODS = ("day", "month")
@@ -113,7 +114,7 @@ def consume(db: firestore.Client, user_id: str, plan: Plan, *, videos: int = 0, 
         tx.set(ref, {**counts, **_periods(at), "recent": recent + ([at.timestamp()] if rate_limited else [])})
         return counts
 
-    counts: dict[str, int] = run(db.transaction())  # firestore.transactional's wrapper returns Any
+    counts: dict[str, int] = contended_retrying("quota")(lambda: run(db.transaction()))  # wrapper returns Any
     log.info("quota used", user_id=user_id, plan=plan.name, **counts)
     return counts
 

@@ -15,8 +15,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from google.api_core import exceptions as gexc
 from google.genai import errors as genai_errors
-from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt, wait_random_exponential
+from tenacity import (
+    RetryCallState,
+    Retrying,
+    retry_if_exception,
+    retry_if_exception_type,
+    stop_after_attempt,
+    wait_random_exponential,
+)
 from tenacity.wait import WaitBaseT
 
 from shared.core import log
@@ -66,5 +74,23 @@ def gemini_retrying(what: str, *, attempts: int = GEMINI_ATTEMPTS, wait: WaitBas
         wait=wait if wait is not None else wait_random_exponential(multiplier=GEMINI_WAIT_MULTIPLIER,
                                                                    max=GEMINI_MAX_WAIT_SECONDS),
         before_sleep=log_before_sleep(f"{what}: transient error, retrying"),
+        reraise=True,
+        **options)
+
+
+CONTENDED_ATTEMPTS = 5  # whole transactions, each with firestore's own inner attempts
+CONTENDED_MAX_WAIT_SECONDS = 1.0
+
+
+def contended_retrying(what: str, *, attempts: int = CONTENDED_ATTEMPTS,
+                       sleep: Callable[[float], None] | None = None) -> Retrying:
+    """A Firestore transaction on a hot document, run again when it aborted on contention ("Transaction lock
+    timeout" once firestore's own attempts are spent): jittered waits, then the Aborted error is raised."""
+    options: dict[str, Any] = {} if sleep is None else {"sleep": sleep}
+    return Retrying(
+        retry=retry_if_exception_type(gexc.Aborted),
+        stop=stop_after_attempt(max(attempts, 1)),
+        wait=wait_random_exponential(multiplier=0.05, max=CONTENDED_MAX_WAIT_SECONDS),
+        before_sleep=log_before_sleep(f"{what}: transaction aborted on contention, retrying", level="info"),
         reraise=True,
         **options)

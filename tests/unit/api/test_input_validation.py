@@ -66,7 +66,9 @@ def client() -> Any:
     return app.test_client()
 
 
-HEADERS = {"Authorization": f"Bearer {firebase_token(PROJECT, SIGNER)}"}
+def _headers() -> dict[str, str]:
+    """A fresh token per request: one minted at import would expire before a long session reaches this file."""
+    return {"Authorization": f"Bearer {firebase_token(PROJECT, SIGNER)}"}
 
 
 def _json_4xx(response: Any, code: str | None = None) -> dict[str, Any]:
@@ -86,13 +88,13 @@ NOT_ASCII_NUMBERS = ["١٢٣", "²", "۹", "１２", "5" * 5000, "9" * 4301, "1"
 
 @pytest.mark.parametrize("ttl", NOT_ASCII_NUMBERS + [""])
 def test_files_ttl_must_be_ascii_digits_of_bounded_length(client, ttl):
-    response = client.get(f"/videos/{VIDEO_ID}/files", query_string={"ttl": ttl}, headers=HEADERS)
+    response = client.get(f"/videos/{VIDEO_ID}/files", query_string={"ttl": ttl}, headers=_headers())
     assert _json_4xx(response, "invalid_ttl")["field"] == "ttl"
 
 
 @pytest.mark.parametrize("last_event_id", NOT_ASCII_NUMBERS)
 def test_last_event_id_must_be_an_id_the_stream_sent(client, last_event_id):
-    response = client.get(f"/videos/{VIDEO_ID}/events", headers={**HEADERS, "Last-Event-ID": last_event_id})
+    response = client.get(f"/videos/{VIDEO_ID}/events", headers={**_headers(), "Last-Event-ID": last_event_id})
     _json_4xx(response, "invalid_last_event_id")
 
 
@@ -102,7 +104,7 @@ def test_a_valid_ttl_and_last_event_id_get_past_validation(client, monkeypatch):
     asked: dict[str, Any] = {}
     monkeypatch.setattr(signed_urls, "delivered_files",
                         lambda storage, settings, doc, ttl: asked.setdefault("ttl", ttl))
-    response = client.get(f"/videos/{VIDEO_ID}/files?ttl=120", headers=HEADERS)
+    response = client.get(f"/videos/{VIDEO_ID}/files?ttl=120", headers=_headers())
     assert response.status_code == 200 and asked["ttl"] == 120
 
     def stream(db: Any, video_id: str, after_index: int = -1, **_: Any) -> Any:
@@ -110,9 +112,9 @@ def test_a_valid_ttl_and_last_event_id_get_past_validation(client, monkeypatch):
         yield "retry: 3000\n\n"
 
     monkeypatch.setattr(progress, "stream", stream)
-    response = client.get(f"/videos/{VIDEO_ID}/events", headers={**HEADERS, "Last-Event-ID": "1"})
+    response = client.get(f"/videos/{VIDEO_ID}/events", headers={**_headers(), "Last-Event-ID": "1"})
     assert response.status_code == 200 and asked["after"] == 1
-    client.get(f"/videos/{VIDEO_ID}/events", headers=HEADERS)
+    client.get(f"/videos/{VIDEO_ID}/events", headers=_headers())
     assert asked["after"] == -1, "no header: the stream starts at the beginning"
 
 
@@ -127,25 +129,25 @@ HUGE = b"9" * 5000  # beyond Python's 4,300-digit int/str limit: json.loads rais
     ("PATCH", f"/videos/{VIDEO_ID}/script", b'{"blocks": [{"index": ' + HUGE + b"}]}"),
 ])
 def test_json_integers_beyond_the_digit_limit_are_invalid_json(client, method, path, body):
-    response = client.open(path, method=method, data=body, content_type="application/json", headers=HEADERS)
+    response = client.open(path, method=method, data=body, content_type="application/json", headers=_headers())
     _json_4xx(response, "invalid_json")
 
 
 @pytest.mark.parametrize("host", ["a..x", f"{'a' * 64}.example.com", "[zz]", "℀", "[::1", "bad host.example"])
 def test_malformed_callback_hosts_are_invalid_callback_urls(client, host):
     body = {"theme": "A lighthouse keeper", "callback_url": f"https://{host}/hook"}
-    response = client.post("/videos", json=body, headers=HEADERS)
+    response = client.post("/videos", json=body, headers=_headers())
     assert _json_4xx(response, "invalid_callback_url")["field"] == "callback_url"
 
 
 @pytest.mark.parametrize("character_id", ["__proto__", "__name__", "____"])
 def test_firestore_reserved_ids_are_not_character_ids(client, character_id):
     response = client.post("/videos", json={"theme": "A lighthouse keeper", "character_id": character_id},
-                           headers=HEADERS)
+                           headers=_headers())
     assert _json_4xx(response, "invalid_character_id")["field"] == "character_id"
 
 
 def test_an_unknown_character_is_still_a_404(client):
     response = client.post("/videos", json={"theme": "A lighthouse keeper", "character_id": "c0123456789abcdef"},
-                           headers=HEADERS)
+                           headers=_headers())
     assert response.status_code == 404 and _json_4xx(response, "character_not_found")

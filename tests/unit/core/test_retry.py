@@ -81,3 +81,30 @@ def test_each_retry_is_logged_with_its_attempt_and_reason(capsys):
     (line,) = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert line["severity"] == "WARNING" and line["message"].startswith("script call")
     assert line["attempt"] == 1 and line["wait_s"] == 0 and "429" in line["reason"]
+
+
+def test_a_contended_transaction_is_run_again_and_other_errors_are_not():
+    from google.api_core import exceptions as gexc
+
+    from shared.core.retry import contended_retrying
+
+    calls = []
+
+    def aborted_twice() -> str:
+        calls.append(1)
+        if len(calls) < 3:
+            raise gexc.Aborted("Transaction lock timeout.")
+        return "committed"
+
+    assert contended_retrying("quota", sleep=lambda _s: None)(aborted_twice) == "committed" and len(calls) == 3
+    with pytest.raises(gexc.Aborted):
+        contended_retrying("quota", attempts=2, sleep=lambda _s: None)(lambda: (_ for _ in ()).throw(gexc.Aborted("x")))
+    failing = []
+
+    def not_found() -> None:
+        failing.append(1)
+        raise gexc.NotFound("gone")
+
+    with pytest.raises(gexc.NotFound):
+        contended_retrying("quota", sleep=lambda _s: None)(not_found)
+    assert len(failing) == 1
