@@ -98,7 +98,9 @@ def _top_up(run: CrashRun, clients, simulator, in_flight: int, docs: dict[str, d
         faulty = run.rng.random() < PERMANENT_FAULT_SHARE
         video_id = short_job(clients, blocks, MONITOR_AFTER_SECONDS)
         if faulty:
-            simulator.set_faults([{"kind": "400", "match": f"Scene: {scene_of(video_id, blocks - 1)}"}])
+            # A rejected prompt is rejected every time (a kill between Veo's 400 and its recording leaves the block
+            # claimed, and the resubmission must meet the same refusal, as it would at Google).
+            simulator.set_faults([{"kind": "400", "match": f"Scene: {scene_of(video_id, blocks - 1)}", "times": 100}])
         request_video(clients, video_id)
         run.expected[video_id] = "veo_rejected" if faulty else "completed"
 
