@@ -33,6 +33,7 @@ from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_at
 from shared.core import log
 from shared.core.config import GEMINI_API, VERTEX
 from shared.core.errors import ErrorCode, GenerationError, TransientError, VeoBusy
+from shared.core.retry import is_transient_genai_error
 from shared.core.storage import download_file, split_uri
 from shared.core.veo_models import model_for_mode
 from shared.video.prompts import NEGATIVE_PROMPT
@@ -88,11 +89,8 @@ class _RetryCounter:
         log.warning("veo submission retried", attempt=state.attempt_number, reason=reason[:300])
 
 
-def is_retryable(exc: BaseException) -> bool:
-    """429 and 5xx: the request was refused before Veo accepted (and billed) it."""
-    if isinstance(exc, genai_errors.ServerError):
-        return True
-    return isinstance(exc, genai_errors.ClientError) and exc.code == 429
+# 429 and 5xx: the request was refused before Veo accepted (and billed) it — the same rule as every Gemini call.
+is_retryable = is_transient_genai_error
 
 
 # Raised before a byte of the request left: no connection was made (refused, DNS, connect timeout).
