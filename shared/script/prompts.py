@@ -13,9 +13,11 @@ SCRIPT_SYSTEM_INSTRUCTION = (
 )
 
 
-def script_prompt(theme: str, style: str, language: str, blocks: int,
+def script_prompt(theme: str, style: str, language: str, block_seconds: list[int],
                   character: dict[str, str] | None = None, correction: str | None = None) -> str:
-    """The user prompt asking Gemini for a script of exactly `blocks` blocks."""
+    """The user prompt asking Gemini for a script of one block per entry of `block_seconds` (the plan's clip
+    lengths: 8 s then 7 s per extension in a chain, 8 s for every block of a model without extension)."""
+    blocks = len(block_seconds)
     lines = [
         "Write the script of a short vertical video.",
         f"Theme: {theme}",
@@ -23,8 +25,8 @@ def script_prompt(theme: str, style: str, language: str, blocks: int,
         language_line(language),
         f"Blocks: {blocks}",
         f"Visual style to describe: {STYLES[style]}.",
-        f"Write every dialogue line in {LANGUAGES[language]}. The first block lasts 8 seconds, "
-        "every further block 7 seconds: keep each spoken line short enough to be said calmly in 5 seconds.",
+        f"Write every dialogue line in {LANGUAGES[language]}. {durations_sentence(block_seconds)}: keep each "
+        f"spoken line short enough to be said calmly in {min(block_seconds) - 2} seconds.",
     ]
     if character:
         lines.append(character_line(language, character))
@@ -32,3 +34,13 @@ def script_prompt(theme: str, style: str, language: str, blocks: int,
     if correction:
         lines.append(f"Your previous answer was rejected: {correction}. Fix it and answer again.")
     return "\n".join(lines)
+
+
+def durations_sentence(block_seconds: list[int]) -> str:
+    """How long the blocks last, in the words the prompt uses."""
+    first, rest = block_seconds[0], set(block_seconds[1:])
+    if not rest or rest == {first}:
+        return f"Every block lasts {first} seconds"
+    if len(rest) == 1:
+        return f"The first block lasts {first} seconds, every further block {rest.pop()} seconds"
+    return "The blocks last " + ", ".join(str(s) for s in block_seconds) + " seconds in order"

@@ -175,11 +175,15 @@ def _ask_gemini(client: genai.Client, model: str, prompt: str) -> types.Generate
 def generate_script(client: genai.Client, settings: Settings, request: VideoRequestBody,
                     character: dict[str, str] | None = None, *, blocks: int | None = None) -> GeneratedScript:
     """Ask Gemini for a script (`blocks` blocks, default: the request's preset); one retry on a malformed one."""
-    blocks = blocks or blocks_for(PRESETS[request.preset], request.target_seconds, settings.genai_mode)
+    preset = PRESETS[request.preset]
+    blocks = blocks or blocks_for(preset, request.target_seconds, settings.genai_mode)
+    block_seconds = [b.seconds for b in plan.plan_video(blocks, settings.genai_mode,
+                                                        preset.veo_model(settings.genai_mode)).blocks]
     correction: str | None = None
     prompt_tokens = output_tokens = thought_tokens = 0
     for attempt in (1, 2):
-        prompt = script_prompt(request.theme, request.style, request.language, blocks, character, correction)
+        prompt = script_prompt(request.theme, request.style, request.language, block_seconds, character,
+                               correction)
         response = _ask_gemini(client, settings.script_model, prompt)
         usage = response.usage_metadata
         prompt_tokens += (usage and usage.prompt_token_count) or 0
