@@ -36,7 +36,8 @@ def estimate_preset(preset: Preset, blocks: int, *, mode: str, theme: str, style
     """Estimated cost, delivery time and guarantees of one preset for a request of `blocks` blocks."""
     model = preset.veo_model(mode)
     plan = plan_video(blocks, mode, model)
-    prompt = script_prompt(theme, style, language, blocks, {"name": "x", "description": ""} if character else None)
+    prompt = script_prompt(theme, style, language, [b.seconds for b in plan.blocks],
+                           {"name": "x", "description": ""} if character else None)
     prompt_tokens = (len(SCRIPT_SYSTEM_INSTRUCTION) + len(prompt)) // 4
     output_tokens = blocks * OUTPUT_TOKENS_PER_BLOCK
     thought_tokens = SCRIPT_THINKING_BUDGET  # billed as output (contract B9); the cap, so never under-estimated

@@ -131,7 +131,7 @@ def build_plan(settings: Settings, tier: str, endpoint: str, only: tuple[str, ..
 
 def script_prompt_tokens() -> int:
     """The script call's prompt, in tokens (4 characters a token, as shared.api.estimates counts)."""
-    prompt = script_prompt(THEME, STYLE, LANGUAGE, SCRIPT_BLOCKS)
+    prompt = script_prompt(THEME, STYLE, LANGUAGE, [FIRST_CLIP_SECONDS] * SCRIPT_BLOCKS)
     return (len(SCRIPT_SYSTEM_INSTRUCTION) + len(prompt)) // 4
 
 
