@@ -13,11 +13,19 @@ owns it, and only once.
 from __future__ import annotations
 
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from shared.assembly.transcribe import SAMPLE_RATE, Transcript, Word, load_audio, transcribe_audio
+from shared.assembly.transcribe import (
+    SAMPLE_RATE,
+    Detection,
+    Transcript,
+    Word,
+    detect_span,
+    load_audio,
+    transcribe_audio,
+)
 from shared.core import layout, log, status
 from shared.core.clients import Clients
 from shared.core.messages import BlockReady
@@ -75,7 +83,18 @@ def merge(parts: list[Transcript], language: str) -> Transcript:
     """One transcript of disjoint windows, in time order."""
     words = sorted((w for part in parts for w in part.words), key=lambda w: w.start)
     spans = sorted(span for part in parts for span in part.speech_spans)
-    return Transcript(words=words, speech_spans=spans, language=language)
+    detections = sorted((d for part in parts for d in part.detections), key=lambda d: d.start)
+    return Transcript(words=words, speech_spans=spans, language=language, detections=detections)
+
+
+def with_detection(heard: Transcript, audio: Any, window: Window, offset: float = 0.0) -> Transcript:
+    """`heard` (one window's transcript) with the language detection of the window's speech: every block is
+    checked, since Whisper told one language translates speech in another (shared.assembly.alignment).
+    Window times are in the final video; `offset` is where `audio` starts in it."""
+    if not heard.words:
+        return heard
+    detected = detect_span(audio, max(0.0, window.start - offset), window.end - offset, offset=offset)
+    return replace(heard, detections=[detected] if detected else [])
 
 
 def complete(stored: dict[int, Transcript], windows: list[Window], audio: Any, language: str) -> Transcript:
@@ -88,7 +107,11 @@ def complete(stored: dict[int, Transcript], windows: list[Window], audio: Any, l
             runs[-1].append(window)
         else:
             runs.append([window])
-    parts += [transcribe_span(audio, max(0.0, run[0].start), run[-1].end, language) for run in runs]
+    for run in runs:
+        heard = transcribe_span(audio, max(0.0, run[0].start), run[-1].end, language)
+        alone = [Transcript(words=[w for w in heard.words if window.holds(w)], language=language) for window in run]
+        parts.append(replace(heard, detections=[d for window, part in zip(run, alone)
+                                                for d in with_detection(part, audio, window).detections]))
     return merge(parts, language)
 
 
@@ -105,19 +128,25 @@ def block_uri(clients: Clients, video_id: str, block: int) -> str:
 def _to_json(block: int, transcript: Transcript) -> dict[str, Any]:
     return {"block": block, "language": transcript.language,
             "words": [[w.text, w.start, w.end, w.probability] for w in transcript.words],
-            "speech_spans": [list(span) for span in transcript.speech_spans]}
+            "speech_spans": [list(span) for span in transcript.speech_spans],
+            "detections": [{"start": d.start, "end": d.end, "language": d.language, "probability": d.probability,
+                            "probabilities": d.probabilities} for d in transcript.detections]}
 
 
 def _from_json(value: dict[str, Any]) -> Transcript:
     return Transcript(words=[Word(str(t), float(s), float(e), float(p)) for t, s, e, p in value["words"]],
                       speech_spans=[(float(a), float(b)) for a, b in value["speech_spans"]],
-                      language=str(value["language"]))
+                      language=str(value["language"]),
+                      detections=[Detection(float(d["start"]), float(d["end"]), str(d["language"]),
+                                            float(d["probability"]), dict(d.get("probabilities") or {}))
+                                  for d in value.get("detections") or []])
 
 
 def stored_blocks(clients: Clients, video_id: str) -> dict[int, Transcript]:
     """The block transcripts stored for a job so far, by block index."""
     return {int(value["block"]): _from_json(value)
-            for value in read_json_under(clients.storage, _prefix(clients, video_id)).values()}
+            for value in read_json_under(clients.storage, _prefix(clients, video_id)).values()
+            if isinstance(value, dict) and "block" in value}  # the folder also holds the dialogue report
 
 
 def job_transcript(clients: Clients, doc: dict[str, Any], veo_video: Path, language: str,
@@ -132,7 +161,7 @@ def job_transcript(clients: Clients, doc: dict[str, Any], veo_video: Path, langu
         report["transcript_blocks_reused"] = len(stored)
     if not windows:
         windows = [Window(0, float("-inf"), float("inf"), 0.0)]
-    return complete(stored, windows, load_audio(veo_video), language)
+    return replace(complete(stored, windows, load_audio(veo_video), language), source=veo_video)
 
 
 # --- the assembler's end (the video step announces each block: shared.video.step) ---------------------
@@ -160,8 +189,10 @@ def _transcribe_block(clients: Clients, message: BlockReady) -> str:
     language = str(read_json(clients.storage, doc["script_uri"]).get("language") or "en")
     with tempfile.TemporaryDirectory(prefix="block-") as tmp:
         clip = veo.download(clients.genai, clients.storage, block["video_uri"], Path(tmp) / "block.mp4")
-        heard = transcribe_span(load_audio(clip), max(0.0, window.start - window.offset),
+        audio = load_audio(clip)
+        heard = transcribe_span(audio, max(0.0, window.start - window.offset),
                                 window.end - window.offset, language, offset=window.offset)
+        heard = with_detection(heard, audio, window, offset=window.offset)
     upload_json(clients.storage, uri, _to_json(message.block, heard))
     log.info("block transcribed", block=message.block, words=len(heard.words))
     return "transcribed"

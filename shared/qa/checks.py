@@ -1,19 +1,28 @@
 """Quality checks of a delivered file against its preset: each check a measured value, a threshold, a verdict.
 
-The file is measured once (shared.qa.measure: a probe + a single decode); the subtitle checks compare
-the delivered SRT with the speech spans of the source audio (coverage) and with the script's
-dialogue (word error rate). Which failures block delivery is the preset's decision.
+The file is measured once (shared.qa.measure: a probe + a single decode). The subtitle and dialogue checks
+measure truth against what Whisper heard in the Veo audio (the raw transcript), never the captions
+against the script they were made from:
+
+    subtitle_speech_coverage  share of speech time under a cue
+    caption_speech_wer        captions vs the speech heard, worst block (a caption showing an unspoken line fails)
+    speech_script_wer         speech heard vs the script, over every scripted block
+    dialogue_delivered        per block: delivered / partial / changed / dropped / other_language / extra
+
+The two last ones use the language's tolerance (shared.assembly.alignment.SCRIPT_MATCH_TOLERANCE) and
+block or warn by the preset's `dialogue_mismatch`. Which other failures block delivery is the preset's.
 """
 from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from shared.assembly.alignment import normalise
+from shared.assembly.alignment import BlockDialogue, Verdict, comparable, judge_blocks, match_tolerance, normalise
 from shared.assembly.subtitles import Cue, parse_srt
+from shared.assembly.transcribe import Detection, Relistened, Word
 from shared.pricing.presets import ALL_CHECKS, Preset
 from shared.qa.measure import Measurements, measure
 
@@ -34,11 +43,18 @@ class Check:
 
 @dataclass(frozen=True)
 class SubtitleEvidence:
-    """What the subtitle checks compare: the delivered SRT, the script's dialogue, the speech spans."""
+    """What the subtitle and dialogue checks compare: the delivered SRT, the script, the speech spans of
+    the Veo audio, and what Whisper heard in it (the raw transcript, with the other languages detected)."""
 
     srt_text: str
-    dialogue: str
+    dialogue: str  # every block's scripted line, joined (kept for callers that only have the text)
     speech_spans: Sequence[Span]
+    heard: Sequence[Word] | None = None
+    blocks: Sequence[dict[str, Any]] = ()
+    windows: Sequence[Span] = ()
+    language: str = "en"
+    other_languages: dict[int, Relistened] = field(default_factory=dict)  # blocks heard in another language
+    detections: Sequence[Detection] = ()  # the language detected in each block's speech
 
 
 def _window(value: float, low: float, high: float) -> bool:
@@ -134,15 +150,103 @@ def words_of(text: str) -> list[str]:
 
 def _subtitle_checks(evidence: SubtitleEvidence | None, p: Preset) -> list[tuple[str, Any, Any, bool, str]]:
     if evidence is None:
-        return [(name, None, "subtitles and script", False, "") for name in (
-            "subtitle_speech_coverage", "subtitle_wer")]
+        return [(name, None, "subtitles and speech", False, "") for name in ("subtitle_speech_coverage",)]
     cues = parse_srt(evidence.srt_text)
     coverage = round(speech_coverage(cues, evidence.speech_spans), 3)
-    subtitled = " ".join(" ".join(c.lines) for c in cues)
-    wer = round(word_error_rate(words_of(evidence.dialogue), words_of(subtitled)), 3)
+    return [("subtitle_speech_coverage", coverage, p.min_subtitle_coverage, coverage >= p.min_subtitle_coverage, "")]
+
+
+# --- dialogue: what was said, against the script and against the captions -----------------------
+
+@dataclass(frozen=True)
+class DialogueFindings:
+    """The dialogue measurements: every block's verdict, and the caption-vs-speech error per block."""
+
+    blocks: list[BlockDialogue]
+    caption_errors: dict[int, float]
+    language: str
+
+    @property
+    def tolerance(self) -> float:
+        return match_tolerance(self.language)
+
+    def speech_script_wer(self) -> float:
+        """Heard vs scripted over every scripted block (each block's error capped at 1)."""
+        scripted = [(b, len(b.scripted.split())) for b in self.blocks if b.scripted]
+        total = sum(n for _, n in scripted)
+        if not total:
+            return 0.0
+        return round(sum(min(1.0, b.error_rate or 0.0) * n for b, n in scripted) / total, 3)
+
+    def worst_caption_error(self) -> tuple[int | None, float]:
+        if not self.caption_errors:
+            return None, 0.0
+        block = max(self.caption_errors, key=lambda k: self.caption_errors[k])
+        return block, self.caption_errors[block]
+
+    def issues(self) -> list[dict[str, Any]]:
+        """The blocks whose line was not delivered as scripted: index, verdict, scripted and heard text."""
+        return [_issue(b) for b in self.blocks if b.is_issue]
+
+    def verdicts(self) -> list[dict[str, Any]]:
+        return [{**_issue(b), "error_rate": b.error_rate, "caption_error": self.caption_errors.get(b.block)}
+                for b in self.blocks if b.verdict != Verdict.SILENT]
+
+
+def _issue(block: BlockDialogue) -> dict[str, Any]:
+    found: dict[str, Any] = {"block": block.block, "verdict": block.verdict.value, "scripted": block.scripted,
+             "heard": block.heard}
+    if block.verdict == Verdict.OTHER_LANGUAGE:
+        found.update(language=block.language, language_probability=block.language_probability)
+    if block.verdict == Verdict.PARTIAL:
+        found["spoken"] = block.spoken
+    return found
+
+
+def dialogue_findings(evidence: SubtitleEvidence) -> DialogueFindings | None:
+    """Judge the raw transcript against the script per block (shared.assembly.alignment), and the
+    delivered captions against the raw transcript; None without a transcript."""
+    if evidence.heard is None:
+        return None
+    stored = evidence.other_languages
+    judged = judge_blocks(evidence.blocks, evidence.heard, evidence.windows, evidence.language,
+                          lambda block, _window, _language: stored.get(block), evidence.detections)
+    cues = parse_srt(evidence.srt_text)
+    spans = [b.window for b in judged]
+    shown: dict[int, list[str]] = {b.block: [] for b in judged}
+    for cue in cues:
+        owner = _owner(cue.start + 0.05, spans)
+        if owner is not None:
+            shown[judged[owner].block] += " ".join(cue.lines).split()
+    errors = {b.block: round(word_error_rate([comparable(w, b.language) for w in b.heard.split()],
+                                             [comparable(w, b.language) for w in shown[b.block]]), 3)
+              for b in judged if b.heard or shown[b.block]}
+    return DialogueFindings(judged, errors, evidence.language)
+
+
+def _owner(at: float, spans: Sequence[Span]) -> int | None:
+    """The index of the span holding `at` (the nearest one when none does)."""
+    if not spans:
+        return None
+    for k, (start, end) in enumerate(spans):
+        if start <= at < end:
+            return k
+    return min(range(len(spans)), key=lambda k: min(abs(spans[k][0] - at), abs(spans[k][1] - at)))
+
+
+def _dialogue_checks(findings: DialogueFindings | None) -> list[tuple[str, Any, Any, bool, str]]:
+    if findings is None:
+        return [(name, None, "a transcript of the speech", False, "") for name in (
+            "caption_speech_wer", "speech_script_wer", "dialogue_delivered")]
+    tolerance = findings.tolerance
+    block, caption_error = findings.worst_caption_error()
+    speech = findings.speech_script_wer()
+    issues = findings.issues()
+    delivered = {"issues": len(issues), "blocks": [f"{i['block']}: {i['verdict']}" for i in issues]}
     return [
-        ("subtitle_speech_coverage", coverage, p.min_subtitle_coverage, coverage >= p.min_subtitle_coverage, ""),
-        ("subtitle_wer", wer, p.max_subtitle_wer, wer <= p.max_subtitle_wer, ""),
+        ("caption_speech_wer", {"worst": caption_error, "block": block}, tolerance, caption_error <= tolerance, ""),
+        ("speech_script_wer", speech, tolerance, speech <= tolerance, ""),
+        ("dialogue_delivered", delivered, "every scripted line spoken as written", not issues, ""),
     ]
 
 
@@ -153,16 +257,19 @@ _GROUPS: tuple[Callable[[Measurements, Preset], list[CheckRow]], ...] = (_format
                                                                           _picture_checks)
 
 
-def evaluate(m: Measurements, preset: Preset, evidence: SubtitleEvidence | None) -> list[Check]:
+def evaluate(m: Measurements, preset: Preset, evidence: SubtitleEvidence | None,
+             findings: DialogueFindings | None = None) -> list[Check]:
     """Every check of ALL_CHECKS, in that order, judged against the preset."""
     rows = [row for group in _GROUPS for row in group(m, preset)] + _subtitle_checks(evidence, preset)
+    rows += _dialogue_checks(findings)
     by_name = {name: Check(name, measured, threshold, bool(passed), preset.is_blocking(name), unit)
                for name, measured, threshold, passed, unit in rows}
     return [by_name[name] for name in ALL_CHECKS]
 
 
-def report_of(checks: Sequence[Check], preset: Preset) -> dict[str, Any]:
-    """The JSON report: verdict, blocking failures, warnings, every check, and the preset judged against."""
+def report_of(checks: Sequence[Check], preset: Preset, findings: DialogueFindings | None = None) -> dict[str, Any]:
+    """The JSON report: verdict, blocking failures, warnings, every check, the preset judged against, and
+    the dialogue per block (`dialogue`) with the blocks not delivered as scripted (`dialogue_issues`)."""
     failures = [c.name for c in checks if c.blocking and not c.passed]
     return {
         "passed": not failures,
@@ -170,15 +277,23 @@ def report_of(checks: Sequence[Check], preset: Preset) -> dict[str, Any]:
         "warnings": [c.name for c in checks if not c.blocking and not c.passed],
         "checks": [asdict(c) for c in checks],
         "preset": {"name": preset.name, "version": preset.version},
+        "dialogue": findings.verdicts() if findings else [],
+        "dialogue_issues": findings.issues() if findings else [],
     }
+
+
+def judged_report(measured: Measurements, preset: Preset, evidence: SubtitleEvidence | None) -> dict[str, Any]:
+    """Every check of a measured file judged against the preset, with the dialogue findings; the JSON report."""
+    findings = dialogue_findings(evidence) if evidence else None
+    report = {**report_of(evaluate(measured, preset, evidence, findings), preset, findings),
+              "measurements": asdict(measured)}
+    safe: dict[str, Any] = json_safe(report)
+    return safe
 
 
 def check_file(path: Path, preset: Preset, evidence: SubtitleEvidence | None = None) -> dict[str, Any]:
     """Measure a local file once and judge every check against the preset; the JSON report."""
-    measured = measure(Path(path))
-    report = {**report_of(evaluate(measured, preset, evidence), preset), "measurements": asdict(measured)}
-    safe: dict[str, Any] = json_safe(report)
-    return safe
+    return judged_report(measure(Path(path)), preset, evidence)
 
 
 def json_safe(value: Any) -> Any:

@@ -36,6 +36,23 @@ def _limit(check: dict[str, Any]) -> str:
     return _value(threshold, unit)
 
 
+def _cell(text: Any) -> str:
+    return str(text or "—").replace("|", "\\|").replace("\n", " ")
+
+
+def _dialogue_lines(blocks: list[dict[str, Any]]) -> list[str]:
+    """One row per block with speech or dialogue: the verdict, the scripted line and what was heard."""
+    if not blocks:
+        return []
+    lines = ["", "## Dialogue", "", "| block | verdict | scripted | heard |", "|---|---|---|---|"]
+    for block in blocks:
+        verdict = block["verdict"] if block["verdict"] == "delivered" else f"**{block['verdict']}**"
+        if block.get("language") and block["verdict"] == "other_language":
+            verdict += f" ({block['language']})"
+        lines.append(f"| {block['block']} | {verdict} | {_cell(block.get('scripted'))} | {_cell(block.get('heard'))} |")
+    return lines
+
+
 def render_markdown(report: dict[str, Any]) -> str:
     """The report as a short Markdown page: verdict first, then one table row per check."""
     preset = report.get("preset") or {}
@@ -52,6 +69,7 @@ def render_markdown(report: dict[str, Any]) -> str:
     for check in report["checks"]:
         lines.append(f"| {check['name']} | {_value(check['measured'], check.get('unit', ''))} | "
                      f"{_limit(check)} | {_verdict(check)} |")
+    lines += _dialogue_lines(report.get("dialogue") or [])
     if report.get("file"):
         lines += ["", f"File: `{report['file']}`"]
     return "\n".join(lines) + "\n"

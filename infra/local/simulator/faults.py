@@ -7,6 +7,13 @@ which a plain retry gets past), `malformed` (done without the video), `slow` (th
 later rules included, so a client with a shorter timeout gives up while the call still takes effect, as on a
 real server: C-SDK-TIMEOUT-MS).
 
+Speech deviations (issue 14): `speech_paraphrase`, `speech_dropped`, `speech_partial` (the first half of the
+line), `speech_other_language` (a line in another language: Spanish in an English job, English otherwise) and
+`speech_extra` (the line, then an unscripted one) do not fail the call: the clip is rendered and charged as
+usual, but its speech is not the prompt's quoted dialogue, as when Veo (or prompt enhancement) rewrites it. A
+rule may name `"block"` (the pipeline's 0-based block index) to deviate only that block; speech rules are
+looked up apart from the other kinds, so one call can have both. `deviate` gives the words actually spoken.
+
 A rule applies to Veo `predictLongRunning` calls unless it names `"method": "generateContent"` (then only the
 kinds 429, 500, 400 and stall make sense, and its `match` is searched in the request's text).
 """
@@ -22,7 +29,8 @@ from typing import Any
 from infra.local.simulator.models import VERTEX
 from infra.local.simulator.protocol import ApiError, invalid
 
-KINDS = ("429", "500", "400", "safety", "slow", "malformed", "audio_block", "stall")
+SPEECH_KINDS = ("speech_paraphrase", "speech_dropped", "speech_partial", "speech_other_language", "speech_extra")
+KINDS = ("429", "500", "400", "safety", "slow", "malformed", "audio_block", "stall", *SPEECH_KINDS)
 REJECTING_KINDS = ("429", "500", "400")  # answered at once, nothing billed
 PREDICT, GENERATE = "predictLongRunning", "generateContent"
 KINDS_BY_METHOD = {PREDICT: KINDS, GENERATE: (*REJECTING_KINDS, "stall")}
@@ -50,7 +58,7 @@ def rejection(kind: str, mode: str = "") -> ApiError:
 @dataclass
 class FaultRule:
     """Fire `kind` on the next `times` calls of `method` whose prompt contains `match` ('' matches all)
-    and, when `model` is set, that ask for that model."""
+    and, when `model` is set, that ask for that model (and, when `block` is set, render that 0-based block)."""
 
     kind: str
     match: str = ""
@@ -58,6 +66,7 @@ class FaultRule:
     delay_seconds: float = DEFAULT_SLOW_SECONDS
     model: str = ""
     method: str = PREDICT
+    block: int | None = None
 
     @classmethod
     def from_json(cls, raw: Any) -> FaultRule:
@@ -70,14 +79,15 @@ class FaultRule:
         try:
             times = int(raw.get("times", 1))
             delay = float(raw.get("delay_seconds", DEFAULT_SLOW_SECONDS))
+            block = None if raw.get("block") is None else int(raw["block"])
         except (TypeError, ValueError):
-            raise invalid("times must be an integer and delay_seconds a number") from None
+            raise invalid("times and block must be integers and delay_seconds a number") from None
         method = str(raw.get("method", PREDICT) or PREDICT)
         if kind not in KINDS_BY_METHOD.get(method, ()):
             raise invalid(f"fault kind {kind!r} cannot apply to method {method!r} "
                           f"(methods and kinds: {KINDS_BY_METHOD})")
         return cls(kind=kind, match=str(raw.get("match", "") or ""), times=max(times, 0), delay_seconds=delay,
-                   model=str(raw.get("model", "") or ""), method=method)
+                   model=str(raw.get("model", "") or ""), method=method, block=block)
 
 
 class FaultBook:
@@ -102,12 +112,15 @@ class FaultBook:
         with self._lock:
             return [asdict(rule) for rule in self._rules]
 
-    def take(self, prompt: str, model: str = "", method: str = PREDICT) -> FaultRule | None:
-        """The first live rule of `method` matching `prompt` (and `model`), with one use consumed; None if none
-        fires."""
+    def take(self, prompt: str, model: str = "", method: str = PREDICT, *, speech: bool = False,
+             block: int | None = None) -> FaultRule | None:
+        """The first live rule of `method` matching `prompt` (and `model`, and `block`), with one use consumed;
+        None if none fires. `speech` looks up the speech deviations only, else every other kind."""
         with self._lock:
             for rule in self._rules:
                 if (rule.times > 0 and rule.method == method and rule.match in prompt
+                        and (rule.kind in SPEECH_KINDS) == speech
+                        and (rule.block is None or rule.block == block)
                         and (not rule.model or rule.model == model)):
                     rule.times -= 1
                     return replace(rule, times=1)
@@ -157,3 +170,35 @@ class RequestQuota:
         with self._lock:
             return {"requests_per_window": self.limit, "window_seconds": self.window_seconds,
                     "accepted": self.accepted, "rejected": self.rejected}
+
+
+# --- speech deviations ---------------------------------------------------------------------------------
+
+# Lines Veo says instead of (or after) the scripted one; digit-free, so espeak-ng says them clearly.
+PARAPHRASES = {
+    "en": ("Honestly, nobody ever told me what to say right here.", "Well, let me put all of that another way."),
+    "fr": ("Franchement, personne ne m'a dit quoi raconter ici.", "Bon, disons tout cela autrement."),
+    "es": ("Francamente, nadie me dijo qué contar aquí.", "Bueno, digamos todo eso de otra manera."),
+}
+EXTRA_LINES = {"en": "And then a seagull stole my sandwich.", "fr": "Et puis une mouette a volé mon sandwich.",
+               "es": "Y luego una gaviota robó mi bocadillo."}
+OTHER_LANGUAGE_LINES = {"es": "Buenos días a todos, el barco sale ahora.",
+                        "en": "Today the sea is calm and the sky is very blue."}
+
+
+def deviate(kind: str, dialogue: str, language: str, seed: int = 0) -> tuple[str, str]:
+    """What a deviating Veo says instead of `dialogue`, and in which language (`speech_*` kinds)."""
+    words = dialogue.split()
+    if kind == "speech_extra":
+        return f"{dialogue} {EXTRA_LINES.get(language, EXTRA_LINES['en'])}".strip(), language
+    if kind == "speech_dropped" or not words:
+        return "", language
+    if kind == "speech_paraphrase":
+        lines = PARAPHRASES.get(language, PARAPHRASES["en"])
+        return lines[seed % len(lines)], language
+    if kind == "speech_partial":
+        return " ".join(words[:(len(words) + 1) // 2]), language
+    if kind == "speech_other_language":
+        other = "es" if language == "en" else "en"
+        return OTHER_LANGUAGE_LINES[other], other
+    return dialogue, language

@@ -11,6 +11,8 @@ Every accepted call is an entry of the ledger (an attempt), but only a delivered
 false/0 for safety- or audio-filtered, malformed and failed operations (C-BILL-FILTERED-FREE).
 429/500/400 faults, calls over the optional request quota or spend cap (429, C-RL-429) and invalid calls are
 answered before anything is recorded. Gemini API files expire 48 h after they were made (C-RETENTION-2D).
+A clip's speech can deviate from the prompt's dialogue (faults.SPEECH_KINDS, per rule or at the seeded
+SIM_SPEECH_DEVIATION_RATE); the ledger entry names it (`speech_deviation`).
 """
 from __future__ import annotations
 
@@ -34,7 +36,16 @@ from PIL import Image, UnidentifiedImageError
 
 from infra.local.simulator import models
 from infra.local.simulator.billing import Accounts, SimClock
-from infra.local.simulator.faults import REJECTING_KINDS, FaultBook, FaultRule, RequestQuota, quota_exhausted, rejection
+from infra.local.simulator.faults import (
+    REJECTING_KINDS,
+    SPEECH_KINDS,
+    FaultBook,
+    FaultRule,
+    RequestQuota,
+    deviate,
+    quota_exhausted,
+    rejection,
+)
 from infra.local.simulator.models import GEMINI_API, LITE, VERTEX
 from infra.local.simulator.protocol import ApiError, VeoPrompt, invalid
 from shared.core import log
@@ -106,6 +117,7 @@ class Operation:
     ledger_entry: dict[str, Any] = field(default_factory=dict)
     parent: str = ""  # Vertex AI: projects/{p}/locations/{l}/publishers/google/
     gcs_uri: str | None = None  # Vertex AI: where the result was written
+    speech: str | None = None  # a speech deviation (faults.SPEECH_KINDS): the clip does not say the dialogue
 
     @property
     def name(self) -> str:
@@ -117,7 +129,8 @@ class VeoSimulator:
 
     def __init__(self, data_dir: Path, *, min_latency_seconds: float = 0.0, workers: int = 1,
                  clock: SimClock | None = None, accounts: Accounts | None = None,
-                 audio_block_rate: float = 0.0, audio_block_seed: str = "0") -> None:
+                 audio_block_rate: float = 0.0, audio_block_seed: str = "0", speech_deviation_rate: float = 0.0,
+                 speech_deviation_seed: str = "0") -> None:
         self.videos_dir = data_dir / "videos"
         self.inputs_dir = data_dir / "inputs"
         self.videos_dir.mkdir(parents=True, exist_ok=True)
@@ -127,6 +140,8 @@ class VeoSimulator:
         self.accounts = accounts or Accounts(self.clock)
         self.audio_block_rate = audio_block_rate
         self.audio_block_seed = audio_block_seed
+        self.speech_deviation_rate = speech_deviation_rate
+        self.speech_deviation_seed = speech_deviation_seed
         self.faults = FaultBook()
         self.quota = RequestQuota(self.clock.time)
         self._operations: dict[str, Operation] = {}
@@ -173,6 +188,8 @@ class VeoSimulator:
         elif fault and fault.kind == "malformed":
             self._finish(op, "malformed")
         else:
+            op.speech = self._speech_deviation(request, model)
+            op.ledger_entry["speech_deviation"] = op.speech
             self._pool.submit(self._render, op, request)
         log.info("veo operation accepted", operation=op.name, extension=request.extension,
                  seconds_billed=request.seconds_billed, fault=fault.kind if fault else None)
@@ -334,6 +351,21 @@ class VeoSimulator:
             return False
         return seed_for("audio-block", self.audio_block_seed, key) / 0x80000000 < self.audio_block_rate
 
+    def _speech_deviation(self, request: VeoRequest, model: str) -> str | None:
+        """The speech deviation of this call: a `speech_*` fault rule (optionally for one block), else the
+        seeded SIM_SPEECH_DEVIATION_RATE picking one of SPEECH_KINDS per request."""
+        position = VeoPrompt.parse(request.prompt).block
+        rule = self.faults.take(request.prompt, model, speech=True,
+                                block=None if position is None else position - 1)
+        if rule is not None:
+            return rule.kind
+        if self.speech_deviation_rate <= 0:
+            return None
+        draw = seed_for("speech-deviation", self.speech_deviation_seed, request.prompt, request.source_fid or "")
+        if draw / 0x80000000 >= self.speech_deviation_rate:
+            return None
+        return SPEECH_KINDS[seed_for("speech-kind", self.speech_deviation_seed, request.prompt) % len(SPEECH_KINDS)]
+
     # -- billing and rendering ------------------------------------------------------------------
     def _bill(self, op: Operation, request: VeoRequest, spec: models.Model) -> dict[str, Any]:
         """The ledger entry of an accepted call: an attempt, charged only once its video is delivered."""
@@ -360,15 +392,19 @@ class VeoSimulator:
         out = self.videos_dir / f"{fid}.mp4"
         seed = seed_for(op.model, request.prompt, request.source_fid or "",
                         hashlib.sha256(request.image_png or b"").hexdigest())
+        dialogue, language = prompt.dialogue, prompt.language
+        if op.speech:
+            dialogue, language = deviate(op.speech, dialogue, language, seed)
+            log.info("veo speech deviates from the prompt", operation=op.name, kind=op.speech, spoken=dialogue)
         try:
             with log.bound(operation=op.name):
                 if request.source_fid:
                     info = extend_clip(self.videos_dir / f"{request.source_fid}.mp4", out,
-                                       scene_text=prompt.caption(), dialogue=prompt.dialogue,
-                                       language=prompt.language, seconds=EXTENSION_SECONDS, seed=seed)
+                                       scene_text=prompt.caption(), dialogue=dialogue,
+                                       language=language, seconds=EXTENSION_SECONDS, seed=seed)
                 else:
-                    info = render_clip(out, scene_text=prompt.caption(), dialogue=prompt.dialogue,
-                                       language=prompt.language, seconds=request.seconds_billed, seed=seed,
+                    info = render_clip(out, scene_text=prompt.caption(), dialogue=dialogue,
+                                       language=language, seconds=request.seconds_billed, seed=seed,
                                        first_frame=self._save_image(op, request.image_png))
         except Exception as exc:  # noqa: BLE001 - a failed render fails the operation, not the server
             log.exception("veo render failed", exc, operation=op.name)

@@ -11,9 +11,11 @@ from pathlib import Path
 
 import pytest
 
+from shared.assembly.transcribe import Word
 from shared.media.ffmpeg import measure_loudness
 from shared.pricing.presets import ALL_CHECKS, PRESETS
 from shared.qa.checks import SubtitleEvidence, check_file
+from shared.video.plan import single_chain
 
 pytestmark = pytest.mark.timeout(300)
 W, H, SECONDS = 180, 320, 6
@@ -23,6 +25,9 @@ DIALOGUE = "Hello there, my old friend. The storm is coming."
 GOOD_SRT = ("1\n00:00:00,900 --> 00:00:03,100\nHello there, my old friend.\n\n"
             "2\n00:00:03,300 --> 00:00:05,200\nThe storm is coming.\n")
 SPEECH = [(1.0, 3.0), (3.4, 5.0)]
+# What Whisper heard (the raw transcript the dialogue checks measure against), in the speech spans above.
+HEARD = [Word(w, 1.0 + 0.4 * k, 1.35 + 0.4 * k) for k, w in enumerate("Hello there, my old friend.".split())] + \
+    [Word(w, 3.4 + 0.4 * k, 3.75 + 0.4 * k) for k, w in enumerate("The storm is coming.".split())]
 
 
 def _ffmpeg(*args: str) -> None:
@@ -72,8 +77,10 @@ def files(tmp_path_factory, level) -> dict[str, Path]:
     }
 
 
-def _check(path: Path, srt: str = GOOD_SRT, preset=TEST_PRESET) -> dict[str, dict]:
-    report = check_file(path, preset, SubtitleEvidence(srt, DIALOGUE, SPEECH))
+def _check(path: Path, srt: str = GOOD_SRT, preset=TEST_PRESET, heard: list[Word] = HEARD) -> dict[str, dict]:
+    evidence = SubtitleEvidence(srt, DIALOGUE, SPEECH, heard=heard, blocks=[{"index": 0, "dialogue": DIALOGUE}],
+                                windows=single_chain(1).windows(), language="en")
+    report = check_file(path, preset, evidence)
     return {c["name"]: c for c in report["checks"]} | {"_report": report}
 
 
@@ -111,14 +118,23 @@ def test_forty_seconds_is_too_long_for_a_campaign_but_fits_quick_social(files):
     assert quick["duration_seconds"]["passed"] is True
 
 
-def test_mismatched_subtitles_fail_wer_and_coverage(files):
+def test_mismatched_subtitles_fail_caption_agreement_and_coverage(files):
     wrong_words = GOOD_SRT.replace("Hello there, my old friend.", "Buy our new soap today.")
     checks = _check(files["good"], srt=wrong_words)
-    assert checks["subtitle_wer"]["passed"] is False and checks["subtitle_wer"]["measured"] > 0.3
+    assert checks["caption_speech_wer"]["passed"] is False and checks["caption_speech_wer"]["measured"]["worst"] > 0.3
+    assert checks["dialogue_delivered"]["passed"] is True  # the speech itself was the scripted line
     late = "1\n00:00:05,100 --> 00:00:06,000\nHello there, my old friend. The storm is coming.\n"
     checks = _check(files["good"], srt=late)
     assert checks["subtitle_speech_coverage"]["passed"] is False
-    assert checks["subtitle_wer"]["passed"] is True
+    assert checks["caption_speech_wer"]["passed"] is True
+
+
+def test_speech_that_is_not_the_script_fails_whatever_the_captions_say(files):
+    paraphrase = [Word(w, 1.0 + 0.4 * k, 1.35 + 0.4 * k) for k, w in enumerate("Buy our new soap today.".split())]
+    checks = _check(files["good"], heard=paraphrase)  # the captions still show the script: they lie
+    assert checks["speech_script_wer"]["passed"] is False and checks["dialogue_delivered"]["passed"] is False
+    assert checks["caption_speech_wer"]["passed"] is False
+    assert checks["_report"]["dialogue_issues"][0]["verdict"] == "changed"
 
 
 def test_non_blocking_failures_are_warnings_not_failures(files):

@@ -7,7 +7,7 @@ import pytest
 
 from shared.assembly import block_transcripts
 from shared.assembly.block_transcripts import Window, complete, windows_of_plan
-from shared.assembly.transcribe import Transcript, Word
+from shared.assembly.transcribe import Detection, Transcript, Word
 from shared.core.config import GEMINI_API, VERTEX
 from shared.video.plan import plan_video
 
@@ -64,3 +64,13 @@ def test_each_run_of_missing_blocks_is_heard_once(monkeypatch: pytest.MonkeyPatc
     windows = windows_of_plan(plan_video(6, GEMINI_API).to_doc())
     complete({0: _said("a", 1.0), 3: _said("b", 23.0)}, windows, audio=None, language="en")
     assert heard == [(windows[1].start, windows[2].end), (windows[4].start, math.inf)]
+
+
+def test_a_block_transcript_keeps_its_language_detection_when_stored() -> None:
+    detected = Detection(8.0, 15.0, "es", 0.97, {"es": 0.97, "en": 0.01, "fr": 0.0})
+    heard = Transcript(words=[Word("Hola", 9.0, 9.4)], speech_spans=[(9.0, 9.4)], language="en",
+                       detections=[detected])
+    again = block_transcripts._from_json(block_transcripts._to_json(1, heard))
+    assert again.detections == [detected] and again.words == heard.words
+    merged = block_transcripts.merge([again, _said("hello", 1.0)], "en")
+    assert merged.detections == [detected]
