@@ -10,6 +10,7 @@ graph applies a known linear gain (and a safety limiter) instead of a guessing l
 """
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -17,11 +18,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from shared.assembly.alignment import align_script
+from shared.assembly.alignment import BlockDialogue, dialogue_report, judge_blocks
 from shared.assembly.caption_style import FONTS_DIR, build_ass, caption_style, check_font_coverage
 from shared.assembly.music import choose_track, prepare_bed
+from shared.assembly.pictures import OUT_FPS
 from shared.assembly.subtitles import Cue, build_cues, to_srt, to_vtt
-from shared.assembly.transcribe import Transcript, transcribe
+from shared.assembly.transcribe import Relistener, Transcript, transcribe
 from shared.core import log
 from shared.core.errors import ErrorCode, InvalidInputError, PermanentError
 from shared.media.ffmpeg import (
@@ -35,9 +37,9 @@ from shared.media.ffmpeg import (
     write_thumbnail,
 )
 from shared.media.probe import MediaInfo, probe
-from shared.video.plan import VideoPlan, single_chain
+from shared.video.plan import script_windows
 
-OUT_WIDTH, OUT_HEIGHT, OUT_FPS = 1080, 1920, 24
+OUT_WIDTH, OUT_HEIGHT = 1080, 1920
 TARGET_LUFS = -14.0
 # Sample-peak ceiling: leaves room for inter-sample peaks and AAC overshoot (up to ~1.1 dB seen), so true peak
 # stays <= -1 dBTP.
@@ -46,6 +48,7 @@ INTER_SAMPLE_MARGIN_DB = 0.5  # true peak can exceed the (cheaper to measure) sa
 X264_PRESET = "veryfast"
 AUDIO_BITRATE = "128k"
 ASS_NAME = "captions.ass"
+DIALOGUE_NAME = "dialogue.json"  # beside the SRT: what QA judges the dialogue on
 # Dialogue compression (broadcast practice): tames speech peaks so the mix reaches -14 LUFS without
 # the limiter eating the loudness.
 VOICE_COMPRESSOR = "acompressor=threshold=0.06:ratio=4:attack=4:release=120:knee=4"
@@ -170,20 +173,43 @@ def render_final(src: Path, info: MediaInfo, bed: Path, ass_path: Path | None, g
         what="final_encode")
 
 
+def render_audio(src: Path, info: MediaInfo, bed: Path, gain_db: float, out: Path, seconds: float) -> Path:
+    """The whole timeline's sound alone (voice + ducked music, gain, limiter) as AAC, exactly `seconds` long."""
+    voice = "[0:a]" if info.has_audio else "[2:a]"
+    inputs = ["-i", str(src), "-i", str(bed)]
+    if not info.has_audio:
+        inputs += ["-f", "lavfi", "-t", f"{seconds:.3f}", "-i", "anullsrc=r=48000:cl=stereo"]
+    graph = (mix_graph(voice=voice, bed="[1:a]", gain_db=gain_db, out="mixed")
+             + f";[mixed]apad=whole_dur={seconds:.3f}[aout]")
+    run([*inputs, "-filter_complex", graph, "-map", "[aout]", "-vn", "-c:a", "aac", "-b:a", AUDIO_BITRATE,
+         "-ar", "48000", "-ac", "2", "-t", f"{seconds:.3f}", str(out)], what="final_audio")
+    return out
+
+
 # --- subtitles -----------------------------------------------------------------------------------
 
-def script_windows(script: dict[str, Any]) -> list[tuple[float, float]]:
-    """The blocks' windows from the plan the script document carries, else one Veo chain of its blocks."""
-    blocks = len(script.get("blocks") or [])
-    stored = VideoPlan.from_doc(script["plan"]) if script.get("plan") else single_chain(blocks)
-    return stored.windows()
+def dialogue_of(transcript: Transcript, script: dict[str, Any]) -> list[BlockDialogue]:
+    """Each block's verdict and caption words (shared.assembly.alignment); a block whose speech does not
+    match its line is heard again for another language when the transcript names its media file."""
+    language = str(script.get("language") or "en")
+    relisten = Relistener(transcript.source, language) if transcript.source else None
+    return judge_blocks(script.get("blocks") or [], transcript.words, script_windows(script), language, relisten,
+                        transcript.detections)
+
+
+def cues_of(transcript: Transcript, script: dict[str, Any]) -> list[Cue]:
+    """The job's subtitle cues: what was said, in the script's words where it was said as scripted."""
+    return build_cues([w for block in dialogue_of(transcript, script) for w in block.words])
 
 
 def write_subtitles(transcript: Transcript, script: dict[str, Any],
                     work_dir: Path) -> tuple[list[Cue], Path, Path, Path | None]:
-    """Script-aligned cues written as SRT, VTT and (when there is speech) the ASS to burn."""
-    words = align_script(script.get("blocks") or [], transcript.words, script_windows(script))
-    cues = build_cues(words)
+    """Cues of what was said written as SRT, VTT and (when there is speech) the ASS to burn, with the
+    dialogue report (DIALOGUE_NAME: each block's verdict and the raw transcript) beside them."""
+    judged = dialogue_of(transcript, script)
+    cues = build_cues([w for block in judged for w in block.words])
+    (work_dir / DIALOGUE_NAME).write_text(json.dumps(dialogue_report(
+        judged, transcript.words, str(script.get("language") or "en")), ensure_ascii=False), encoding="utf-8")
     srt, vtt = work_dir / "subtitles.srt", work_dir / "subtitles.vtt"
     srt.write_text(to_srt(cues), encoding="utf-8")
     vtt.write_text(to_vtt(cues), encoding="utf-8")

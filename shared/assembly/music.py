@@ -1,8 +1,12 @@
 """Background music: a catalogue of tracks we synthesise ourselves (license-free by construction).
 
-`python tools/music_catalogue.py generate` re-creates shared/assembly/assets/music/*.m4a and catalogue.json
-deterministically (numpy synthesis of chords, pads and soft percussion, then AAC through ffmpeg).
-`prepare_bed` loops a track to a video's length with crossfades at the loop points and fades in/out.
+`python tools/music_catalogue.py generate` re-creates shared/assembly/assets/music/*.m4a, their short
+previews (previews/*.m4a) and catalogue.json deterministically (numpy synthesis of chords, pads and soft
+percussion, then AAC through ffmpeg). Every track is the project's own work, dedicated to the public domain
+(CC0-1.0, recorded per track in the catalogue with how it was made). Each track has a mood (its
+`category`: lofi, upbeat, ambient, epic, calm) and each style a default track.
+`prepare_bed` loops a track to a video's length with crossfades at the loop points and fades in/out; the
+`none` choice (NO_MUSIC) gives a silent bed: no music is mixed.
 """
 from __future__ import annotations
 
@@ -24,6 +28,12 @@ MUSIC_DIR = Path(__file__).resolve().parent / "assets" / "music"
 CATALOGUE = MUSIC_DIR / "catalogue.json"
 SYNTH_RATE = 48000
 LOOP_CROSSFADE_SECONDS = 2.0
+MOODS = ("lofi", "upbeat", "ambient", "epic", "calm")
+NO_MUSIC = "none"  # the request's "no music" choice
+LICENCE = "CC0-1.0"
+MADE_BY = ("synthesised by shared.assembly.music (recipe {id!r}: numpy pads, bass and percussion, "
+           "AAC via ffmpeg) with tools/music_catalogue.py generate; the project's own work")
+PREVIEW_SECONDS = 8.0
 
 
 @dataclass(frozen=True)
@@ -36,10 +46,21 @@ class Track:
     duration: float
     default_for: tuple[str, ...]
     file: str
+    licence: str = LICENCE
+    made: str = ""
+    preview: str = ""  # a short clip of the track, relative to the music folder
 
     @property
     def path(self) -> Path:
         return MUSIC_DIR / self.file
+
+    @property
+    def preview_path(self) -> Path:
+        return MUSIC_DIR / (self.preview or self.file)
+
+
+# "No music": its path is no file; prepare_bed renders silence for it.
+SILENT = Track(NO_MUSIC, "No music", NO_MUSIC, 0.0, (), NO_MUSIC, licence="", made="")
 
 
 def load_catalogue(path: Path = CATALOGUE) -> list[Track]:
@@ -49,7 +70,9 @@ def load_catalogue(path: Path = CATALOGUE) -> list[Track]:
 
 
 def choose_track(track_id: str | None, style: str) -> Track:
-    """The requested track, else the default for the style, else the first track."""
+    """The requested track (SILENT for "none"), else the default for the style, else the first track."""
+    if track_id == NO_MUSIC:
+        return SILENT
     tracks = load_catalogue()
     if track_id:
         for track in tracks:
@@ -84,7 +107,12 @@ def bed_filter(copies: int, seconds: float, *, volume: float, crossfade: float =
 
 def prepare_bed(track: Path, seconds: float, out_wav: Path, *, volume: float,
                 crossfade: float = LOOP_CROSSFADE_SECONDS) -> Path:
-    """Render the music bed for a video: looped with crossfades to `seconds`, faded, at `volume`."""
+    """Render the music bed for a video: looped with crossfades to `seconds`, faded, at `volume`
+    (digital silence for the SILENT track: nothing is mixed under the voice)."""
+    if track == SILENT.path:
+        run(["-f", "lavfi", "-t", f"{seconds:.3f}", "-i", "anullsrc=r=48000:cl=stereo", "-c:a", "pcm_s16le",
+             str(out_wav)], what="music_bed")
+        return out_wav
     if not track.is_file():
         raise PermanentError(f"music track missing: {track}", code=ErrorCode.MISSING_MUSIC)
     track_seconds = probe(track).duration
@@ -172,16 +200,24 @@ def synthesise(progression: list[list[float]], *, bpm: float, bars: int, seed: i
 
 
 _RECIPES: dict[str, dict[str, Any]] = {
-    "calm-horizon": dict(name="Calm Horizon", category="ambient",
-                         default_for=["cinematic", "realistic", "fantasy"],
+    "calm-horizon": dict(name="Calm Horizon", category="ambient", default_for=["cinematic"],
                          progression=[[-9, -5, -2], [-4, 0, 3], [-7, -3, 0], [-2, 2, 5]],
                          bpm=70, bars=10, seed=11, kick_gain=0.0, hat_gain=0.0),
-    "neon-pulse": dict(name="Neon Pulse", category="electronic", default_for=["cyberpunk", "anime"],
+    "neon-pulse": dict(name="Neon Pulse", category="upbeat", default_for=["cyberpunk", "anime"],
                        progression=[[-9, -5, -2], [-11, -7, -4], [-4, 0, 3], [-6, -2, 1]],
                        bpm=112, bars=18, seed=23, kick_gain=0.55, hat_gain=0.5),
     "paper-days": dict(name="Paper Days", category="lofi", default_for=["sketch", "vintage"],
                        progression=[[-12, -8, -5, -1], [-7, -3, 0, 4], [-10, -7, -3, 0], [-5, -1, 2, 5]],
                        bpm=84, bars=12, seed=37, kick_gain=0.35, hat_gain=0.3),
+    "summit-call": dict(name="Summit Call", category="epic", default_for=["fantasy"],
+                        progression=[[-21, -14, -9, -5], [-17, -10, -5, -1], [-14, -7, -2, 2], [-19, -12, -7, -3]],
+                        bpm=76, bars=11, seed=41, kick_gain=0.8, hat_gain=0.0),
+    "still-water": dict(name="Still Water", category="calm", default_for=["realistic"],
+                        progression=[[-5, -1, 2, 7], [-10, -5, -1, 2], [-3, 0, 4, 7], [-8, -5, -1, 4]],
+                        bpm=60, bars=9, seed=53, kick_gain=0.0, hat_gain=0.0),
+    "sunny-steps": dict(name="Sunny Steps", category="upbeat", default_for=[],
+                        progression=[[-9, -5, -2, 3], [-4, 0, 3, 7], [-2, 2, 5, 10], [-7, -3, 0, 5]],
+                        bpm=124, bars=18, seed=67, kick_gain=0.5, hat_gain=0.6),
 }
 
 
@@ -194,8 +230,17 @@ def _write_wav(samples: np.ndarray, path: Path) -> None:
         fh.writeframes(pcm.tobytes())
 
 
+def _write_preview(track: Path, out: Path) -> None:
+    """A short, faded clip of the track (the page's preview), mono 48 kbps."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fade_at = PREVIEW_SECONDS - 1.5
+    run(["-i", str(track), "-t", f"{PREVIEW_SECONDS}", "-af", f"afade=t=out:st={fade_at}:d=1.5", "-ac", "1",
+         "-c:a", "aac", "-b:a", "48k", "-ar", "48000", "-map_metadata", "-1", "-fflags", "+bitexact",
+         "-flags:a", "+bitexact", "-movflags", "+faststart", str(out)], what="music_preview")
+
+
 def generate(folder: Path = MUSIC_DIR, *, echo: Callable[[str], None] = print) -> list[Track]:
-    """Synthesise every recipe into folder/*.m4a (AAC ~96 kbps) and write catalogue.json."""
+    """Synthesise every recipe into folder/*.m4a (AAC ~96 kbps) plus previews, and write catalogue.json."""
     folder.mkdir(parents=True, exist_ok=True)
     tracks = []
     for track_id, recipe in _RECIPES.items():
@@ -206,8 +251,10 @@ def generate(folder: Path = MUSIC_DIR, *, echo: Callable[[str], None] = print) -
              "-fflags", "+bitexact", "-flags:a", "+bitexact", "-movflags", "+faststart", str(m4a)],
             what="music_encode")
         wav.unlink()
+        preview = f"previews/{track_id}.m4a"
+        _write_preview(m4a, folder / preview)
         track = Track(track_id, recipe["name"], recipe["category"], round(probe(m4a).duration, 2),
-                      tuple(recipe["default_for"]), m4a.name)
+                      tuple(recipe["default_for"]), m4a.name, LICENCE, MADE_BY.format(id=track_id), preview)
         tracks.append(track)
         echo(f"{m4a} {track.duration:.1f} s")
     catalogue = {"tracks": [{**asdict(t), "default_for": list(t.default_for)} for t in tracks]}

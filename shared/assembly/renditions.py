@@ -6,7 +6,8 @@ from typing import Any
 
 import ffmpeg as ffmpeg_python  # the ffmpeg-python package: builds the rendition's graph
 
-from shared.assembly.finish import OUT_FPS, X264_PRESET
+from shared.assembly.finish import X264_PRESET
+from shared.assembly.pictures import OUT_FPS
 from shared.media.ffmpeg import run
 from shared.pricing.presets import Rendition
 

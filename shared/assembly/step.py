@@ -5,9 +5,10 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from shared.assembly import block_transcripts
-from shared.assembly.finish import Deliverables, produce_deliverables
+from shared.assembly import block_transcripts, segment_store
+from shared.assembly.finish import DIALOGUE_NAME, Deliverables, produce_deliverables
 from shared.assembly.renditions import write_rendition
+from shared.assembly.streaming import FinishInputs, StreamedDeliverables, finish_streamed, spans_of_plan
 from shared.core import layout, lease, log, status
 from shared.core.clients import Clients
 from shared.core.errors import IllegalTransition, LeaseHeld
@@ -24,9 +25,9 @@ _STARTABLE = frozenset({Status.VIDEO_GENERATED, Status.QA_FAILED})
 
 
 def handle(clients: Clients, message: AssemblyRequest | BlockReady) -> str:
-    """agent-assembler's one entry: a finished Veo block to transcribe ahead, or a job to assemble."""
+    """agent-assembler's one entry: a finished Veo block to transcribe and encode ahead, or a job to assemble."""
     if isinstance(message, BlockReady):
-        return block_transcripts.transcribe_block(clients, message)
+        return segment_store.block_arrived(clients, message)
     return assemble(clients, message)
 
 
@@ -83,6 +84,8 @@ def _produce(clients: Clients, doc: dict[str, Any]) -> dict[str, Any]:
         preset = preset_from_doc(doc)
         language = str(script.get("language") or "en")
         heard: dict[str, Any] = {}  # job_transcript reports here how many stored blocks it reused
+        if doc.get("plan"):
+            return _produce_streamed(clients, doc, work, veo_video, script, preset)
         result = produce_deliverables(veo_video, script, work / "out", music_track=doc.get("music"),
                                       crf=preset.crf, music_volume=clients.settings.music_volume,
                                       target_lufs=loudness_target(doc, preset),
@@ -93,6 +96,41 @@ def _produce(clients: Clients, doc: dict[str, Any]) -> dict[str, Any]:
         summary["assembly"].update(heard)
         return {**_upload(clients, video_id, result, preset), **_renditions(clients, video_id, result, preset),
                 **summary}
+
+
+def _produce_streamed(clients: Clients, doc: dict[str, Any], work: Path, veo_video: Path, script: dict[str, Any],
+                      preset: Preset) -> dict[str, Any]:
+    """The streaming finish: the blocks' stored segments (made again where stale or missing) joined, the
+    whole timeline's sound built and muxed in."""
+    video_id, language = doc["video_id"], str(script.get("language") or "en")
+    heard: dict[str, Any] = {}
+    inputs = FinishInputs(veo_video, script, spans_of_plan(doc["plan"]), segment_store.look_of(doc, script),
+                          segment_store.block_sources(doc), music_track=doc.get("music"),
+                          music_volume=clients.settings.music_volume, target_lufs=loudness_target(doc, preset),
+                          veo_segments=_veo_segments(doc, work, veo_video))
+    result = finish_streamed(
+        inputs, work / "out", hear=lambda: block_transcripts.job_transcript(clients, doc, veo_video, language, heard),
+        stored=segment_store.stored_segments(clients, video_id, work / "stored"),
+        thumbnail=segment_store.stored_thumbnail(clients, video_id, work),
+        on_made=lambda span, made: segment_store.store(clients, video_id, span.block, made))
+    summary = _summary(result)
+    summary["assembly"].update(heard, segments_reused=result.segments_reused)
+    return {**_upload(clients, video_id, result, preset), **_streamed_renditions(clients, video_id, result),
+            **summary, "picture": {"blocks": [p.to_doc() for p in result.pictures], "joins": result.joins}}
+
+
+def _veo_segments(doc: dict[str, Any], work: Path, veo_video: Path) -> tuple[Path, ...]:
+    """The Veo segment files _veo_video downloaded (the joined video itself when there is one)."""
+    count = len(doc.get("veo_segment_uris") or [])
+    return tuple(_segment_files(work, count)) if count > 1 else (veo_video,)
+
+
+def _streamed_renditions(clients: Clients, video_id: str, result: StreamedDeliverables) -> dict[str, Any]:
+    if not result.renditions:
+        return {}
+    return {"rendition_urls": {
+        name: upload_file(clients.storage, gs_uri(clients.settings.bucket, layout.rendition_path(video_id, name)),
+                          local, "video/mp4") for name, local in result.renditions.items()}}
 
 
 def loudness_target(doc: dict[str, Any], preset: Preset) -> float:
@@ -118,10 +156,17 @@ def _veo_video(clients: Clients, doc: dict[str, Any], work: Path) -> Path:
     segments = doc.get("veo_segment_uris") or [doc["veo_video_uri"]]
     if len(segments) == 1:
         return download_file(clients.storage, segments[0], work / "veo.mp4")
-    parts = [download_file(clients.storage, uri, work / f"segment-{i}.mp4") for i, uri in enumerate(segments)]
+    parts = _segment_files(work, len(segments))
+    for uri, part in zip(segments, parts):
+        download_file(clients.storage, uri, part)
     method = join_segments(parts, work / "veo.mp4")
     log.info("veo segments joined", segments=len(parts), method=method)
     return work / "veo.mp4"
+
+
+def _segment_files(work: Path, count: int) -> list[Path]:
+    """Where _veo_video keeps a multi-segment job's Veo segment files."""
+    return [work / f"segment-{i}.mp4" for i in range(count)]
 
 
 def _upload(clients: Clients, video_id: str, result: Deliverables, preset: Preset) -> dict[str, str]:
@@ -137,6 +182,9 @@ def _upload(clients: Clients, video_id: str, result: Deliverables, preset: Prese
     if "srt" in preset.subtitle_formats:
         urls["srt_url"] = upload_file(store, gs_uri(bucket, layout.subtitles_path(video_id, "srt")), result.srt,
                                       "application/x-subrip")
+    dialogue = result.srt.with_name(DIALOGUE_NAME)  # the dialogue report QA reads (not delivered)
+    if dialogue.is_file():
+        upload_file(store, gs_uri(bucket, layout.dialogue_path(video_id)), dialogue, "application/json")
     if "vtt" in preset.subtitle_formats:
         urls["vtt_url"] = upload_file(store, gs_uri(bucket, layout.subtitles_path(video_id, "vtt")), result.vtt,
                                       "text/vtt")

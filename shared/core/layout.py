@@ -13,8 +13,12 @@ USER_QUOTAS = "quotas"
 VEO_LIMITER = "veo_limiter"  # project-wide Veo quota; its own collection so no user id can collide with it
 CHARACTERS = "characters"
 SCRIPT_CACHE = "script_cache"
+IDEMPOTENCY_KEYS = "idempotency_keys"  # POST /videos retries: {owner, body_sha256, response, expires_at (TTL)}
 WEBHOOK_DELIVERIES = "webhook_deliveries"
 DEAD_LETTERS = "dead_letters"
+USER_SPEND = "user_spend"  # each user's Veo spend of the day and month (shared.pricing.spend)
+PROJECT_SPEND = "project_spend"  # the project's Veo spend per UTC day (shared.pricing.spend)
+SSE_STREAMS = "sse_streams"  # each user's open progress streams, with leases (shared.api.progress)
 
 # --- Cloud Storage: one object per job ------------------------------------------------------------
 
@@ -54,8 +58,10 @@ VEO_FRAMES = "veo31_frames"
 RENDITIONS = "renditions"
 STORYBOARDS = "storyboards"
 TRANSCRIPTS = "transcripts"
+SEGMENTS = "segments"  # each block's finished picture, encoded while Veo makes the next (shared.assembly.streaming)
 # Folders holding one job's files, each under `<folder>/<video_id>/` (all deleted with the video).
-JOB_FOLDERS: tuple[str, ...] = (VEO_VIDEOS, VEO_BLOCKS, VEO_FRAMES, RENDITIONS, STORYBOARDS, TRANSCRIPTS)
+JOB_FOLDERS: tuple[str, ...] = (VEO_VIDEOS, VEO_BLOCKS, VEO_FRAMES, RENDITIONS, STORYBOARDS, TRANSCRIPTS,
+                                  SEGMENTS)
 # Delivered folders (signed URLs while the video exists); every other job folder is intermediate: it expires.
 DELIVERED_JOB_FOLDERS: tuple[str, ...] = (RENDITIONS,)
 INTERMEDIATE_JOB_FOLDERS: tuple[str, ...] = tuple(f for f in JOB_FOLDERS if f not in DELIVERED_JOB_FOLDERS)
@@ -94,6 +100,31 @@ def storyboard_path(video_id: str, revision: int) -> str:
 
 def transcript_path(video_id: str, block: int) -> str:
     return f"{job_folder(TRANSCRIPTS, video_id)}block-{block:02d}.json"
+
+
+def dialogue_path(video_id: str) -> str:
+    """The assembler's dialogue report (each block's verdict, the raw transcript) that QA judges."""
+    return f"{job_folder(TRANSCRIPTS, video_id)}dialogue.json"
+
+
+def segment_path(video_id: str, block: int, key: str, kind: str = "final") -> str:
+    """Block `block`'s picture segment (`kind`: final, or a rendition's name) made from inputs digested as `key`."""
+    return f"{job_folder(SEGMENTS, video_id)}block-{block:02d}-{key}-{kind}.mp4"
+
+
+def segment_manifests(video_id: str) -> str:
+    """The folder of a job's segment manifests (JSON only, so it can be listed and parsed as a whole)."""
+    return f"{job_folder(SEGMENTS, video_id)}manifests/"
+
+
+def segment_manifest_path(video_id: str, block: int) -> str:
+    """What block `block`'s stored segment was made from (its key) and its picture measurements."""
+    return f"{segment_manifests(video_id)}block-{block:02d}.json"
+
+
+def segment_thumbnail_path(video_id: str) -> str:
+    """The thumbnail taken from block 0 when it arrived."""
+    return f"{job_folder(SEGMENTS, video_id)}thumbnail.jpg"
 
 
 def job_prefixes(video_id: str) -> list[str]:

@@ -5,6 +5,10 @@
       [0:v] scale down → blackdetect → freezedetect → null
       [0:a] ebur128 (true peak) → silencedetect → f32le to a pipe → clipped-sample ratio (numpy)
 
+A file the assembler joined from per-block segments (`measure_streamed`) is not decoded again: its
+picture checks come from the blocks' segments, measured when each was encoded, and only the sound, the
+packets' timestamps and a short window around every join are read (shared.qa.joins).
+
 Nothing here decides pass or fail: shared.qa.checks compares these numbers with a preset.
 """
 from __future__ import annotations
@@ -16,9 +20,11 @@ from typing import Any
 
 import numpy as np
 
+from shared.assembly.pictures import PictureResult, merged_freezes
 from shared.core.errors import ErrorCode, PermanentError
 from shared.media.ffmpeg import parse_ebur128, run_output
 from shared.media.probe import MediaInfo, probe, rate
+from shared.qa.joins import JOIN_WINDOW_SECONDS, check_joins, video_timeline
 
 # A decoded sample at or above this magnitude counts as clipped (AAC overshoots a clipped flat top).
 CLIP_LEVEL = 0.98
@@ -55,6 +61,8 @@ class Measurements:
     longest_silence: float | None = None
     black_seconds: float = 0.0
     longest_freeze: float = 0.0
+    picture_from: str = "decode"  # or "segments": measured per block when the streaming finish encoded them
+    joins: tuple[dict[str, Any], ...] = ()
 
     @property
     def has_audio(self) -> bool:
@@ -144,3 +152,48 @@ def measure(path: Path) -> Measurements:
     decoded = decode_measurements(path, fields["duration"], has_video=fields["video_codec"] is not None,
                                   has_audio=fields["audio_codec"] is not None)
     return Measurements(**fields, **decoded)
+
+
+# --- a file joined from per-block segments -----------------------------------------------------------------
+
+_STEP_TOLERANCE = 0.002  # seconds a packet's step may differ from 1/fps (timestamps are rounded to the timescale)
+
+
+def picture_fields(fields: dict[str, Any], blocks: list[PictureResult], path: Path,
+                   joins: list[float]) -> dict[str, Any]:
+    """Picture measurements of a joined file from its blocks' results, its timestamps and its joins.
+
+    A block of another size or rate, a timestamp step that is not 1/fps, a frame count other than the
+    blocks' total, or a join window that fails to decode shows up in the check it breaks: resolution,
+    constant frame rate, or black (a window that does not decode shows nothing)."""
+    fps = fields["real_fps"] or 24.0
+    odd = [b for b in blocks if (b.width, b.height) != (fields["width"], fields["height"])]
+    if odd:
+        fields.update(width=odd[0].width, height=odd[0].height)
+    timeline = video_timeline(path, fps)
+    expected = sum(b.frames for b in blocks)
+    off_rate = [b.fps for b in blocks if abs(b.fps - fps) >= 0.01]
+    if off_rate or timeline.frames != expected:
+        fields["avg_fps"] = off_rate[0] if off_rate else fps * timeline.frames / max(1, expected)
+    if timeline.worst_step_error > _STEP_TOLERANCE:
+        fields["real_fps"] = 1 / (1 / fps + timeline.worst_step_error)
+    results = check_joins(path, joins, fps)
+    undecoded = sum(2 * JOIN_WINDOW_SECONDS for r in results if not r.ok)
+    black = sum(e - s for b in blocks for s, e in b.black) + undecoded
+    freezes = merged_freezes(blocks)
+    return dict(black_seconds=round(black, 3), longest_freeze=round(max((e - s for s, e in freezes), default=0.0), 3),
+                picture_from="segments",
+                joins=tuple({"at": r.at, "decoded": r.decoded, "frames": r.frames, "expected": r.expected}
+                            for r in results))
+
+
+def measure_streamed(path: Path, picture: dict[str, Any]) -> Measurements:
+    """One probe, one audio-only decode, the packets' timestamps and the joins: no full picture decode.
+    `picture` is what the streaming finish recorded: every block's results and the join times."""
+    if not Path(path).is_file():
+        raise PermanentError(f"no such media file: {path}", code=ErrorCode.MISSING_MEDIA)
+    fields = probe_fields(path, probe(path))
+    blocks = [PictureResult.from_doc(b) for b in picture.get("blocks") or []]
+    sound = decode_measurements(path, fields["duration"], has_video=False, has_audio=fields["audio_codec"] is not None)
+    seen = picture_fields(fields, blocks, path, [float(t) for t in picture.get("joins") or []])
+    return Measurements(**fields, **sound, **seen)

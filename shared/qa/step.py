@@ -7,23 +7,27 @@ makes the job due for the monitor at once, which decides on a bounded remedial s
 from __future__ import annotations
 
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from shared.assembly.transcribe import load_audio, speech_spans
+from shared.assembly.alignment import Verdict
+from shared.assembly.transcribe import Detection, Relistened, Word, load_audio, speech_spans, transcribe
 from shared.core import layout, log, status
 from shared.core.clients import Clients
-from shared.core.errors import ErrorCode, IllegalTransition
+from shared.core.errors import ErrorCode, IllegalTransition, PermanentError
 from shared.core.job import require_job
 from shared.core.messages import QaRequest
 from shared.core.runner import COMPLETED
 from shared.core.status import Status
 from shared.core.storage import download_file, gs_uri, read_json, upload_bytes, upload_json
 from shared.media.probe import probe
-from shared.pricing.presets import preset_from_doc
+from shared.pricing.presets import Preset, preset_from_doc
 from shared.pricing.receipts import build_receipt
-from shared.qa.checks import SubtitleEvidence, check_file
+from shared.qa.checks import SubtitleEvidence, check_file, judged_report
+from shared.qa.measure import measure_streamed
 from shared.qa.report import render_markdown
+from shared.video.plan import script_windows
 
 Span = tuple[float, float]
 
@@ -39,7 +43,8 @@ def check_delivery(clients: Clients, message: QaRequest) -> str:
         log.info("duplicate message: job not waiting for QA", current=current.value)
         return "duplicate"
     report = _run_checks(clients, doc)
-    fields = {"qa": summarise(report), **_store_report(clients, video_id, report)}
+    fields = {"qa": summarise(report), "dialogue_issues": report.get("dialogue_issues") or [],
+              **_store_report(clients, video_id, report)}
     try:
         if not report["passed"]:
             reason = "QA failed: " + ", ".join(report["blocking_failures"])
@@ -59,7 +64,7 @@ def summarise(report: dict[str, Any]) -> dict[str, Any]:
               for c in report["checks"] if not c["passed"]}
     return {"passed": report["passed"], "blocking_failures": report["blocking_failures"],
             "warnings": report["warnings"], "failed_checks": failed, "checks_run": len(report["checks"]),
-            "preset": report.get("preset")}
+            "preset": report.get("preset"), "dialogue_issues": report.get("dialogue_issues") or []}
 
 
 def _store_report(clients: Clients, video_id: str, report: dict[str, Any]) -> dict[str, str]:
@@ -78,8 +83,15 @@ def _run_checks(clients: Clients, doc: dict[str, Any]) -> dict[str, Any]:
         local = download_file(clients.storage, doc["final_video_url"], work / "final.mp4")
         evidence = subtitle_evidence(clients, doc, work)
         with log.step_timer("qa_checks", video_id=doc["video_id"], preset=preset.name):
-            report = check_file(local, preset, evidence)
+            report = check_streamed(local, preset, evidence, doc["picture"]) if doc.get("picture") \
+                else check_file(local, preset, evidence)
     return {"video_id": doc["video_id"], "file": doc["final_video_url"], **report}
+
+
+def check_streamed(path: Path, preset: Preset, evidence: SubtitleEvidence | None,
+                   picture: dict[str, Any]) -> dict[str, Any]:
+    """`check_file` for a file the streaming finish joined from segments: its picture is not decoded again."""
+    return judged_report(measure_streamed(path, picture), preset, evidence)
 
 
 def subtitle_evidence(clients: Clients, doc: dict[str, Any], work: Path) -> SubtitleEvidence | None:
@@ -91,7 +103,52 @@ def subtitle_evidence(clients: Clients, doc: dict[str, Any], work: Path) -> Subt
     dialogue = " ".join(str(b.get("dialogue") or "") for b in script.get("blocks") or [])
     sources = doc.get("veo_segment_uris") or [doc["veo_video_uri"]]
     paths = [download_file(clients.storage, uri, work / f"veo-{i}.mp4") for i, uri in enumerate(sources)]
-    return SubtitleEvidence(srt, dialogue, speech_spans_of(paths))
+    language = str(script.get("language") or "en")
+    heard, stored = _heard(clients, doc, paths, language)
+    return SubtitleEvidence(srt, dialogue, speech_spans_of(paths), heard=heard, blocks=script.get("blocks") or [],
+                            windows=script_windows({**script, "plan": doc.get("plan")}), language=language,
+                            other_languages={int(b["block"]): _relistened(b) for b in stored
+                                             if b.get("verdict") == Verdict.OTHER_LANGUAGE},
+                            detections=[d for d in map(_detection, stored) if d is not None])
+
+
+def _heard(clients: Clients, doc: dict[str, Any], paths: list[Path],
+           language: str) -> tuple[list[Word], list[dict[str, Any]]]:
+    """What Whisper heard in the Veo audio: the raw transcript the assembler stored with its dialogue report
+    (and the report's blocks: the language detected in each), else transcribed here."""
+    try:
+        stored = read_json(clients.storage, gs_uri(clients.settings.bucket, layout.dialogue_path(doc["video_id"])))
+    except PermanentError:
+        stored = None
+    if stored and stored.get("language") == language:
+        words = [Word(str(t), float(s), float(e)) for t, s, e in stored.get("words") or []]
+        return words, list(stored.get("blocks") or [])
+    log.info("no dialogue report stored: transcribing the Veo audio", video_id=doc["video_id"])
+    words, offset = [], 0.0
+    for path in paths:
+        words += [replace(w, start=w.start + offset, end=w.end + offset) for w in transcribe(path, language).words]
+        offset += probe(path).duration
+    return words, []
+
+
+def _relistened(block: dict[str, Any]) -> Relistened:
+    """A block the assembler heard in another language, as the alignment takes it (text, not timings)."""
+    start = (block.get("window") or [0.0])[0]
+    at = float(start or 0.0)
+    language, chance = str(block.get("language") or ""), float(block.get("language_probability") or 0.0)
+    return Relistened(language, chance, [Word(text, at, at) for text in str(block.get("heard") or "").split()],
+                      dict(block.get("language_probabilities") or {language: chance}))
+
+
+def _detection(block: dict[str, Any]) -> Detection | None:
+    """The language detection the assembler made of a block's speech, over the block's window."""
+    chances = block.get("language_probabilities")
+    if not chances:
+        return None
+    start, end = (list(block.get("window") or []) + [None, None])[:2]
+    best = max(chances, key=lambda code: chances[code])
+    return Detection(float("-inf") if start is None else float(start), float("inf") if end is None else float(end),
+                     best, float(chances[best]), {str(k): float(v) for k, v in chances.items()})
 
 
 def speech_spans_of(paths: list[Path]) -> list[Span]:

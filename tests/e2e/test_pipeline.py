@@ -28,6 +28,7 @@ def delivered(pipeline, clients, tmp_path_factory):
     reader.start()
     doc = pipeline.wait_for(video_id, {"completed", "failed", "qa_failed"}, timeout=1100)
     assert doc["status"] == "completed", doc.get("error")
+    print(f"last block done -> completed: {last_block_to_completed(doc):.1f} s")
     reader.join(timeout=60)
     out = tmp_path_factory.mktemp("delivered")
     files = {name: pipeline.download(doc[field], out / name) for name, field in [
@@ -36,6 +37,13 @@ def delivered(pipeline, clients, tmp_path_factory):
     return {"doc": doc, "files": files, "script": read_json(clients.storage, doc["script_uri"]),
             "report": read_json(clients.storage, doc["qa_report_url"]), "events": events,
             "stream_ended": not reader.is_alive()}
+
+
+def last_block_to_completed(doc: dict) -> float:
+    """Seconds from the last Veo block's completion to the job's `completed` (what the streaming finish shortens)."""
+    last_block = max(b["finished_at"] for b in (doc.get("blocks") or {}).values() if b.get("finished_at"))
+    completed = next(h["at"] for h in reversed(doc["history"]) if h["status"] == "completed")
+    return (completed - last_block).total_seconds()
 
 
 def _pcm(path: Path, start: float, seconds: float) -> np.ndarray:

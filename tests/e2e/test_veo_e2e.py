@@ -150,6 +150,15 @@ def test_a_vertex_job_is_planned_in_segments_joined_seamlessly_and_billed_as_del
     around, at = _rms_db(joined, seam - 0.6, 0.5), _rms_db(joined, seam - 0.1, 0.2)
     assert at > -60 and abs(at - around) < 6, "no dropout or jump in the sound at the seam"
 
-    final = ffprobe(pipeline.download(doc["final_video_url"], tmp_path / "final.mp4"))
+    final_path = pipeline.download(doc["final_video_url"], tmp_path / "final.mp4")
+    final = ffprobe(final_path)
     assert abs(float(final["format"]["duration"]) - plan["total_seconds"]) < 0.5
     assert 60 <= plan["total_seconds"] <= 90
+    # joined from per-block segments across the Veo segments: every frame there, decodable without an error
+    counted = subprocess.run(["ffprobe", "-v", "error", "-count_frames", "-select_streams", "v:0", "-show_entries",
+                              "stream=nb_read_frames", "-of", "csv=p=0", str(final_path)],
+                             check=True, capture_output=True, text=True).stdout.strip()
+    assert int(counted) == plan["total_seconds"] * 24
+    decode = subprocess.run(["ffmpeg", "-v", "error", "-xerror", "-i", str(final_path), "-f", "null", "-"],
+                            capture_output=True, text=True)
+    assert decode.returncode == 0, decode.stderr

@@ -5,6 +5,8 @@ decides when (and how often) to deliver it.
 """
 from __future__ import annotations
 
+import subprocess
+
 import pytest
 
 from shared.assembly import block_transcripts
@@ -160,6 +162,28 @@ def test_assembler_delivers_the_files(pipeline, clients, assembled, tmp_path):
     assert pipeline.doc(video_id)["updated_at"] == before
 
 
+def test_assembler_finishes_announced_blocks_pictures_ahead_and_joins_them(pipeline, clients, transcribed, assembled,
+                                                                           tmp_path):
+    """Blocks 0-7 were encoded when announced (block 3's duplicate made nothing more); the finish made block 8
+    and joined all nine by packet copy into a file that decodes whole, frame by frame, at 24 fps."""
+    video_id = assembled["video_id"]
+    names = [b.name for b in clients.storage.list_blobs(clients.settings.bucket, prefix=f"segments/{video_id}/")]
+    ahead = {n.split("/")[-1].split("-")[1] for n in names if n.endswith("-final.mp4")}
+    assert {f"{k:02d}" for k in range(9)} <= ahead
+    assert len([n for n in names if "/block-03-" in n and n.endswith("-final.mp4")]) == 1, "one segment per key"
+    doc = assembled["doc"]
+    assert doc["assembly"]["segments_reused"] >= 7, doc["assembly"]
+    assert doc["picture"]["joins"] == [8 + 7 * k for k in range(8)]
+    final = pipeline.download(doc["final_video_url"], tmp_path / "final.mp4")
+    counted = subprocess.run(["ffprobe", "-v", "error", "-count_frames", "-select_streams", "v:0", "-show_entries",
+                              "stream=nb_read_frames,avg_frame_rate", "-of", "csv=p=0", str(final)],
+                             check=True, capture_output=True, text=True).stdout.strip()
+    assert counted == f"24/1,{64 * 24}", counted
+    decode = subprocess.run(["ffmpeg", "-v", "error", "-xerror", "-i", str(final), "-f", "null", "-"],
+                            capture_output=True, text=True)
+    assert decode.returncode == 0, decode.stderr
+
+
 def test_qa_agent_completes_the_job(pipeline, clients, assembled):
     video_id = assembled["video_id"]
     response = pipeline.deliver(QA_REQUESTS, QaRequest(video_id=video_id))
@@ -169,6 +193,7 @@ def test_qa_agent_completes_the_job(pipeline, clients, assembled):
     report = read_json(clients.storage, doc["qa_report_url"])
     assert report["passed"] is True
     assert {c["name"] for c in report["checks"]} >= {"resolution", "duration_seconds", "faststart"}
+    assert report["measurements"]["picture_from"] == "segments", "QA did not decode the joined picture again"
     assert [h["status"] for h in doc["history"]] == [
         "script_ready", "video_generating", "video_generated", "assembling", "assembled", "qa_passed", "completed"]
 
