@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import os
 import signal
 import subprocess
@@ -73,7 +74,8 @@ class LocalCloud:
 
     def __init__(self, root: Path, ports: LocalPorts | None = None, project: str | None = None,
                  extra_env: Mapping[str, str] | None = None, *, state_dir: Path | None = None,
-                 agents_dir: Path | None = None, real_gemini_api_key: str | None = None) -> None:
+                 agents_dir: Path | None = None, real_gemini_api_key: str | None = None,
+                 agent_env: Mapping[str, str] | None = None) -> None:
         self.root = Path(root).resolve()
         self.ports = ports or LocalPorts.from_env(os.environ)
         self.project = project or os.environ.get("GOOGLE_CLOUD_PROJECT") or LOCAL_PROJECT
@@ -81,6 +83,9 @@ class LocalCloud:
         self.state_dir = Path(state_dir or self.root / ".local-cloud").resolve()
         self.agents_dir = Path(agents_dir or self.root).resolve()
         self.real_gemini_api_key = real_gemini_api_key or None
+        # Variables of the agents' processes only (not the emulators' or the simulator's): the bare-runtime tier
+        # gives them a PATH without media tools and no system fonts (environment.bare_runtime_env).
+        self.agent_env = dict(agent_env or {})
         self._popen: dict[str, subprocess.Popen[bytes]] = {}
 
     @classmethod
@@ -148,7 +153,11 @@ class LocalCloud:
 
     def components(self) -> list[Component]:
         """Every process of the cloud, in start order (the simulator only once its package exists)."""
-        return catalogue(self.root, self.ports, self.project, self.state_dir, self.agents_dir)
+        items = catalogue(self.root, self.ports, self.project, self.state_dir, self.agents_dir)
+        if not self.agent_env:
+            return items
+        agents, env = agent_ports(self.ports), tuple(sorted(self.agent_env.items()))
+        return [dataclasses.replace(c, env=env) if c.name in agents else c for c in items]
 
     def component(self, name: str) -> Component:
         """The component called `name` (an agent name, firestore, pubsub, gcs, simulator or studio)."""

@@ -123,3 +123,41 @@ def patched_environ(env: Mapping[str, str]) -> Iterator[None]:
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
+
+
+# What the Cloud Functions python312 runtime image lacks (issue 13): the agents must run without any of it.
+RUNTIME_IMAGE_LACKS = ("ffmpeg", "ffprobe", "espeak-ng", "espeak", "fc-match", "fc-list", "fc-query", "fc-cache")
+# A fontconfig configuration that names no font directory (only a cache folder): fontconfig, the one inside the
+# imageio-ffmpeg static build included, then sees no system font. Without FONTCONFIG_FILE that build falls back to a
+# compiled-in configuration that reads /usr/share/fonts, the XDG data folder and /etc/fonts/conf.d.
+_EMPTY_FONTS_CONF = """<?xml version="1.0"?>
+<!DOCTYPE fontconfig SYSTEM "urn:fontconfig:fonts.dtd">
+<fontconfig>
+  <cachedir>{cache}</cachedir>
+</fontconfig>
+"""
+
+
+def bare_runtime_env(dest: Path, path: str | None = None) -> dict[str, str]:
+    """Variables that give a process what the runtime image gives it: `path` (default: this PATH) without the
+    tools of RUNTIME_IMAGE_LACKS, and no system fonts (an empty fontconfig configuration, a fresh HOME and XDG
+    folders). The PATH is one folder of links to every other executable of the original PATH, in its order."""
+    bin_dir, home = dest / "bin", dest / "home"
+    bin_dir.mkdir(parents=True, exist_ok=True)
+    for made in (home, dest / "fontconfig-cache"):
+        made.mkdir(parents=True, exist_ok=True)
+    for folder in (path if path is not None else os.environ.get("PATH", "")).split(os.pathsep):
+        directory = Path(folder)
+        if not folder or not directory.is_dir():
+            continue
+        for entry in sorted(directory.iterdir()):
+            link = bin_dir / entry.name
+            if entry.name in RUNTIME_IMAGE_LACKS or link.exists() or link.is_symlink():
+                continue
+            if entry.is_file() and os.access(entry, os.X_OK):
+                link.symlink_to(entry)
+    fonts_conf = dest / "fonts.conf"
+    fonts_conf.write_text(_EMPTY_FONTS_CONF.format(cache=dest / "fontconfig-cache"), encoding="utf-8")
+    return {"PATH": str(bin_dir), "FONTCONFIG_FILE": str(fonts_conf), "FONTCONFIG_PATH": str(dest),
+            "HOME": str(home), "XDG_DATA_HOME": str(home / ".local" / "share"),
+            "XDG_CONFIG_HOME": str(home / ".config"), "XDG_CACHE_HOME": str(home / ".cache")}

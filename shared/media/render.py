@@ -22,7 +22,7 @@ from shared.core import log
 from shared.core.errors import GenerationError, InvalidInputError
 from shared.media.ffmpeg import EXACT_MUX_ARGS, concat_copy, run, source
 from shared.media.probe import duration
-from shared.media.speech import clean_speech_text, synthesize
+from shared.media.speech import clean_speech_text, espeak_synthesize, wav_duration
 
 WIDTH, HEIGHT, FPS = 720, 1280, 24
 SAMPLE_RATE = 48_000
@@ -64,15 +64,20 @@ def seed_for(*parts: str) -> int:
 
 
 def render_clip(out_path: str | Path, *, scene_text: str, dialogue: str, language: str,
-                seconds: float, seed: int, first_frame: str | Path | None = None) -> RenderInfo:
-    """Render one standalone clip with the scene text drawn on it and `dialogue` spoken."""
+                seconds: float, seed: int, first_frame: str | Path | None = None,
+                speech_wav: str | Path | None = None) -> RenderInfo:
+    """Render one standalone clip with the scene text drawn on it and `dialogue` spoken.
+
+    `speech_wav`: the dialogue already spoken (the storyboard's Gemini TTS audio); without it the dialogue is
+    spoken by the machine's espeak-ng, the local stand-in (the Veo simulator's clips).
+    """
     if seconds < 1:
         raise InvalidInputError(f"clip too short: {seconds} s", field="seconds")
     out = Path(out_path)
     with tempfile.TemporaryDirectory(prefix="render-") as tmp:
         work = Path(tmp)
         (work / "scene.txt").write_text(wrap_scene_text(scene_text), encoding="utf-8")
-        speech = _prepare_speech(dialogue, language, seconds, work)
+        speech = _prepare_speech(dialogue, language, seconds, work, speech_wav)
         picture = _first_frame_graph(first_frame, seconds) if first_frame else _procedural_graph(seed, seconds)
         audio = _audio_graph(seed, seconds, speech)
         _encode(picture, audio, seconds, work)
@@ -149,12 +154,17 @@ class _Speech:
     end: float
 
 
-def _prepare_speech(dialogue: str, language: str, seconds: float, work: Path) -> _Speech | None:
-    """Synthesize the dialogue and work out how fast it must play to fit in the clip."""
-    if not clean_speech_text(dialogue):
+def _prepare_speech(dialogue: str, language: str, seconds: float, work: Path,
+                    speech_wav: str | Path | None = None) -> _Speech | None:
+    """The dialogue's speech (given, or synthesized locally) and how fast it must play to fit in the clip."""
+    if speech_wav is not None:
+        wav = Path(speech_wav).resolve()
+        spoken = wav_duration(wav)
+    elif not clean_speech_text(dialogue):
         return None
-    wav = work / "speech.wav"
-    spoken = synthesize(dialogue, language, wav)
+    else:
+        wav = work / "speech.wav"
+        spoken = espeak_synthesize(dialogue, language, wav)
     room = max(seconds - SPEECH_OFFSET - SPEECH_TAIL, 0.5)
     # Too long for the clip: speed it up (atempo keeps the pitch) rather than cut words off.
     tempo = max(1.0, spoken / room)

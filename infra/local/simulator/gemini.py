@@ -1,4 +1,5 @@
-"""`models/{model}:generateContent`: scripts for script prompts, PNGs for image models, text otherwise.
+"""`models/{model}:generateContent`: scripts for script prompts, PNGs for image models, speech for TTS models
+(speech.py), text otherwise.
 
 Only the ids of models.py are served (C-ID-UNKNOWN-404); a routed id answers as its successor (`modelVersion`).
 `usageMetadata` has the real shape (C-BILL-THINKING, B9): the thinking models report a deterministic
@@ -17,9 +18,10 @@ from typing import Any
 from PIL import Image, ImageDraw, ImageFont
 
 from infra.local.simulator import models
-from infra.local.simulator.models import GEMINI_API, IMAGE
+from infra.local.simulator.models import GEMINI_API, IMAGE, TTS
 from infra.local.simulator.protocol import invalid, language_code, prompt_fields
 from infra.local.simulator.scripts import build_script
+from infra.local.simulator.speech import speech_response
 from shared.media.render import seed_for
 
 MAX_BLOCKS = 20  # Veo's 148 s limit: 8 s + 20 x 7 s
@@ -59,6 +61,8 @@ def generate_content(model: str, body: dict[str, Any], mode: str = GEMINI_API, p
     """The generateContent response for `model` and the request `body` (404 for an id models.py does not serve)."""
     spec = models.resolve(model, mode, "generateContent", project, location)
     text = request_text(body)
+    if spec.kind == TTS:
+        return speech_response(spec, body, text)
     config = body.get("generationConfig") or {}
     if spec.kind == IMAGE or "IMAGE" in (config.get("responseModalities") or []):
         inputs = request_images(body)

@@ -18,9 +18,11 @@ Every row names its rule in docs/google-ai-contract.md (section 1 ids, section 4
   the `-preview` image ids shut down 2026-06-25, `veo-3.0-generate-001`, …) → 404 NOT_FOUND, and so is a
   known id asked for a method it does not serve (a Veo id on generateContent, a Gemini id on
   predictLongRunning), as the E3 template says ("or is not supported for …").
-- TTS ids (M8) are known but not simulated: 501 UNIMPLEMENTED says so instead of a misleading 404.
+- TTS ids (M8, T1): `gemini-3.8-flash-tts`, `gemini-3.8-flash-lite-tts` speak (gemini.py `speech_response`,
+  rules C-TTS-*); they serve generateContent only, like the others.
 - C-BILL-RATES (B1–B3, USD per second of delivered video, as read 2026-10-07; Vertex AI prices are not
   verified (B5) and the Gemini API rates are used for both).
+- TTS prices (B11, T8): text input / audio output tokens, launch prices through 2026-12-31 (secondary sources).
 - Token prices (B8, USD per 1M tokens, as of 2026-12-01): only the models the contract prices; thinking
   tokens are billed as output (B9). Which models think is not in the contract: the Flash models do here,
   Flash-Lite does not (as `gemini-2.5-flash-lite` shipped with thinking off) — an assumption.
@@ -85,7 +87,7 @@ _TABLE: tuple[Model, ...] = (
     _gemini("gemini-3.1-flash-image", IMAGE, "M7"),
     _gemini("gemini-3.1-flash-lite-image", IMAGE, "M7"),
     _gemini("gemini-3-pro-image", IMAGE, "M7"),
-    # TTS (M8): known, not simulated
+    # TTS (M8, T1): speak, audio only
     _gemini("gemini-3.8-flash-tts", TTS, "M8"),
     _gemini("gemini-3.8-flash-lite-tts", TTS, "M8"),
 )
@@ -113,7 +115,18 @@ VEO_RATES: dict[str, dict[str, float]] = {
 TOKEN_PRICES: dict[str, tuple[float, float]] = {
     "gemini-3.8-flash": (0.75, 3.75),
     "gemini-3.5-flash-lite": (0.30, 2.50),
+    # B11 / T8: TTS text input and audio output tokens, launch prices through 2026-12-31 (double from 2027-01-01)
+    "gemini-3.8-flash-lite-tts": (0.50, 6.00),
+    "gemini-3.8-flash-tts": (0.50, 9.00),
 }
+# T4: the 30 prebuilt voices of the Gemini TTS models (voiceName is matched as written).
+TTS_VOICES = frozenset({
+    "Zephyr", "Puck", "Charon", "Kore", "Fenrir", "Leda", "Orus", "Aoede", "Callirrhoe", "Autonoe", "Enceladus",
+    "Iapetus", "Umbriel", "Algieba", "Despina", "Erinome", "Algenib", "Rasalgethi", "Laomedeia", "Achernar",
+    "Alnilam", "Schedar", "Gacrux", "Pulcherrima", "Achird", "Zubenelgenubi", "Vindemiatrix", "Sadachbia",
+    "Sadaltager", "Sulafat"})
+TTS_INPUT_TOKEN_LIMIT = 8192  # T3
+TTS_AUDIO_TOKENS_PER_SECOND = 32  # T8 (secondary): audio output tokens per second of speech
 
 
 def not_found(model: str, mode: str, method: str, project: str = "", location: str = "") -> ApiError:
@@ -133,13 +146,10 @@ def not_found(model: str, mode: str, method: str, project: str = "", location: s
 
 
 def resolve(model: str, mode: str, method: str, project: str = "", location: str = "") -> Model:
-    """The served model for a call, or the error the real API answers (404; 501 for TTS)."""
+    """The served model for a call, or the error the real API answers (404)."""
     found = MODELS.get(model.removeprefix("models/"))
     if found is None or mode not in found.modes or method not in METHODS[found.kind]:
         raise not_found(model, mode, method, project, location)
-    if found.kind == TTS:
-        raise ApiError(501, f"{model} is a text-to-speech model; the simulator does not speak TTS.",
-                       "UNIMPLEMENTED")
     return found
 
 

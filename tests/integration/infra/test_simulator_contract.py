@@ -8,10 +8,12 @@ mode or Vertex AI mode, so the shapes checked are the SDK's. Operations that nee
 from __future__ import annotations
 
 import io
+import math
 import re
 import subprocess
 import threading
 import time
+import wave
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -19,6 +21,7 @@ from typing import Any
 
 import google.oauth2.credentials
 import httpx
+import numpy as np
 import pytest
 import requests
 from flask import Flask
@@ -228,11 +231,66 @@ def test_image_models_return_an_inline_png(client: genai.Client, model: str) -> 
     assert data.mime_type == "image/png" and Image.open(io.BytesIO(data.data)).size[0] > 0  # type: ignore[arg-type]
 
 
-def test_tts_ids_are_known_but_not_simulated(client: genai.Client) -> None:
-    """M8: a real id, answered 501 UNIMPLEMENTED rather than a misleading 404."""
-    with pytest.raises(errors.ServerError) as caught:
-        client.models.generate_content(model="gemini-3.8-flash-tts", contents="Say hi")
-    assert (caught.value.code, caught.value.status) == (501, "UNIMPLEMENTED")
+# -- C-TTS-* (T1-T8) ------------------------------------------------------------------------------------------
+TTS_MODEL = "gemini-3.8-flash-lite-tts"
+TTS_LINE = "The lighthouse keeper waves at the storm every night."
+
+
+def speech_config(voice: str = "Kore", modalities: tuple[str, ...] = ("AUDIO",)) -> types.GenerateContentConfig:
+    return types.GenerateContentConfig(response_modalities=list(modalities), speech_config=types.SpeechConfig(
+        voice_config=types.VoiceConfig(prebuilt_voice_config=types.PrebuiltVoiceConfig(voice_name=voice))))
+
+
+def _wav_of(response: types.GenerateContentResponse) -> tuple[types.Blob, wave.Wave_read]:
+    parts = response.candidates[0].content.parts  # type: ignore[index,union-attr]
+    assert len(parts) == 1  # type: ignore[arg-type]
+    blob = parts[0].inline_data  # type: ignore[index]
+    assert blob is not None and blob.data
+    return blob, wave.open(io.BytesIO(blob.data), "rb")
+
+
+@pytest.mark.parametrize("model", ["gemini-3.8-flash-lite-tts", "gemini-3.8-flash-tts"])
+def test_C_TTS_WAV_the_answer_is_one_24khz_mono_16bit_wav_of_real_speech(client: genai.Client, model: str) -> None:
+    response = client.models.generate_content(model=model, contents=TTS_LINE, config=speech_config("Puck"))
+    blob, wav = _wav_of(response)
+    assert blob.mime_type == "audio/wav"
+    assert (wav.getnchannels(), wav.getsampwidth(), wav.getframerate()) == (1, 2, 24_000)
+    samples = np.frombuffer(wav.readframes(wav.getnframes()), dtype="<i2").astype(np.float64) / 32768
+    seconds = len(samples) / 24_000
+    assert 1.5 < seconds < 8, "nine words take a few seconds to say"
+    assert 20 * np.log10(np.sqrt(np.mean(samples**2))) > -35, "speech, not silence"
+    assert response.model_version == model
+
+
+def test_C_TTS_BILL_text_tokens_in_audio_tokens_out_priced_on_the_ledger(sim: SimulatorControl,
+                                                                         client: genai.Client) -> None:
+    response = client.models.generate_content(model=TTS_MODEL, contents=TTS_LINE, config=speech_config())
+    _, wav = _wav_of(response)
+    usage = response.usage_metadata
+    assert usage is not None and not usage.thoughts_token_count, "the TTS models do not think (T2)"
+    audio_tokens = math.ceil(wav.getnframes() / wav.getframerate() * models.TTS_AUDIO_TOKENS_PER_SECOND)
+    assert usage.candidates_token_count == audio_tokens
+    assert usage.prompt_token_count == len(TTS_LINE) // 4
+    billed = sim.billing()
+    assert billed["tokens"][TTS_MODEL]["output_billed"] == audio_tokens
+    assert billed["charged_usd"] == pytest.approx((len(TTS_LINE) // 4 * 0.50 + audio_tokens * 6.00) / 1e6, abs=1e-6)
+
+
+@pytest.mark.parametrize(("config", "contents", "words"), [
+    (speech_config(modalities=("TEXT",)), TTS_LINE, "AUDIO response modality"),   # C-TTS-AUDIO-ONLY
+    (types.GenerateContentConfig(), TTS_LINE, "AUDIO response modality"),          # no modality: text asked
+    (speech_config(voice="Robot"), TTS_LINE, "Voice name"),                         # C-TTS-VOICE
+    (speech_config(), "word " * 40_000, "input token count"),                       # C-TTS-INPUT-LIMIT
+    (speech_config(), [types.Part.from_bytes(data=b"\x89PNG", mime_type="image/png"), TTS_LINE],
+     "only supports text input"),                                                   # C-TTS-TEXT-ONLY
+])
+def test_C_TTS_refusals_are_400_and_free(sim: SimulatorControl, client: genai.Client, config: Any, contents: Any,
+                                         words: str) -> None:
+    with pytest.raises(errors.ClientError) as caught:
+        client.models.generate_content(model=TTS_MODEL, contents=contents, config=config)
+    assert (caught.value.code, caught.value.status) == (400, "INVALID_ARGUMENT")
+    assert words in str(caught.value.message)
+    assert sim.billing()["charged_usd"] == 0
 
 
 # -- C-VEO-LITE-EXT -------------------------------------------------------------------------------------------
@@ -428,8 +486,8 @@ def test_C_ERR_SHAPE_every_error_is_googles_body_with_a_matching_status(sim: Sim
         (404, "NOT_FOUND", "get", f"{base_url}/v1beta/models/{STANDARD_G}/operations/nope", key, None),
         (429, "RESOURCE_EXHAUSTED", "post", predict, key, {"instances": [{"prompt": "quota"}]}),
         (500, "INTERNAL", "post", predict, key, {"instances": [{"prompt": "boom"}]}),
-        (501, "UNIMPLEMENTED", "post", f"{base_url}/v1beta/models/gemini-3.8-flash-tts:generateContent", key,
-         {"contents": [{"parts": [{"text": "hi"}]}]}),
+        (400, "INVALID_ARGUMENT", "post", f"{base_url}/v1beta/models/gemini-3.8-flash-tts:generateContent", key,
+         {"contents": [{"parts": [{"text": "hi"}]}]}),  # C-TTS-AUDIO-ONLY: no AUDIO modality
     ]
     for code, status, verb, url, headers, body in calls:
         response = requests.request(verb, url, headers=headers, json=body, timeout=10)

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from shared.media import render as render_module
 from shared.media.render import (
     FPS,
     HEIGHT,
@@ -157,3 +158,20 @@ def test_seed_for_is_stable_and_discriminating() -> None:
     assert seed_for("a", "b") == seed_for("a", "b")
     assert seed_for("a", "b") != seed_for("ab")
     assert 0 <= seed_for("x") < 2 ** 31
+
+
+def test_given_speech_is_used_and_no_local_engine_is_called(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The storyboard hands its Gemini TTS audio in: the clip carries that audio and espeak-ng is never run."""
+    def refuse(*_args: object) -> float:
+        raise AssertionError("espeak-ng must not run when the speech is given")
+
+    monkeypatch.setattr(render_module, "espeak_synthesize", refuse)
+    speech = tmp_path / "given.wav"
+    subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "sine=f=330:r=24000:d=1.5", "-ac", "1",
+                    "-c:a", "pcm_s16le", str(speech)], check=True)
+    info = render_clip(tmp_path / "given.mp4", scene_text="given speech", dialogue="Hello there.", language="en",
+                       seconds=3, seed=7, speech_wav=speech)
+    assert info.speech_start is not None and info.speech_end is not None
+    assert info.speech_end - info.speech_start == pytest.approx(1.5, abs=0.05)
+    tone = audio_rms_db(tmp_path / "given.mp4", info.speech_start + 0.2, info.speech_end - 0.2)
+    assert tone > audio_rms_db(tmp_path / "given.mp4", 0.05, info.speech_start - 0.1) + 10
