@@ -77,13 +77,14 @@ class FunctionSpec:
     ingress: str
     budget_s: int
     gemini_key: bool = False  # the GEMINI_API_KEY secret is mounted (gemini_api mode): it calls Gemini or Veo
+    source: str = ""  # the agent folder holding its main.py, when it is not `agent` (agent-monitor-webhooks)
 
     def row(self) -> list[str]:
         """The tab-separated fields printed for the shell script."""
         kind = "event" if self.trigger_topic else "http"
         return [self.agent, self.name, self.entry_point, kind, self.trigger_topic or "-", self.memory, self.cpu,
                 str(self.timeout_s), str(self.concurrency), str(self.min_instances), str(self.max_instances),
-                self.ingress, str(self.budget_s), "1" if self.gemini_key else "0"]
+                self.ingress, str(self.budget_s), "1" if self.gemini_key else "0", self.source or self.agent]
 
 
 def load_json(name: str, gcp_dir: Path = GCP_DIR) -> Any:
@@ -97,18 +98,22 @@ def prefixed(env: str, name: str) -> str:
 
 
 def function_specs(env: str, gcp_dir: Path = GCP_DIR) -> list[FunctionSpec]:
-    """Every agent of shared.core.topics with its settings from functions.json, in deploy order."""
+    """Every function of shared.core.topics with its settings from functions.json, in deploy order.
+
+    A function, its principal (service account) and its functions.json entry share one name: the agent's, or
+    the route's own (agent-monitor-webhooks runs agent-monitor's folder with another entry point, as itself)."""
     spec = load_json("functions.json", gcp_dir)
     settings: Mapping[str, Any] = spec["agents"]
     roles: Mapping[str, Any] = load_json("iam/roles.json", gcp_dir)
-    entries: list[tuple[str, str, str | None]] = [(a.agent, a.entry_point, None) for a in topics.HTTP_AGENTS]
-    entries += [(r.agent, r.entry_point, prefixed(env, r.topic)) for r in topics.EVENT_ROUTES]
-    unknown = set(settings) - {agent for agent, _, _ in entries}
+    entries: list[tuple[str, str, str, str | None]] = [(a.agent, a.agent, a.entry_point, None)
+                                                       for a in topics.HTTP_AGENTS]
+    entries += [(r.name, r.agent, r.entry_point, prefixed(env, r.topic)) for r in topics.EVENT_ROUTES]
+    unknown = set(settings) - {name for name, _, _, _ in entries}
     if unknown:
         raise SpecError(f"functions.json names agents unknown to shared.core.topics: {sorted(unknown)}")
-    specs = [_function_spec(env, agent, entry, topic, settings, int(spec["budget_margin_s"]),
-                            gemini_key=_reads_secret(roles.get(agent, [])))
-             for agent, entry, topic in entries]
+    specs = [_function_spec(env, name, entry, topic, settings, int(spec["budget_margin_s"]),
+                            gemini_key=_reads_secret(roles.get(name, [])), source=folder)
+             for name, folder, entry, topic in entries]
     return deploy_order(specs, roles)
 
 
@@ -118,21 +123,21 @@ def _reads_secret(bindings: list[Mapping[str, Any]]) -> bool:
 
 
 def _function_spec(env: str, agent: str, entry: str, topic: str | None, settings: Mapping[str, Any],
-                   margin: int, gemini_key: bool = False) -> FunctionSpec:
+                   margin: int, gemini_key: bool = False, source: str = "") -> FunctionSpec:
     if agent not in settings:
         raise SpecError(f"functions.json has no settings for {agent}")
     s = settings[agent]
     timeout = int(s["timeout_s"])
-    function = FunctionSpec(agent, prefixed(env, agent), entry, topic, s["memory"], str(s["cpu"]), timeout,
+    spec = FunctionSpec(agent, prefixed(env, agent), entry, topic, s["memory"], str(s["cpu"]), timeout,
                             int(s["concurrency"]), int(s["min_instances"]), int(s["max_instances"]), s["ingress"],
-                            max(timeout - margin, 1), gemini_key)
-    check_limits(function)
-    return function
+                            max(timeout - margin, 1), gemini_key, "" if source == agent else source)
+    check_limits(spec)
+    return spec
 
 
 def check_limits(function: FunctionSpec) -> None:
     """Refuse settings Cloud Run functions would refuse (or silently change): see the limits above."""
-    name = function.agent
+    name = function.name
     limit = EVENT_TIMEOUT_MAX_S if function.trigger_topic else HTTP_TIMEOUT_MAX_S
     kind = "event" if function.trigger_topic else "HTTP"
     if not 1 <= function.timeout_s <= limit:
@@ -166,21 +171,22 @@ def _mebibytes(memory: str) -> int:
 def deploy_order(specs: list[FunctionSpec], roles: Mapping[str, Any]) -> list[FunctionSpec]:
     """Consumers before producers: a function is deployed after every function that consumes a topic it
     publishes to (iam/roles.json publisher bindings, shared.core.topics routes), the front door last."""
-    consumer = {r.topic: r.agent for r in topics.EVENT_ROUTES}
+    names = {f.agent: f.name for f in specs}
+    consumer = {r.topic: names[r.name] for r in topics.EVENT_ROUTES if r.name in names}
     waits_for: dict[str, set[str]] = {}
     for function in specs:
         published = {b["on"].partition(":")[2] for b in roles.get(function.agent, [])
                      if b["role"] == PUBLISHER_ROLE and b["on"].startswith("topic:")}
-        waits_for[function.agent] = {consumer[t] for t in published if t in consumer} - {function.agent}
-    position = {function.agent: index for index, function in enumerate(specs)}
+        waits_for[function.name] = {consumer[t] for t in published if t in consumer} - {function.name}
+    position = {function.name: index for index, function in enumerate(specs)}
     ordered: list[FunctionSpec] = []
     pending = list(specs)
     while pending:
-        done = {f.agent for f in ordered}
-        ready = [f for f in pending if waits_for[f.agent] <= done]
+        done = {f.name for f in ordered}
+        ready = [f for f in pending if waits_for[f.name] <= done]
         if not ready:
-            raise SpecError(f"publish cycle between {sorted(f.agent for f in pending)}")
-        first = min(ready, key=lambda f: (f.agent == FRONT_DOOR, position[f.agent]))
+            raise SpecError(f"publish cycle between {sorted(f.name for f in pending)}")
+        first = min(ready, key=lambda f: (f.agent == FRONT_DOOR, position[f.name]))
         ordered.append(first)
         pending.remove(first)
     return ordered
@@ -197,7 +203,7 @@ def pubsub_rows(env: str) -> list[list[str]]:
 
 def principals(env: str) -> list[list[str]]:
     """Each principal (agent, scheduler, build account) with its service-account id."""
-    names = [a.agent for a in topics.HTTP_AGENTS] + [r.agent for r in topics.EVENT_ROUTES] + [SCHEDULER, BUILDER]
+    names = [a.agent for a in topics.HTTP_AGENTS] + [r.name for r in topics.EVENT_ROUTES] + [SCHEDULER, BUILDER]
     return [[name, prefixed(env, name)] for name in names]
 
 

@@ -169,7 +169,7 @@ def _parse_args(argv: list[str]) -> argparse.Namespace:
 
 def all_agents() -> list[str]:
     """Every agent folder named by shared.core.topics, HTTP agents first."""
-    return [a.agent for a in topics.HTTP_AGENTS] + [r.agent for r in topics.EVENT_ROUTES]
+    return list(dict.fromkeys([a.agent for a in topics.HTTP_AGENTS] + [r.agent for r in topics.EVENT_ROUTES]))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -33,6 +33,7 @@ class Component:
     health_url: str
     expect_ok_body: bool = False  # the emulators answer `GET /` with "Ok"
     any_status: bool = False  # functions-framework: 404 on /robots.txt means it is serving
+    env: tuple[tuple[str, str], ...] = ()  # variables of this process only, over the cloud's (the bare-runtime tier)
 
     @property
     def base_url(self) -> str:
@@ -54,9 +55,12 @@ def functions_framework_argv() -> list[str]:
 
 
 def agent_ports(ports: LocalPorts) -> dict[str, tuple[int, str]]:
-    """Agent name -> (port, entry point), in shared.core.topics order: HTTP agents then event routes."""
+    """Function name -> (port, entry point), in shared.core.topics order: HTTP agents then event routes.
+
+    A function is its agent's name unless the route names it (agent-monitor-webhooks runs agent-monitor's
+    main.py with another entry point, in a process of its own)."""
     agents = [(a.agent, a.entry_point) for a in topics.HTTP_AGENTS]
-    agents += [(r.agent, r.entry_point) for r in topics.EVENT_ROUTES]
+    agents += [(r.name, r.entry_point) for r in topics.EVENT_ROUTES]
     return {name: (ports.agents_base + i, entry) for i, (name, entry) in enumerate(agents)}
 
 
@@ -107,7 +111,7 @@ def catalogue(root: Path, ports: LocalPorts, project: str, state_dir: Path, agen
                                              "--port", str(p.simulator), "--data-dir", str(state_dir / "simulator")),
                                f"http://{host}:{p.simulator}/_sim/health"))
     for agent, (port, entry) in agent_ports(p).items():
-        argv = functions_framework_argv() + [f"--source={_agent_source(root, agents_dir, agent)}",
+        argv = functions_framework_argv() + [f"--source={_agent_source(root, agents_dir, topics.agent_of(agent))}",
                                              f"--target={entry}", f"--host={host}", f"--port={port}"]
         items.append(Component(agent, tuple(argv), f"http://{host}:{port}/robots.txt", any_status=True))
     items.append(Component("studio", (sys.executable, "-m", "infra.studio.serve", "--host", host, "--port",

@@ -83,7 +83,7 @@ class Supervisor:
         log_path = self.log_path(component.name)
         log_path.parent.mkdir(parents=True, exist_ok=True)
         env = {**os.environ, **self.child_env(), "PYTHONPATH": str(self.root), "PYTHONUNBUFFERED": "1",
-               "JAVA_TOOL_OPTIONS": "-Xmx512m"}
+               "JAVA_TOOL_OPTIONS": "-Xmx512m", **dict(component.env)}
         with log_path.open("ab") as out:
             out.write(f"\n--- {time.strftime('%Y-%m-%dT%H:%M:%S')} {shlex.join(component.argv)}\n".encode())
             out.flush()

@@ -26,7 +26,7 @@ ACK_DEADLINE_SECONDS = 600
 
 def push_endpoint(ports: LocalPorts, project: str, route: topics.EventRoute) -> str:
     """The functions-framework URL a push subscription delivers `route.topic` to."""
-    port = agent_ports(ports)[route.agent][0]
+    port = agent_ports(ports)[route.name][0]
     return f"http://{HOST}:{port}/projects/{project}/topics/{route.topic}"
 
 

@@ -56,7 +56,17 @@ class QaRequest(_Message):
     kind: Literal["qa_request"] = "qa_request"
 
 
-StepMessage = VideoRequest | AssemblyRequest | BlockReady | QaRequest
+WebhookEventName = Literal["video.completed", "video.failed"]
+
+
+class WebhookEvent(_Message):
+    """Ask the webhook function (agent-monitor's deliver_webhook) to call a finished job's callback_url."""
+
+    kind: Literal["webhook_event"] = "webhook_event"
+    event: WebhookEventName
+
+
+StepMessage = VideoRequest | AssemblyRequest | BlockReady | QaRequest | WebhookEvent
 MessageT = TypeVar("MessageT", bound=StepMessage)  # the message type(s) a consumer expects
 _adapter: TypeAdapter[StepMessage] = TypeAdapter(StepMessage)
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 VIDEO_REQUESTS = "video-requests"
 ASSEMBLY_REQUESTS = "assembly-requests"
 QA_REQUESTS = "qa-requests"
+WEBHOOK_EVENTS = "webhook-events"  # a job ended: agent-monitor's deliver_webhook calls its callback_url
 DEAD_LETTER = "pipeline-dead-letter"
 DEAD_LETTER_SUBSCRIPTION = "pipeline-dead-letter-sub"  # pull: agent-monitor records what lands there
 
@@ -18,12 +19,22 @@ MAX_DELIVERY_ATTEMPTS = 5
 
 @dataclass(frozen=True)
 class EventRoute:
-    """A topic delivered by a push subscription to one event-triggered agent."""
+    """A topic delivered by a push subscription to one event-triggered function.
+
+    `agent` is the folder holding its main.py and the principal (service account) it runs as; `function`
+    names the deployed function (and local process) when one agent exposes more than one entry point.
+    """
 
     topic: str
     subscription: str
     agent: str
     entry_point: str
+    function: str = ""
+
+    @property
+    def name(self) -> str:
+        """The function's name (before the environment prefix): `function`, else the agent's."""
+        return self.function or self.agent
 
 
 @dataclass(frozen=True)
@@ -38,6 +49,8 @@ EVENT_ROUTES: tuple[EventRoute, ...] = (
     EventRoute(VIDEO_REQUESTS, "video-requests-sub", "agent-video-veo31", "video_event"),
     EventRoute(ASSEMBLY_REQUESTS, "assembly-requests-sub", "agent-assembler", "assemble_event"),
     EventRoute(QA_REQUESTS, "qa-requests-sub", "agent-qa", "qa_event"),
+    # Webhooks are delivered by their own function, so a slow receiver never holds a pipeline worker.
+    EventRoute(WEBHOOK_EVENTS, "webhook-events-sub", "agent-monitor", "deliver_webhook", "agent-monitor-webhooks"),
 )
 
 HTTP_AGENTS: tuple[HttpAgent, ...] = (
@@ -46,6 +59,14 @@ HTTP_AGENTS: tuple[HttpAgent, ...] = (
 )
 
 ALL_TOPICS: tuple[str, ...] = tuple(r.topic for r in EVENT_ROUTES) + (DEAD_LETTER,)
+
+
+def agent_of(function: str) -> str:
+    """The agent folder (and principal) of a function named by HTTP_AGENTS or EVENT_ROUTES."""
+    for route in EVENT_ROUTES:
+        if route.name == function:
+            return route.agent
+    return function
 
 
 def route_for_topic(topic: str) -> EventRoute:

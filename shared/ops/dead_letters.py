@@ -27,7 +27,7 @@ from shared.core.clients import Clients
 from shared.core.errors import ErrorCode, IllegalTransition, InvalidInputError
 from shared.core.status import Status
 from shared.core.topics import DEAD_LETTER_SUBSCRIPTION
-from shared.ops import webhooks
+from shared.ops import hooks
 
 PAYLOAD_KEPT_BYTES = 1024
 MAX_PER_PASS = 500
@@ -100,7 +100,7 @@ def _fail_job(clients: Clients, step: messages.StepMessage, entry: dict[str, Any
             raise
         return False
     log.error("job failed: its step message was dead-lettered", video_id=step.video_id, kind=step.kind)
-    webhooks.notify(clients, step.video_id)
+    hooks.job_ended(clients, step.video_id)  # spend reconciled, webhook
     return True
 
 

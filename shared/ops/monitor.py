@@ -124,8 +124,8 @@ def _claim_remedy(clients: Clients, video_id: str, now: dt.datetime) -> dict[str
         if remedy.reassemble:
             record.update(attempts=int(record.get("attempts", 0)) + 1,
                           loudness_target_lufs=remedy.loudness_target_lufs)
-        record.update(steps=steps, give_up=not remedy.reassemble, last_reason=remedy.reason)
-        return {"remedial": record,
+        record.update(steps=steps, give_up=not remedy.reassemble, last_reason=remedy.reason, give_up_code=remedy.code)
+        return {**remedy.status_fields, "remedial": record,
                 "next_attempt_at": now + dt.timedelta(seconds=clients.settings.stuck_after_seconds)}
 
     try:
@@ -142,7 +142,8 @@ def _remediate(clients: Clients, video_id: str, now: dt.datetime) -> str:
     record = doc["remedial"]
     with log.bound(video_id=video_id):
         if record["give_up"]:
-            error = {"code": ErrorCode.QA_FAILED, "message": record["last_reason"], "step": "qa"}
+            error = {"code": record.get("give_up_code") or ErrorCode.QA_FAILED, "message": record["last_reason"],
+                     "step": "qa"}
             return "failed" if record_failure(clients, video_id, error, PIPELINE_HOOKS) else "skipped"
         publish(clients.publisher, clients.settings,
                 AssemblyRequest(video_id=video_id, origin="monitor", attempt=record["attempts"]))

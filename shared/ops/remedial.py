@@ -3,13 +3,16 @@
 Only failures a re-assembly can fix are remedied: loudness, true peak and clipping, by aiming the
 mix at a corrected loudness target. Anything else (resolution, duration, subtitles vs script, …)
 would come out the same, so the job fails at once with the QA reason. At most
-MAX_REMEDIAL_ATTEMPTS re-assemblies per job.
+MAX_REMEDIAL_ATTEMPTS re-assemblies per job, and only when its compute still fits the job's max_cost_usd
+(shared.pricing.spend.guard): else the job fails with `over_budget` and its receipt.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
+from shared.core.errors import BudgetExhausted, ErrorCode
+from shared.pricing import spend
 from shared.pricing.presets import Preset
 
 MAX_REMEDIAL_ATTEMPTS = 2
@@ -25,6 +28,8 @@ class Remedy:
     reassemble: bool
     reason: str
     loudness_target_lufs: float | None = None
+    code: str = ErrorCode.QA_FAILED  # of the failure when not re-assembling
+    status_fields: dict[str, Any] = field(default_factory=dict)  # recorded with that failure (a receipt)
 
 
 def _measured(qa: dict[str, Any], check: str) -> float | None:
@@ -66,4 +71,9 @@ def plan_remedy(doc: dict[str, Any], preset: Preset) -> Remedy:
     target = corrected_target(qa, preset, preset.loudness_lufs if current is None else float(current))
     if target is None:
         return Remedy(False, f"QA failure without a measurement to correct: {listed}")
+    try:
+        spend.guard(doc, spend.reassembly_usd(float(doc.get("duration") or doc.get("planned_seconds") or 0)),
+                    "a remedial re-assembly")
+    except BudgetExhausted as exc:
+        return Remedy(False, exc.message, code=ErrorCode.OVER_BUDGET, status_fields=exc.status_fields)
     return Remedy(True, f"re-assemble with loudness target {target} LUFS to fix {listed}", target)

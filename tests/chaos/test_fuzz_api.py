@@ -377,8 +377,9 @@ def test_the_inputs_an_outside_review_answered_with_html_500_pages_get_4xx_json(
 # through the pipeline's decoder. JSON integers beyond 4,300 digits make json.loads raise a plain ValueError.
 MAX_MESSAGE_BYTES = 16 * 1024
 ACCEPTS = {"video-requests": {"video_request"}, "assembly-requests": {"assembly_request", "block_ready"},
-           "qa-requests": {"qa_request"}}
-KINDS = ("video_request", "assembly_request", "block_ready", "qa_request")
+           "qa-requests": {"qa_request"}, "webhook-events": {"webhook_event"}}
+KINDS = ("video_request", "assembly_request", "block_ready", "qa_request", "webhook_event")
+KIND_FIELDS: dict[str, dict[str, Any]] = {"block_ready": {"block": 0}, "webhook_event": {"event": "video.completed"}}
 MALFORMED, UNSUPPORTED, WRONG_KIND, TOO_LARGE = ("malformed_message", "unsupported_schema", "wrong_message_kind",
                                                  "message_too_large")
 fresh_video_ids = st.builds(lambda: f"vfuzz-{uuid.uuid4().hex[:16]}")
@@ -386,7 +387,7 @@ PIPELINE_JOB_ID = re.compile(r"v[0-9]{14}-[0-9a-f]{12}|vtest-[0-9a-f]{16}")  # t
 
 
 def _message(kind: str, video_id: str) -> dict[str, Any]:
-    return {"schema_version": 1, "kind": kind, "video_id": video_id, **({"block": 0} if kind == "block_ready" else {})}
+    return {"schema_version": 1, "kind": kind, "video_id": video_id, **KIND_FIELDS.get(kind, {})}
 
 
 @st.composite

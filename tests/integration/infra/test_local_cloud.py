@@ -68,13 +68,16 @@ _STAND_IN_EVENT = ("import functions_framework\n\n@functions_framework.cloud_eve
 
 def _agents_dir(tmp: Path) -> Path:
     """The repo root when every agent's main.py exists, else a folder of stand-in agents."""
-    agents = {a.agent: (a.entry_point, _STAND_IN_HTTP) for a in topics.HTTP_AGENTS}
-    agents |= {r.agent: (r.entry_point, _STAND_IN_EVENT) for r in topics.EVENT_ROUTES}
+    agents: dict[str, list[str]] = {}  # folder -> its entry points (agent-monitor has two)
+    for a in topics.HTTP_AGENTS:
+        agents.setdefault(a.agent, []).append(_STAND_IN_HTTP.format(entry=a.entry_point))
+    for r in topics.EVENT_ROUTES:
+        agents.setdefault(r.agent, []).append(_STAND_IN_EVENT.format(entry=r.entry_point))
     if all((ROOT / name / "main.py").exists() for name in agents):
         return ROOT
-    for name, (entry, template) in agents.items():
+    for name, sources in agents.items():
         (tmp / name).mkdir(parents=True)
-        (tmp / name / "main.py").write_text(template.format(entry=entry))
+        (tmp / name / "main.py").write_text("\n".join(sources))
     return tmp
 
 
@@ -116,7 +119,7 @@ def test_push_subscriptions_deliver_to_their_agent_with_dead_letter_policy(cloud
     dead_letter_topic = f"projects/{project}/topics/{topics.DEAD_LETTER}"
     for route in topics.EVENT_ROUTES:
         sub = subscriber.get_subscription(subscription=subscriber.subscription_path(project, route.subscription))
-        port = agent_ports(cloud_env.ports)[route.agent][0]
+        port = agent_ports(cloud_env.ports)[route.name][0]
         assert sub.topic == f"projects/{project}/topics/{route.topic}"
         assert sub.push_config.push_endpoint == f"http://127.0.0.1:{port}/projects/{project}/topics/{route.topic}"
         assert sub.ack_deadline_seconds == 600

@@ -22,7 +22,9 @@ import pytest
 from infra.deploy.stage import stage_agent
 from shared.core import topics
 
-TARGETS = {a.agent: a.entry_point for a in topics.HTTP_AGENTS} | {r.agent: r.entry_point for r in topics.EVENT_ROUTES}
+# function name -> (staged agent folder, entry point); agent-monitor-webhooks runs agent-monitor's folder
+TARGETS = {a.agent: (a.agent, a.entry_point) for a in topics.HTTP_AGENTS} | {
+    r.name: (r.agent, r.entry_point) for r in topics.EVENT_ROUTES}
 
 
 def runtime_python() -> str:
@@ -67,7 +69,8 @@ def build_venv(folder: Path, requirements: Path) -> Path:
 @pytest.fixture(scope="module")
 def staged(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     dest = tmp_path_factory.mktemp("staged")
-    return {agent: stage_agent(agent, dest) for agent in TARGETS}
+    folders = {folder for folder, _ in TARGETS.values()}
+    return {folder: stage_agent(folder, dest) for folder in folders}
 
 
 @pytest.fixture(scope="module")
@@ -85,11 +88,12 @@ def pythons(staged: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -
     return {agent: built[digest] for digest, agents in by_pins.items() for agent in agents}
 
 
-@pytest.mark.parametrize("agent", list(TARGETS))
-def test_staged_function_loads_in_its_own_virtualenv(agent: str, staged: dict[str, Path],
+@pytest.mark.parametrize("function", list(TARGETS))
+def test_staged_function_loads_in_its_own_virtualenv(function: str, staged: dict[str, Path],
                                                       pythons: dict[str, Path]) -> None:
+    agent, entry = TARGETS[function]
     folder, python = staged[agent], pythons[agent]
-    proc = subprocess.run([str(python), "-s", "-c", LOAD_TARGET, TARGETS[agent]], cwd=folder, env=clean_env(),
+    proc = subprocess.run([str(python), "-s", "-c", LOAD_TARGET, entry], cwd=folder, env=clean_env(),
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     loaded = json.loads(proc.stdout.strip().splitlines()[-1])
@@ -100,7 +104,7 @@ def test_staged_function_loads_in_its_own_virtualenv(agent: str, staged: dict[st
     assert Path(loaded["framework"]).is_relative_to(python.parent.parent)
 
 
-@pytest.mark.parametrize("agent", list(TARGETS))
+@pytest.mark.parametrize("agent", sorted({folder for folder, _ in TARGETS.values()}))
 def test_staged_requirements_are_consistent(agent: str, pythons: dict[str, Path]) -> None:
     check = subprocess.run([str(pythons[agent]), "-m", "pip", "check"], capture_output=True, text=True,
                            env=clean_env())
