@@ -6,6 +6,11 @@
 in local mode only, the local user's API key (the `demo` user's, as `make demo` and `studio` use),
 created on first request. Deployed, the pages are plain static files and `config.js` is written by
 hand or left out (the page then asks for the URL and a token and keeps them in localStorage).
+
+`config.js` carries a key, so it is served only to the studio's own origin (issue 15): the Host header must
+name this server (a DNS-rebinding page has another), and an Origin, a Referer or a Sec-Fetch-Site header, when
+the browser sends one, must say the request comes from this origin; anything else gets 403. A page on
+another origin that loads `<script src=".../config.js">` is refused (browsers send Sec-Fetch-Site: cross-site).
 """
 from __future__ import annotations
 
@@ -15,6 +20,7 @@ import http.server
 import json
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from shared.core.config import load_settings
 
@@ -39,14 +45,42 @@ def config_script(config: dict[str, Any]) -> bytes:
     return f"window.STUDIO_CONFIG = {json.dumps(config)};\n".encode()
 
 
+LOOPBACK_NAMES = ("127.0.0.1", "localhost", "[::1]")
+SAME_SITE_FETCHES = ("same-origin", "none")  # Sec-Fetch-Site of the page's own requests, or a typed URL
+
+
+def own_hosts(bound_host: str, port: int) -> set[str]:
+    """The Host values that name this server."""
+    names = {*LOOPBACK_NAMES, bound_host} if bound_host in ("127.0.0.1", "::1", "localhost") else {bound_host}
+    return {f"{name}:{port}" for name in names}
+
+
+def same_origin(headers: Any, hosts: set[str]) -> bool:
+    """Whether a request for config.js comes from the studio's own origin (see the module docstring)."""
+    if headers.get("Host", "") not in hosts:
+        return False
+    origin = headers.get("Origin")
+    if origin is not None and origin not in {f"http://{host}" for host in hosts}:
+        return False
+    referer = headers.get("Referer")
+    if referer is not None and urlsplit(referer).netloc not in hosts:
+        return False
+    fetch_site = headers.get("Sec-Fetch-Site")
+    return fetch_site is None or fetch_site in SAME_SITE_FETCHES
+
+
 class StudioHandler(http.server.SimpleHTTPRequestHandler):
-    """Static files of web/, and a generated config.js."""
+    """Static files of web/, and a generated config.js (for its own origin only)."""
 
     state_dir: Path = Path(".local-cloud")
 
     def do_GET(self) -> None:  # noqa: N802 - http.server's naming
         if self.path.split("?", 1)[0] != "/config.js":
             super().do_GET()
+            return
+        address: Any = self.server.server_address  # (host, port) for the TCP server main() starts
+        if not same_origin(self.headers, own_hosts(str(address[0]), int(address[1]))):
+            self.send_error(403, "config.js is served to the studio's own origin only")
             return
         body = config_script(local_config(self.state_dir))
         self.send_response(200)

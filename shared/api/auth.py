@@ -50,7 +50,7 @@ from google.cloud import firestore
 from shared.core import layout, log, status
 from shared.core.config import Settings
 from shared.core.errors import ErrorCode, InvalidInputError, TransientError, Unauthenticated
-from shared.core.users import ensure_user
+from shared.core.users import OPERATOR, ensure_user
 
 KEY_PREFIX = "vk"
 API_KEY_HEADER = "X-API-Key"
@@ -95,10 +95,15 @@ def _secret_hash(secret: str) -> str:
 
 
 def create_api_key(db: firestore.Client, user_id: str, *, plan: str | None = None, label: str = "") -> str:
-    """A new API key for `user_id` (created if new); only its hash is stored. Returns the key."""
+    """A new API key for `user_id` (created if new, as an operator-created user); only its hash is stored. Returns
+    the key. Operators only (shared.auth's command line): no HTTP route calls this. A user who signed in by
+    themselves (origin `sign_in`) gets no key: keys are for the users an operator creates (issue 15)."""
     if not USER_ID.match(user_id):
         raise InvalidInputError(f"user id must match {USER_ID.pattern}", code=ErrorCode.INVALID_USER_ID)
-    ensure_user(db, user_id, plan)
+    user = ensure_user(db, user_id, plan, origin=OPERATOR)
+    if user.get("origin", OPERATOR) != OPERATOR:  # documents older than `origin` were all made by operators
+        raise InvalidInputError(f"user {user_id!r} signed in by themselves; API keys are only for users an operator "
+                                "creates", code=ErrorCode.INVALID_USER_ID)
     key_id, secret = secrets.token_hex(8), secrets.token_hex(24)
     db.collection(layout.API_KEYS).document(key_id).create({
         "user_id": user_id, "secret_sha256": _secret_hash(secret), "label": label[:80],
@@ -229,7 +234,9 @@ def _verified(token: str, certs_url: str, audience: str | list[str], certs: Cert
         claims = jwt.decode(token, certs=dict(certs(certs_url)), audience=audience,
                             clock_skew_in_seconds=CLOCK_SKEW_SECONDS)
     except (ValueError, TypeError, auth_exceptions.GoogleAuthError) as exc:
-        raise Unauthenticated(f"ID token rejected: {exc}") from exc
+        error_id = log.new_error_id()  # the library's text goes to the log only (issue 15)
+        log.warning("ID token rejected", error_id=error_id, reason=str(exc)[:300])
+        raise Unauthenticated(f"ID token rejected (signature, expiry or audience); error id {error_id}") from exc
     return dict(claims)
 
 

@@ -25,7 +25,8 @@ def read_json_body(request: flask.Request) -> Any:
     # ValueError: not JSON, not UTF-8, or an integer beyond Python's int/str limit (4,300 digits);
     # RecursionError: nested too deeply.
     except (ValueError, RecursionError) as exc:
-        raise InvalidInputError(f"body is not valid JSON: {str(exc)[:200]}", code=ErrorCode.INVALID_JSON) from exc
+        # The parser's text is not echoed (error bodies carry no exception text, issue 15).
+        raise InvalidInputError("body is not valid JSON (or nested too deeply)", code=ErrorCode.INVALID_JSON) from exc
 
 
 def ascii_digits(raw: str, max_digits: int) -> int | None:

@@ -10,14 +10,23 @@ Each `data:` is JSON {video_id, status, stage, blocks_done, blocks_total, percen
 The listener's thread puts snapshots on a queue the response generator reads: no polling. Events are
 derived from `history`, so two status changes that land in one snapshot still produce two events.
 A reconnecting client sends `Last-Event-ID` and resumes after that history entry; any other value of the
-header (not an id this stream sent) is a 400 `invalid_last_event_id`.
+header (not an id this stream sent) is a 400 `invalid_last_event_id`. A resumed stream first sends the job's
+current `progress`, so a client never shows a state older than the document.
+
+Capacity (issue 15): every stream ends after SSE_MAX_SECONDS, before agent-script's timeout, with a `retry:`
+hint; the client reconnects with `Last-Event-ID` for as long as the job runs. A user holds at most
+SSE_STREAMS_PER_USER streams at once (429 `too_many_streams` beyond), counted in Firestore
+(`sse_streams/{user id}` {slots: {slot id: expires_at}}) so the limit holds across instances; each slot is a
+lease that expires shortly after the stream's own limit, so a crashed instance's slot frees itself.
 """
 from __future__ import annotations
 
 import datetime as dt
 import json
+import math
 import queue
 import time
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -25,12 +34,17 @@ import flask
 from google.cloud import firestore
 
 from shared.api.http import ascii_digits
-from shared.core import log, status
-from shared.core.errors import InvalidInputError
+from shared.core import layout, log, status
+from shared.core.clients import Clients
+from shared.core.errors import ErrorCode, InvalidInputError, QuotaError
+from shared.core.responses import public_error
+from shared.core.retry import contended_retrying
 from shared.core.status import Status
 
 HEARTBEAT_SECONDS = 15.0
-MAX_STREAM_SECONDS = 3300.0  # HTTP functions end at 3600 s; the client reconnects with Last-Event-ID
+MAX_STREAM_SECONDS = 240.0  # the default of SSE_MAX_SECONDS (agent-script times out at 300 s)
+RECONNECT_MS = 1000  # the `retry:` hint at the end of a stream that hit its time limit
+SLOT_MARGIN_SECONDS = 30.0  # a stream's slot outlives its time limit by this (then it frees itself)
 LAST_EVENT_ID_MAX_DIGITS = 9  # history indexes; int() never sees a huge string
 INVALID_LAST_EVENT_ID = "invalid_last_event_id"  # a 400 (shared.core.errors.http_status_of)
 STAGES = {
@@ -60,7 +74,7 @@ def progress_of(doc: dict[str, Any], state: str | None = None) -> dict[str, Any]
         value = percent(earlier[-1], done, total) if earlier else 0
     return {"video_id": doc.get("video_id"), "status": state, "stage": STAGES.get(state, state),
             "blocks_done": done, "blocks_total": total, "percent": value,
-            "error": doc.get("error") if state in ("failed", "qa_failed") else None}
+            "error": public_error(doc.get("error")) if state in ("failed", "qa_failed") else None}
 
 
 def _json_default(value: Any) -> Any:
@@ -94,7 +108,9 @@ class _Cursor:
             out.append(sse("status", data, str(index)))
         self.sent = max(self.sent, len(history))
         current = (doc.get("status", ""), int(doc.get("completed_blocks") or 0))
-        if self.blocks is not None and current != self.blocks and current[0] == self.blocks[0]:
+        changed = self.blocks is not None and current != self.blocks and current[0] == self.blocks[0]
+        resumed_quietly = self.blocks is None and not out and self.sent > 0  # nothing new since Last-Event-ID
+        if changed or resumed_quietly:
             out.append(sse("progress", progress_of(doc), str(len(history) - 1)))
         self.blocks = current
         return out
@@ -127,9 +143,9 @@ def stream(db: firestore.Client, video_id: str, after_index: int = -1,
     cursor, deadline = _Cursor(after_index), time.monotonic() + max_seconds
     try:
         yield "retry: 3000\n\n"
-        while time.monotonic() < deadline:
+        while (left := deadline - time.monotonic()) > 0:
             try:
-                doc = snapshots.get(timeout=heartbeat)
+                doc = snapshots.get(timeout=min(heartbeat, left))
             except queue.Empty:
                 yield ": keep-alive\n\n"
                 continue
@@ -137,13 +153,57 @@ def stream(db: firestore.Client, video_id: str, after_index: int = -1,
             if Status(doc["status"]) in status.TERMINAL:
                 yield sse("end", progress_of(doc))
                 return
+        yield f"retry: {RECONNECT_MS}\n: time limit of this stream; reconnect with Last-Event-ID\n\n"
     finally:
         watch.unsubscribe()
         log.debug("progress stream closed", video_id=video_id)
 
 
-def stream_response(db: firestore.Client, video_id: str, request: flask.Request) -> flask.Response:
-    """The streaming HTTP response (no buffering by proxies)."""
-    body = flask.stream_with_context(stream(db, video_id, _last_event_index(request)))
-    return flask.Response(body, status=200, mimetype="text/event-stream",
+def _live_slots(doc: dict[str, Any], now: dt.datetime) -> dict[str, dt.datetime]:
+    return {slot: until for slot, until in (doc.get("slots") or {}).items() if until > now}
+
+
+def acquire_slot(db: firestore.Client, user_id: str, limit: int, lease_seconds: float,
+                 now: dt.datetime | None = None) -> str:
+    """Take one of the user's stream slots for `lease_seconds` (a transaction); 429 `too_many_streams` when all
+    `limit` are held, with the seconds until the first one expires."""
+    ref = db.collection(layout.SSE_STREAMS).document(user_id)
+    slot = uuid.uuid4().hex
+
+    @firestore.transactional
+    def run(tx: firestore.Transaction) -> None:
+        at = now or status.utcnow()
+        snap = ref.get(transaction=tx)
+        live = _live_slots((snap.to_dict() or {}) if snap.exists else {}, at)
+        if len(live) >= limit:
+            retry = math.ceil((min(live.values()) - at).total_seconds())
+            raise QuotaError(f"at most {limit} progress streams at once; close one (or wait)",
+                             code=ErrorCode.TOO_MANY_STREAMS, retry_after=retry)
+        tx.set(ref, {"slots": {**live, slot: at + dt.timedelta(seconds=lease_seconds)}})
+
+    contended_retrying("stream slots")(lambda: run(db.transaction()))
+    return slot
+
+
+def release_slot(db: firestore.Client, user_id: str, slot: str) -> None:
+    """Give a stream's slot back (its stream ended)."""
+    try:
+        db.collection(layout.SSE_STREAMS).document(user_id).update({f"slots.`{slot}`": firestore.DELETE_FIELD})
+    except Exception as exc:  # noqa: BLE001 - the slot expires by itself; a failed release must not break the stream
+        log.warning("stream slot not released (it expires by itself)", error=type(exc).__name__)
+
+
+def stream_response(clients: Clients, video_id: str, request: flask.Request, user_id: str) -> flask.Response:
+    """The streaming HTTP response (no buffering by proxies), in one of the user's stream slots."""
+    settings, db = clients.settings, clients.db
+    after = _last_event_index(request)
+    slot = acquire_slot(db, user_id, settings.sse_streams_per_user, settings.sse_max_seconds + SLOT_MARGIN_SECONDS)
+
+    def body() -> Iterator[str]:
+        try:
+            yield from stream(db, video_id, after, max_seconds=settings.sse_max_seconds)
+        finally:
+            release_slot(db, user_id, slot)
+
+    return flask.Response(flask.stream_with_context(body()), status=200, mimetype="text/event-stream",
                           headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})

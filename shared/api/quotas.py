@@ -5,6 +5,10 @@ ai_calls_day, ai_calls_month, recent: [epoch seconds of recent expensive request
 written in one transaction per request, so concurrent requests cannot both take the last unit.
 A refused request raises QuotaError (HTTP 429 with `Retry-After`): `rate_limited` when the window
 is full, `quota_exceeded` when a daily or monthly count is used up.
+
+A plan also gates the presets (`preset_not_in_plan`, 403) and carries money limits: the Veo spend a user's
+accepted jobs may reach per UTC day and month (shared.pricing.spend: reserved from the estimate at acceptance,
+reconciled from the ledger when the job ends; over it, 429 `spend_limit` with the allowance left).
 """
 from __future__ import annotations
 
@@ -16,8 +20,9 @@ from typing import Any
 from google.cloud import firestore
 
 from shared.core import layout, log
-from shared.core.errors import ErrorCode, QuotaError
+from shared.core.errors import ErrorCode, InvalidInputError, QuotaError
 from shared.core.retry import contended_retrying
+from shared.pricing import spend
 
 KINDS = ("videos", "ai_calls")
 PERIODS = ("day", "month")
@@ -33,17 +38,31 @@ class Plan:
     ai_calls_per_day: int
     ai_calls_per_month: int
     burst: int
+    veo_usd_per_day: float = 80.0  # the free plan's money limits unless a plan says otherwise
+    veo_usd_per_month: float = 300.0
+    presets: tuple[str, ...] = ("quick_social", "brand_campaign", "premium_spot")
 
     def limit(self, kind: str, period: str) -> int:
         return int(getattr(self, f"{kind}_per_{period}"))
 
+    def spend_limits(self) -> dict[str, float]:
+        return {"day": self.veo_usd_per_day, "month": self.veo_usd_per_month}
 
+    def check_preset(self, preset: str) -> None:
+        """403 `preset_not_in_plan` for a preset this plan does not include."""
+        if preset not in self.presets:
+            raise InvalidInputError(f"preset {preset!r} is not part of the {self.name} plan (it has "
+                                    f"{', '.join(self.presets)})", code=ErrorCode.PRESET_NOT_IN_PLAN, field="preset")
+
+
+# A brand_campaign video is about $26 of Veo (shared.api.estimates): free allows three a day, fewer a month.
 PLANS: dict[str, Plan] = {
-    "free": Plan("free", videos_per_day=3, videos_per_month=20, ai_calls_per_day=10, ai_calls_per_month=60, burst=2),
+    "free": Plan("free", videos_per_day=3, videos_per_month=20, ai_calls_per_day=10, ai_calls_per_month=60, burst=2,
+                 veo_usd_per_day=80.0, veo_usd_per_month=300.0, presets=("quick_social", "brand_campaign")),
     "pro": Plan("pro", videos_per_day=20, videos_per_month=300, ai_calls_per_day=60, ai_calls_per_month=900,
-                burst=5),
+                burst=5, veo_usd_per_day=600.0, veo_usd_per_month=6000.0),
     "studio": Plan("studio", videos_per_day=200, videos_per_month=3000, ai_calls_per_day=600,
-                   ai_calls_per_month=9000, burst=30),
+                   ai_calls_per_month=9000, burst=30, veo_usd_per_day=6000.0, veo_usd_per_month=60000.0),
 }
 
 
@@ -152,4 +171,5 @@ def usage(db: firestore.Client, user_id: str, plan: Plan, window_seconds: float 
                         for kind in KINDS} | {"resets_in_seconds": seconds_until_reset(period, at)}
                for period in PERIODS}
     return {"plan": asdict(plan), **periods,
-            "rate_limit": {"window_seconds": window_seconds, "limit": plan.burst, "used": len(recent)}}
+            "rate_limit": {"window_seconds": window_seconds, "limit": plan.burst, "used": len(recent)},
+            "veo_spend": spend.user_allowance(db, user_id, plan.spend_limits(), at)}

@@ -1,8 +1,12 @@
-"""Script cache: the same request (theme normalised, style, language, character, preset, blocks) reuses
-a script written in the last SCRIPT_CACHE_DAYS (7) days instead of asking Gemini again.
+"""Script cache: the same user's same request (theme normalised, style, language, character, preset, blocks)
+reuses a script written in the last SCRIPT_CACHE_DAYS (7) days instead of asking Gemini again.
 
 Firestore `script_cache/{sha256}` {key_fields, script, created_at, expires_at, hits}. Expired entries
 are ignored on read; in production a TTL policy on `expires_at` deletes them (infra/gcp).
+
+Privacy (issue 15): the key hashes the user's id with the request, so one user's hit never tells what another
+asked; the entry stores the theme with personal details already removed (shared.api.privacy) and no user id;
+deleting a video deletes the entry its script came from (`purge`, from the key on the job).
 """
 from __future__ import annotations
 
@@ -30,14 +34,15 @@ def normalise_theme(theme: str) -> str:
 
 def key_fields(theme: str, style: str, language: str, character_id: str | None, preset: str,
                blocks: int) -> dict[str, Any]:
-    """What identifies a script."""
+    """What identifies a script (stored with it; `theme` must already be free of personal details)."""
     return {"theme": normalise_theme(theme), "style": style, "language": language,
             "character_id": character_id or None, "preset": preset, "blocks": blocks}
 
 
-def cache_key(fields: dict[str, Any]) -> str:
-    """The hash a script is stored under."""
-    return hashlib.sha256(json.dumps(fields, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+def cache_key(owner: str, fields: dict[str, Any]) -> str:
+    """The hash a script is stored under: per user, so no user can find out what another asked."""
+    keyed = {"owner": owner, **fields}
+    return hashlib.sha256(json.dumps(keyed, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
 
 
 def lookup(db: firestore.Client, key: str, now: dt.datetime) -> dict[str, Any] | None:
@@ -62,3 +67,14 @@ def store(db: firestore.Client, key: str, fields: dict[str, Any], script: dict[s
         db.collection(layout.SCRIPT_CACHE).document(key).set(entry)
     except gexc.GoogleAPICallError as exc:  # the cache is an optimisation: never fail the request for it
         log.warning("script cache write failed", key=key, error=str(exc))
+
+
+def purge(db: firestore.Client, job: dict[str, Any]) -> None:
+    """Delete the entry a job's script came from or went to (the video is being deleted)."""
+    key = (job.get("script_cache") or {}).get("key")
+    if not key:
+        return
+    try:
+        db.collection(layout.SCRIPT_CACHE).document(str(key)).delete()
+    except gexc.GoogleAPICallError as exc:
+        log.warning("script cache entry not purged", key=key, error=type(exc).__name__)

@@ -11,6 +11,7 @@ import os
 import sys
 import time
 import traceback
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -19,6 +20,12 @@ from typing import Any
 # No default: a shared mutable default would be one dict for every context. Read it through _bound_fields().
 _context: ContextVar[dict[str, Any]] = ContextVar("log_context")
 _REPORTED_ERROR_TYPE = "type.googleapis.com/google.devtools.clouderrorreporting.v1beta1.ReportedErrorEvent"
+
+
+def new_error_id() -> str:
+    """A correlation id for one failure: the API answers it, the log line with the details carries it
+    (`error_id`), so support finds the details without the API ever showing them."""
+    return uuid.uuid4().hex[:16]
 
 
 def _bound_fields() -> dict[str, Any]:

@@ -32,10 +32,15 @@ class Hooks:
     job_ended: JobEnded = _nothing
 
 
-def record_failure(clients: Clients, video_id: str, error: dict[str, str], hooks: Hooks = Hooks()) -> bool:
-    """Move the job to `failed` with `error` and call `hooks.job_ended`; False if it was already terminal."""
+def record_failure(clients: Clients, video_id: str, error: dict[str, str], hooks: Hooks = Hooks(),
+                   fields: dict[str, Any] | None = None) -> bool:
+    """Move the job to `failed` with `error` (and `fields`, e.g. a receipt) and call `hooks.job_ended`; False if it
+    was already terminal."""
+    error = {**error, "id": error.get("id") or log.new_error_id()}
+    log.error("job failed", video_id=video_id, error_id=error["id"], code=error.get("code"),
+              reason=error.get("message"), step=error.get("step"))
     try:
-        status.transition(clients.db, video_id, Status.FAILED, {"error": error, "lease": None})
+        status.transition(clients.db, video_id, Status.FAILED, {**(fields or {}), "error": error, "lease": None})
     except IllegalTransition as illegal:
         log.warning("job not failed: already terminal", video_id=video_id, current=str(illegal.current))
         return False
@@ -45,7 +50,8 @@ def record_failure(clients: Clients, video_id: str, error: dict[str, str], hooks
 
 def fail_job(clients: Clients, video_id: str, step: str, exc: PermanentError, hooks: Hooks = Hooks()) -> None:
     """Record a permanent failure of `step` on the job (no-op if the job is already terminal)."""
-    record_failure(clients, video_id, {"code": exc.code, "message": exc.message[:1000], "step": step}, hooks)
+    record_failure(clients, video_id, {"code": exc.code, "message": exc.message[:1000], "step": step}, hooks,
+                   getattr(exc, "status_fields", None))
 
 
 def run_event(clients: Clients, cloud_event: Any, expected: type[MessageT] | tuple[type[MessageT], ...], agent: str,

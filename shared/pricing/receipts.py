@@ -8,7 +8,7 @@ import datetime as dt
 from collections.abc import Iterable
 from typing import Any
 
-from shared.pricing.costs import usage_gemini_usd, veo_usd
+from shared.pricing.costs import usage_gemini_usd, usage_speech_usd, veo_usd
 from shared.pricing.prices import (
     COMPUTE_PRICE_PER_GIB_SECOND,
     COMPUTE_PRICE_PER_VCPU_SECOND,
@@ -65,11 +65,12 @@ def measured_compute_seconds(history: Iterable[dict[str, Any]], now: dt.datetime
 
 
 def billed_lines(usage: dict[str, Any], compute: dict[str, float]) -> dict[str, float]:
-    """The ledger priced: Veo per model, Gemini tokens, images, compute."""
+    """The ledger priced: Veo per model, Gemini tokens, images, storyboard speech, compute."""
     veo = sum(veo_usd(m, s) for m, s in (usage.get("veo_seconds_by_model") or {}).items())
     return {"veo": round(veo, 4),
             "gemini": round(usage_gemini_usd(usage), 6),
             "images": round(usage.get("image_calls", 0) * IMAGE_PRICE_PER_IMAGE, 4),
+            "speech": round(usage_speech_usd(usage), 6),
             "compute": round(sum(compute_usd(a, s) for a, s in compute.items()), 6)}
 
 
@@ -108,7 +109,9 @@ def build_receipt(doc: dict[str, Any], now: dt.datetime) -> dict[str, Any]:
                    "gemini_prompt_tokens": usage.get("gemini_prompt_tokens", 0),
                    "gemini_output_tokens": usage.get("gemini_output_tokens", 0),
                    "gemini_thought_tokens": usage.get("gemini_thought_tokens", 0),
-                   "image_calls": usage.get("image_calls", 0), "compute_seconds": compute},
+                   "image_calls": usage.get("image_calls", 0),
+                   "speech_prompt_tokens": usage.get("speech_prompt_tokens", 0),
+                   "speech_output_tokens": usage.get("speech_output_tokens", 0), "compute_seconds": compute},
         "cost_usd": {**lines, "total": actual}, "prices_as_of": PRICES_AS_OF,
     }
     if not estimate:

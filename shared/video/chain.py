@@ -19,8 +19,11 @@ A submission that failed before its request left (connection refused, DNS, conne
 a refusal: the claim is released and the block is new again. A read timeout after the request left
 is not: the claim stays, and the crash-window rules above resolve it.
 
-Every submission first takes the project's Veo quota (shared.video.quota: a rate token and a
-concurrency slot, queued by preset), before the claim: a wait that times out leaves the block
+Every submission is first checked against the job's max_cost_usd (shared.pricing.spend.guard: the receipt so far
+plus the block at the dearest model it may fall back to; over it the job fails `over_budget`), then takes the
+project's Veo quota (shared.video.quota: a rate token and a
+concurrency slot, queued by preset) and the project's daily Veo spend (spend.take_project: past
+PROJECT_VEO_USD_PER_DAY the job is held, not failed), before the claim: a wait that times out leaves the block
 untouched and the invocation continues later. The slot is named on the block and given back when
 its operation finishes, or when Veo refused the call.
 
@@ -50,12 +53,13 @@ from typing import Any
 from shared.core import layout, log, status
 from shared.core.clients import Clients
 from shared.core.config import VERTEX, Settings
-from shared.core.errors import ErrorCode, GenerationError, QuotaWait, Superseded, TransientError, VeoBusy
+from shared.core.errors import ErrorCode, GenerationError, QuotaWait, SpendHold, Superseded, TransientError, VeoBusy
 from shared.core.messages import BlockReady
 from shared.core.pubsub import publish
 from shared.core.storage import gs_uri
 from shared.core.veo_models import can_extend
-from shared.pricing import costs
+from shared.pricing import costs, spend
+from shared.pricing.prices import IMAGE_PRICE_PER_IMAGE
 from shared.video import quota as veo_quota
 from shared.video import veo
 from shared.video.blocks import BlockState, check_block_transition, state_of
@@ -128,7 +132,8 @@ def _block_input(run: ChainRun, index: int, doc: dict[str, Any], rephrase: bool)
         frame = segment_start_frame(run.clients, run.video_id, index, blocks[str(index - 1)]["video_uri"])
         return veo.VeoInput(prompt, planned.seconds, first_frame_png=frame)
     if run.character:
-        frame, drew = opening_frame(run.clients, run.video_id, run.script, run.character)
+        frame, drew = opening_frame(run.clients, run.video_id, run.script, run.character,
+                                    before_draw=lambda: spend.guard(doc, IMAGE_PRICE_PER_IMAGE, "the opening frame"))
         if drew:
             status.update_in_status(run.db, run.video_id, GENERATING,
                                     lambda d: {"usage": costs.with_counter(d.get("usage"), "image_calls", 1)})
@@ -185,12 +190,19 @@ def _submit_block(run: ChainRun, index: int, doc: dict[str, Any], *, attempt: in
     settings = run.clients.settings
     doc = check_continuation(run, index, doc)
     models = _models_for(run, index, doc)
+    price = block_price(run, index, models)
+    spend.guard(doc, price, f"Veo block {index} attempt {attempt}")  # max_cost_usd: retries and fallback too
     request = _block_input(run, index, doc, rephrase)
     request = dataclasses.replace(request, output_gcs_uri=block_output_prefix(settings, run.video_id, index, attempt))
     previous = (doc.get("blocks") or {}).get(str(index)) or {}
     limits = veo_quota.limits_from(settings)
     slot = veo_quota.acquire(run.db, veo_quota.waiter_for(run.video_id, index, attempt, doc.get("preset")),
                              limits, _quota_wait(run))
+    try:
+        spend_day = spend.take_project(run.db, price, settings.project_veo_usd_per_day)
+    except SpendHold:
+        veo_quota.release(run.db, slot)
+        raise
     carried = {key: previous[key] for key in _CARRIED if key in previous}
     earlier = _past_attempt(previous)
     if earlier:
@@ -198,12 +210,13 @@ def _submit_block(run: ChainRun, index: int, doc: dict[str, Any], *, attempt: in
     claim = {"filtered": [], **carried, **(counters or {}), "state": BlockState.SUBMITTING.value,
              "attempt": attempt, "rephrased": rephrase, "owner": run.owner, "at": status.utcnow(),
              "model": models[0], "fingerprint": fingerprint(request, models[0]),
-             "output_prefix": request.output_gcs_uri, "quota_slot": slot}
+             "output_prefix": request.output_gcs_uri, "quota_slot": slot, "spend_usd": price, "spend_day": spend_day}
     increases = {f"veo_{name}": value - int(previous.get(name, 0)) for name, value in (counters or {}).items()}
     try:
         _update_block(run, index, expected if expected is not None else {}, claim)
     except BaseException:
         veo_quota.release(run.db, slot)
+        spend.give_back_project(run.db, spend_day, price)
         raise
     with log.bound(block=index, attempt=attempt):
         try:
@@ -229,6 +242,16 @@ def _submit_block(run: ChainRun, index: int, doc: dict[str, Any], *, attempt: in
                "submitted_at": status.utcnow()}
     return _update_block(run, index, claim, running,
                          extra=lambda d: _submission_fields(d, submission, index, increases))
+
+
+def block_price(run: ChainRun, index: int, models: list[str]) -> float:
+    """The most one submission of block `index` can bill: its seconds at the dearest model it may fall back to."""
+    return max(costs.veo_usd(model, run.plan.blocks[index].seconds) for model in models)
+
+
+def _give_back(run: ChainRun, block: dict[str, Any]) -> None:
+    """A submission that delivered nothing was not billed: its price goes back to the project's day."""
+    spend.give_back_project(run.db, block.get("spend_day"), float(block.get("spend_usd") or 0.0))
 
 
 def _quota_wait(run: ChainRun) -> float:
@@ -262,6 +285,7 @@ def _release_claim(run: ChainRun, index: int, claim: dict[str, Any], previous: d
 
     status.update_in_status(run.db, run.video_id, GENERATING, undo)
     veo_quota.release(run.db, claim.get("quota_slot"))
+    _give_back(run, claim)
 
 
 def _same(current: dict[str, Any] | None, expected: dict[str, Any]) -> bool:
@@ -343,6 +367,7 @@ def _abandon(run: ChainRun, index: int, block: dict[str, Any], doc: dict[str, An
     doc = _update_block(run, index, block, abandoned, extra=lambda d: {
         "usage": costs.with_veo_seconds(d.get("usage"), model, seconds, delivered=False)})
     veo_quota.release(run.db, block.get("quota_slot"))
+    _give_back(run, block)
     log.warning("veo operation abandoned at its deadline", block=index, operation=block.get("operation"),
                 attempt=block.get("attempt"))
     return _after_failed_result(run, index, abandoned, doc)
@@ -370,6 +395,7 @@ def _record_result(run: ChainRun, index: int, block: dict[str, Any], result: veo
     if delivered:
         announce_block(run.clients, run.video_id, index)
         return doc
+    _give_back(run, block)
     return _after_failed_result(run, index, {**new, "error": result.error}, doc)
 
 

@@ -7,38 +7,29 @@ from __future__ import annotations
 
 from typing import Any
 
-import httpx
 from google import genai
 from google.cloud import firestore
-from google.genai import errors as genai_errors
 from google.genai import types
 
 from shared.core import layout
-from shared.core.errors import ErrorCode, GenerationError, TransientError
-from shared.core.retry import gemini_retrying
+from shared.core.errors import ErrorCode, GenerationError
+from shared.core.retry import call_gemini
 
 
 def generate_image(client: genai.Client, model: str, prompt: str, images: list[bytes] | None = None,
                    aspect_ratio: str = "9:16") -> bytes:
     """One PNG from the image model (Nano Banana), optionally conditioned on input images.
 
-    429/5xx are retried within gemini_retrying's bound, then raised as TransientError; so is a call that timed
+    429/5xx are retried within call_gemini's bound, then raised as TransientError; so is a call that timed
     out (the client's timeout, shared.core.clients) or could not connect.
     """
     contents: list[Any] = [types.Part.from_bytes(data=png, mime_type="image/png") for png in images or []]
     contents.append(prompt)
     config = types.GenerateContentConfig(response_modalities=["IMAGE"],
                                          image_config=types.ImageConfig(aspect_ratio=aspect_ratio))
-    try:
-        response = gemini_retrying("image model call")(client.models.generate_content, model=model,
-                                                       contents=contents, config=config)
-    except httpx.TransportError as exc:
-        raise TransientError(f"image model did not answer: {type(exc).__name__}: {exc}") from exc
-    except genai_errors.APIError as exc:
-        if isinstance(exc, genai_errors.ServerError) or exc.code == 429:
-            raise TransientError(f"image model unavailable: {exc}") from exc
-        raise GenerationError(f"image model refused the request: {exc}",
-                              code=ErrorCode.IMAGE_GENERATION_FAILED) from exc
+    response = call_gemini("image model", client.models.generate_content,
+                           refused_code=ErrorCode.IMAGE_GENERATION_FAILED, model=model, contents=contents,
+                           config=config)
     for candidate in response.candidates or []:
         for part in (candidate.content and candidate.content.parts) or []:
             if part.inline_data and part.inline_data.data:

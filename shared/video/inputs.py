@@ -9,6 +9,7 @@ API deletes generated files after 2 days (contract R1–R2), and the video step 
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -47,13 +48,16 @@ def _read(clients: Clients, uri: str) -> bytes:
     return data
 
 
-def opening_frame(clients: Clients, video_id: str, script: dict[str, Any],
-                  character: dict[str, Any]) -> tuple[bytes, bool]:
-    """Block 1's opening frame showing the character in its scene; (PNG, whether the image model was called)."""
+def opening_frame(clients: Clients, video_id: str, script: dict[str, Any], character: dict[str, Any],
+                  before_draw: Callable[[], None] | None = None) -> tuple[bytes, bool]:
+    """Block 1's opening frame showing the character in its scene; (PNG, whether the image model was called).
+    `before_draw` runs before the (paid) image call, e.g. the job's budget guard."""
     uri = frame_uri(clients, video_id, "opening")
     found = _existing(clients, uri)
     if found is not None:
         return found, False
+    if before_draw is not None:
+        before_draw()
     portrait = _read(clients, character["image_uri"])
     png = generate_image(clients.genai, clients.settings.image_model, opening_frame_prompt(script, character),
                          [portrait], aspect_ratio=veo.VERTICAL)

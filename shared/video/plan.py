@@ -200,3 +200,10 @@ def blocks_for(min_seconds: int, max_seconds: int, mode: str, target_seconds: in
     if target_seconds is None:
         return low
     return min(range(low, high + 1), key=lambda n: (abs(video_seconds(n, mode, model) - target_seconds), n))
+
+
+def script_windows(script: dict[str, Any]) -> list[tuple[float, float]]:
+    """The blocks' windows from the plan the script document carries, else one Veo chain of its blocks."""
+    blocks = len(script.get("blocks") or [])
+    stored = VideoPlan.from_doc(script["plan"]) if script.get("plan") else single_chain(blocks)
+    return stored.windows()

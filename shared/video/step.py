@@ -2,7 +2,9 @@
 (shared.video.chain) as far as this invocation's budget allows, then deliver the segments to the assembler.
 
 An invocation stops before its time budget: it releases its lease and re-publishes the request, and the
-next one resumes where the stored block states say.
+next one resumes where the stored block states say. When the project's Veo spend of the day is used up
+(shared.pricing.spend) it holds the job instead: lease released, `spend_hold` recorded, the monitor's retry count
+reset (a held job is not stalled), and the monitor resumes it after STUCK_AFTER_SECONDS.
 """
 from __future__ import annotations
 
@@ -13,7 +15,7 @@ from typing import Any
 
 from shared.core import layout, lease, log, status
 from shared.core.clients import Clients
-from shared.core.errors import ErrorCode, IllegalTransition, InvalidInputError, LeaseHeld, Superseded
+from shared.core.errors import ErrorCode, IllegalTransition, InvalidInputError, LeaseHeld, SpendHold, Superseded
 from shared.core.job import require_job
 from shared.core.messages import AssemblyRequest, VideoRequest
 from shared.core.pubsub import publish
@@ -51,6 +53,9 @@ def generate_video(clients: Clients, message: VideoRequest) -> str:
     except Superseded:
         log.warning("block changed by another invocation; stopping")
         return "superseded"
+    except SpendHold as exc:
+        _hold(clients, video_id, owner, exc)
+        return "held"
     except BaseException:
         lease.release(clients.db, video_id, GENERATING, owner, retry_in=0)
         raise
@@ -60,6 +65,16 @@ def generate_video(clients: Clients, message: VideoRequest) -> str:
                 VideoRequest(video_id=video_id, origin="continue", attempt=message.attempt + 1))
         return "continued"
     return _deliver(run)
+
+
+def _hold(clients: Clients, video_id: str, owner: str, exc: SpendHold) -> None:
+    """Wait for the project's spend allowance: the monitor resumes the job later, without counting a retry."""
+    lease.release(clients.db, video_id, GENERATING, owner, retry_in=clients.settings.stuck_after_seconds)
+    try:
+        status.update_in_status(clients.db, video_id, GENERATING, {
+            "monitor": None, "spend_hold": {"at": status.utcnow(), "reason": exc.message}})
+    except IllegalTransition:
+        pass
 
 
 def _start_run(clients: Clients, video_id: str, owner: str, doc: dict[str, Any]) -> ChainRun:

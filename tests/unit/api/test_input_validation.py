@@ -112,6 +112,8 @@ def test_a_valid_ttl_and_last_event_id_get_past_validation(client, monkeypatch):
         yield "retry: 3000\n\n"
 
     monkeypatch.setattr(progress, "stream", stream)
+    monkeypatch.setattr(progress, "acquire_slot", lambda *args, **kwargs: "slot")  # the fake db has no transactions
+    monkeypatch.setattr(progress, "release_slot", lambda *args, **kwargs: None)
     response = client.get(f"/videos/{VIDEO_ID}/events", headers={**_headers(), "Last-Event-ID": "1"})
     assert response.status_code == 200 and asked["after"] == 1
     client.get(f"/videos/{VIDEO_ID}/events", headers=_headers())

@@ -42,7 +42,8 @@ class FakeImageModel:
 
 @pytest.fixture(autouse=True)
 def no_waiting(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(characters, "gemini_retrying", lambda what: retry.gemini_retrying(what, wait=wait_none()))
+    gemini_retrying = retry.gemini_retrying
+    monkeypatch.setattr(retry, "gemini_retrying", lambda what: gemini_retrying(what, wait=wait_none()))
 
 
 def test_transient_errors_are_retried_then_the_image_returned():
@@ -53,7 +54,7 @@ def test_transient_errors_are_retried_then_the_image_returned():
 
 def test_past_the_bound_the_error_is_transient():
     client = FakeImageModel(*[_error(429)] * 5)
-    with pytest.raises(TransientError, match="image model unavailable"):
+    with pytest.raises(TransientError, match="image model quota exhausted"):
         characters.generate_image(client, "nano-banana", "a fox")
     assert client.calls == retry.GEMINI_ATTEMPTS
 
