@@ -18,7 +18,7 @@ export DEMO_MUSIC := $(MUSIC)
 export DEMO_REAL := $(REAL)
 export DEMO_PRESET := $(PRESET)
 
-.PHONY: setup up down status demo test test-unit test-inprocess test-integration test-e2e chaos bench lint
+.PHONY: setup up down status demo test test-unit test-inprocess test-integration test-e2e test-parity chaos bench lint
 .PHONY: smoke-live
 
 setup:
@@ -42,8 +42,14 @@ smoke-live:
 	@if [ ! -x $(PY) ]; then bash infra/local/setup.sh; fi
 	@$(PY) -m tools.smoke_live --mode $(MODE)
 
+# The whole suite under coverage (pyproject.toml [tool.coverage]; the local cloud's agents are measured too),
+# the bare-runtime tier included (tests/parity: agents without PATH ffmpeg/ffprobe/espeak-ng/fc-* or system fonts):
+# prints the files not fully covered and the TOTAL line, fails if pytest fails or the total is under 80 %.
 test: setup lint
-	@$(PY) -m pytest tests
+	@rm -f .coverage .coverage.*
+	@$(PY) -m coverage run -m pytest tests; tests=$$?; \
+	$(PY) -m coverage combine --quiet && $(PY) -m coverage report; covered=$$?; \
+	[ $$tests -eq 0 ] && [ $$covered -eq 0 ]
 
 test-unit: setup
 	@$(PY) -m pytest tests/unit
@@ -57,6 +63,10 @@ test-integration: setup
 
 test-e2e: setup
 	@$(PY) -m pytest tests/e2e
+
+# The bare-runtime tier alone (tests/parity): a second local cloud whose agents lack the media tools and fonts.
+test-parity: setup
+	@$(PY) -m pytest tests/parity
 
 # The full crash, duplicates, faults, load and bad-input suites (CHAOS_FULL=1); ends with their verdict line.
 chaos: setup

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Deploy the Veo 3.1 video pipeline to Google Cloud: APIs, service identities, service accounts (one per
-# agent, the scheduler's, the build account), bucket, Firestore, secret, Pub/Sub, the five Cloud Functions
+# agent, the scheduler's, the build account), bucket, Firestore, secret, Pub/Sub, the six Cloud Functions
 # (2nd gen), scheduler, monitoring and budget. `--verify` checks a deployed environment.
 # Idempotent: every resource is described first, then created or updated. See docs/operations.md, whose
 # "Sources" section lists the Google Cloud documentation each step relies on.
@@ -189,7 +189,7 @@ spec_rows() {
 # (infra/gcp/iam/roles.json, read through `python -m infra.deploy.spec bindings`).
 sa_email() { printf '%s@%s.iam.gserviceaccount.com' "$1" "$PROJECT"; }
 
-# The service-account email of a principal (agent folder name or "scheduler").
+# The service-account email of a principal (function name, e.g. agent-qa or agent-monitor-webhooks, or "scheduler").
 principal_email() { sa_email "${ENV_NAME}-$1"; }
 
 ensure_service_accounts() {
@@ -322,8 +322,11 @@ ensure_firestore() {
   [[ "$ENV_NAME" == prod ]] && protection=(--delete-protection)
   if ! exists gcloud firestore databases describe --project="$PROJECT" --database="$FIRESTORE_DATABASE"; then
     run gcloud firestore databases create --project="$PROJECT" --database="$FIRESTORE_DATABASE" \
-      --location="$FIRESTORE_LOCATION" --type=firestore-native "${protection[@]}"
+      --location="$FIRESTORE_LOCATION" --type=firestore-native --enable-pitr "${protection[@]}"
   fi
+  # Backups: point-in-time recovery keeps 7 days of versions (restore: docs/operations.md "Backups"); setting
+  # it on an existing database is a no-op: https://cloud.google.com/sdk/gcloud/reference/firestore/databases/update
+  run gcloud firestore databases update --project="$PROJECT" --database="$FIRESTORE_DATABASE" --enable-pitr --async
   spec_rows rows indexes --env "$ENV_NAME"
   for row in "${rows[@]}"; do
     IFS=$'\t' read -r -a args <<<"$row"
@@ -335,6 +338,15 @@ ensure_firestore() {
   # Cached scripts carry `expires_at` (SCRIPT_CACHE_DAYS); TTL deletes them (setting it again is a no-op).
   run gcloud firestore fields ttls update expires_at --project="$PROJECT" --database="$FIRESTORE_DATABASE" \
     --collection-group=script_cache --enable-ttl --async
+  # Idempotency keys of POST /videos carry `expires_at` (24 h) too.
+  run gcloud firestore fields ttls update expires_at --project="$PROJECT" --database="$FIRESTORE_DATABASE" \
+    --collection-group=idempotency_keys --enable-ttl --async
+  # Only the backend uses Firestore (through IAM); the rules deny every client SDK request
+  # (infra/gcp/firestore.rules). `gcloud firestore` has no rules command; this releases the file as a new
+  # ruleset to the database's release (idempotent):
+  # https://docs.cloud.google.com/sdk/gcloud/reference/alpha/firebase/security-rules/release
+  run gcloud alpha firebase security-rules release "cloud.firestore/$FIRESTORE_DATABASE" \
+    --source="$ROOT/infra/gcp/firestore.rules" --project="$PROJECT"
 }
 
 # Create the secret if missing; add a first version from $GEMINI_API_KEY when it has none.
@@ -453,13 +465,14 @@ PASSED_THROUGH=(VEO_RETRY_ATTEMPTS VEO_RETRY_MAX_WAIT_SECONDS VEO_ORPHAN_SECONDS
   GENAI_TIMEOUT_SECONDS GENAI_FILE_RETENTION_SECONDS MUSIC_VOLUME WHISPER_MODEL_DIR
   STUCK_AFTER_SECONDS MAX_MONITOR_RETRIES MONITOR_BACKOFF_SECONDS LEASE_GRACE_SECONDS VIDEO_LEASE_MARGIN_SECONDS
   ASSEMBLY_LEASE_SECONDS DEFAULT_PLAN RATE_LIMIT_WINDOW_SECONDS SIGNED_URL_SECONDS WEBHOOK_ATTEMPTS
-  WEBHOOK_BACKOFF_SECONDS SCRIPT_CACHE_DAYS)
+  WEBHOOK_BACKOFF_SECONDS SCRIPT_CACHE_DAYS SSE_MAX_SECONDS SSE_STREAMS_PER_USER PROJECT_VEO_USD_PER_DAY)
 
 # Settings of some agents only, passed when non-empty: the model ids where they are read (SCRIPT_MODEL:
 # shared/script/writer.py; IMAGE_MODEL: shared/api/characters.py and shared/video/inputs.py; VEO_MODEL and
-# VEO_FALLBACK_MODEL: shared/video/chain.py) and the front door's authentication and CORS (docs/auth.md).
+# VEO_FALLBACK_MODEL: shared/video/chain.py; TTS_MODEL and TTS_VOICE: shared/api/storyboard.py) and the front
+# door's authentication and CORS (docs/auth.md).
 declare -gA AGENT_SETTINGS=(
-  [agent-script]="SCRIPT_MODEL IMAGE_MODEL AUTH_MODE AUTH_SERVICE_ACCOUNTS AUTH_AUDIENCE CORS_ORIGINS"
+  [agent-script]="SCRIPT_MODEL IMAGE_MODEL TTS_MODEL TTS_VOICE AUTH_MODE AUTH_SERVICE_ACCOUNTS AUTH_AUDIENCE CORS_ORIGINS"
   [agent-video-veo31]="VEO_MODEL VEO_FALLBACK_MODEL IMAGE_MODEL"
 )
 
@@ -511,7 +524,7 @@ deploy_functions() {
   spec_rows rows functions --env "$ENV_NAME"
   for row in "${rows[@]}"; do
     deploy_function "$row"
-    IFS=$'\t' read -r _ name _ _ _ _ _ _ _ _ _ _ _ gemini_key <<<"$row"
+    IFS=$'\t' read -r _ name _ _ _ _ _ _ _ _ _ _ _ gemini_key _ <<<"$row"
     DEPLOYED_FUNCTIONS+=("$name")
     [[ "$GENAI_MODE" == gemini_api && "$gemini_key" == 1 ]] && KEY_FUNCTIONS+=("$name")
   done
@@ -519,19 +532,20 @@ deploy_functions() {
 }
 
 # Functions come from `python -m infra.deploy.spec functions` in deploy order: consumers before producers
-# (agent-qa, agent-assembler, agent-video-veo31, agent-monitor), the front door agent-script last, so no
-# message is published to a topic whose consumer is not deployed yet.
+# (agent-monitor-webhooks, agent-qa, agent-assembler, agent-video-veo31, agent-monitor), the front door
+# agent-script last, so no message is published to a topic whose consumer is not deployed yet. The last column
+# is the agent folder staged as the source (agent-monitor-webhooks deploys agent-monitor's, as its own account).
 deploy_function() {
-  local agent name entry kind topic memory cpu timeout concurrency min_i max_i ingress budget_s gemini_key sa
+  local agent name entry kind topic memory cpu timeout concurrency min_i max_i ingress budget_s gemini_key source sa
   local key_required=false
   IFS=$'\t' read -r agent name entry kind topic memory cpu timeout concurrency min_i max_i ingress budget_s \
-    gemini_key <<<"$1"
+    gemini_key source <<<"$1"
   sa="$(principal_email "$agent")"
   [[ "$GENAI_MODE" == gemini_api && "$gemini_key" == 1 ]] && key_required=true
   log "function $name ($kind, Gemini key: $key_required)"
   # Every build runs as the environment's build account: https://cloud.google.com/functions/docs/securing/build-custom-sa
   local args=(gcloud functions deploy "$name" --gen2 --project="$PROJECT" --region="$REGION"
-    --runtime="$RUNTIME" --source="$WORK_DIR/functions/$agent" --entry-point="$entry"
+    --runtime="$RUNTIME" --source="$WORK_DIR/functions/$source" --entry-point="$entry"
     --service-account="$sa" --memory="$memory" --cpu="$cpu" --timeout="${timeout}s"
     --concurrency="$concurrency" --min-instances="$min_i" --max-instances="$max_i"
     --ingress-settings="$ingress" --set-env-vars="$(function_env_vars "$agent" "$budget_s" "$key_required")"
@@ -887,7 +901,8 @@ required_apis() {
   local apis=(cloudfunctions.googleapis.com run.googleapis.com cloudbuild.googleapis.com
     artifactregistry.googleapis.com eventarc.googleapis.com pubsub.googleapis.com firestore.googleapis.com
     storage.googleapis.com cloudscheduler.googleapis.com secretmanager.googleapis.com logging.googleapis.com
-    monitoring.googleapis.com iam.googleapis.com iamcredentials.googleapis.com cloudresourcemanager.googleapis.com)
+    monitoring.googleapis.com iam.googleapis.com iamcredentials.googleapis.com cloudresourcemanager.googleapis.com
+    firebaserules.googleapis.com)
   [[ "$GENAI_MODE" == vertex ]] && apis+=(aiplatform.googleapis.com) || apis+=(generativelanguage.googleapis.com)
   [[ -n "$BUDGET_AMOUNT" ]] && apis+=(billingbudgets.googleapis.com)
   printf '%s\n' "${apis[@]}"

@@ -347,3 +347,23 @@ def check_signed_url(url: str, key_file: str, now: dt.datetime | None = None) ->
     if (now or dt.datetime.now(dt.UTC)) > expires:
         return f"expired at {expires.isoformat()}"
     return None
+
+
+DOC_IMAGES = Path(__file__).resolve().parents[1] / "docs" / "img"
+
+
+def save_doc_screenshot(driver: Any, name: str, width: int = 720) -> Path:
+    """A browser test's screenshot for the user guide: docs/img/{name}.png, scaled to `width` and reduced to a
+    small palette so the committed file stays small."""
+    from PIL import Image
+
+    DOC_IMAGES.mkdir(parents=True, exist_ok=True)
+    raw = DOC_IMAGES / f"{name}.raw.png"
+    driver.save_screenshot(str(raw))
+    with Image.open(raw) as shot:
+        image = shot.convert("RGB")
+    image = image.resize((width, round(image.height * width / image.width)), Image.Resampling.LANCZOS)
+    out = DOC_IMAGES / f"{name}.png"
+    image.quantize(colors=96, method=Image.Quantize.MEDIANCUT).save(out, optimize=True)
+    raw.unlink()
+    return out

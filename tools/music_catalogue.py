@@ -3,7 +3,8 @@
     .venv/bin/python tools/music_catalogue.py generate [--out DIR]   # shared/assembly/assets/music by default
     .venv/bin/python tools/music_catalogue.py list
 
-`generate` writes every recipe of shared.assembly.music as AAC (.m4a) plus catalogue.json, deterministically.
+`generate` writes every recipe of shared.assembly.music as AAC (.m4a), an 8 s preview of each (previews/) and
+catalogue.json (mood, default styles, licence CC0-1.0 and how each track was made), deterministically.
 """
 from __future__ import annotations
 
@@ -28,7 +29,8 @@ def main(argv: list[str] | None = None) -> int:
         generate(args.out)
     else:
         for track in load_catalogue():
-            print(f"{track.id}\t{track.category}\t{track.duration:.1f}s\t{','.join(track.default_for)}")
+            print(f"{track.id}\t{track.category}\t{track.duration:.1f}s\t{','.join(track.default_for)}\t"
+                  f"{track.licence}\t{track.preview}")
     return 0
 
 

@@ -9,13 +9,15 @@ import argparse
 import json
 import os
 import sys
+import time
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TextIO
 
-from infra.studio.api import EXIT_JOB_FAILED, EXIT_OK, EXIT_REFUSED, Client, StudioError
+from infra.studio.api import EXIT_JOB_FAILED, EXIT_OK, EXIT_REFUSED, EXIT_SERVER, Client, StudioError
 from infra.studio.progress import ProgressPrinter, format_elapsed
-from shared.core.vocabulary import LANGUAGES, STYLES
+from shared.core.vocabulary import LANGUAGES, STYLES, VOICES
 from shared.pricing.presets import PRESETS
 
 EXIT_CODES_HELP = """exit codes:
@@ -31,7 +33,9 @@ target: the local cloud (`make up`) with the local user's key, unless --url/--to
 FILES = {"video": [("final_video", "final.mp4")], "thumbnail": [("thumbnail", "thumbnail.jpg")],
          "subtitles": [("subtitles_srt", "subtitles.srt"), ("subtitles_vtt", "subtitles.vtt")],
          "qa": [("qa_report", "qa_report.json"), ("qa_report_md", "qa_report.md")]}
-MAX_STREAM_RECONNECTS = 5
+MAX_STREAM_RECONNECTS = 5  # broken connections in a row; a stream the server ends at its time limit is resumed
+RECONNECT_SECONDS = 1.0  # the server's `retry:` hint
+CREATE_ATTEMPTS = 3  # a create that met a network or 5xx error is retried with the same Idempotency-Key
 
 
 class Studio:
@@ -63,14 +67,30 @@ class Studio:
 
     # --- videos ------------------------------------------------------------------------------
     def create(self, args: argparse.Namespace) -> int:
-        answer = self.client.call("POST", "/videos", json=request_body(args))
+        # One key per command: a retry after a lost answer is the same video, never a second one.
+        headers = {"Idempotency-Key": args.idempotency_key or f"studio-{uuid.uuid4()}"}
+        answer = self._create_with_retries(request_body(args), headers)
         accepted = (f"video {answer['video_id']} accepted ({answer.get('preset')}, "
                     f"est. ${answer.get('estimated_cost_usd', 0):.2f})")
-        if args.no_wait:
-            self.emit(answer, lambda _: self.say(accepted))
+        if args.no_wait or answer.get("status") == "awaiting_approval":
+            review = (f"\nreview it: studio storyboard {answer['video_id']}, then studio approve "
+                      f"{answer['video_id']} (or studio cancel)") if answer.get("status") == "awaiting_approval" else ""
+            self.emit(answer, lambda _: self.say(accepted + review))
             return EXIT_OK
         self.note(accepted)
         return self.watch_video(answer["video_id"])
+
+    def _create_with_retries(self, body: dict[str, Any], headers: dict[str, str]) -> dict[str, Any]:
+        for attempt in range(1, CREATE_ATTEMPTS + 1):
+            try:
+                answer: dict[str, Any] = self.client.call("POST", "/videos", json=body, headers=headers)
+                return answer
+            except StudioError as exc:
+                if exc.exit_code != EXIT_SERVER or attempt == CREATE_ATTEMPTS:
+                    raise
+                self.note(f"create failed ({exc.message}); retrying with the same Idempotency-Key")
+                time.sleep(attempt)
+        raise AssertionError("unreachable")
 
     def estimate(self, args: argparse.Namespace) -> int:
         self.emit(self.client.call("POST", "/estimate", json=request_body(args)), self._print_estimate)
@@ -104,18 +124,28 @@ class Studio:
                 self.dump(self.client.call("GET", f"/videos/{video_id}"))
             return EXIT_OK
         error = final.get("error") or {}
+        quoted = f" (error id {error['error_id']})" if error.get("error_id") else ""
         raise StudioError(f"video {video_id} {final.get('status')}: {error.get('code', '?')}: "
-                          f"{error.get('message', 'no message')}", EXIT_JOB_FAILED)
+                          f"{error.get('message', 'no message')}{quoted}", EXIT_JOB_FAILED)
 
     def _follow(self, video_id: str, printer: ProgressPrinter) -> dict[str, Any]:
-        last_id = None
-        for _ in range(MAX_STREAM_RECONNECTS):
-            for event, data, event_id in self.client.events(video_id, last_id):
-                last_id = event_id or last_id
-                printer.show(data)
-                if event == "end":
-                    return data
-        raise StudioError(f"the progress stream of {video_id} kept closing before the end")
+        """Follow the stream to its `end`, resuming with Last-Event-ID each time the server closes it (every
+        SSE_MAX_SECONDS) for as long as the job runs; MAX_STREAM_RECONNECTS broken connections in a row fail."""
+        last_id, broken = None, 0
+        while broken < MAX_STREAM_RECONNECTS:
+            try:
+                for event, data, event_id in self.client.events(video_id, last_id):
+                    last_id = event_id or last_id
+                    printer.show(data)
+                    if event == "end":
+                        return data
+                broken = 0
+            except StudioError as exc:
+                if exc.exit_code != EXIT_SERVER:
+                    raise
+                broken += 1
+            time.sleep(RECONNECT_SECONDS)
+        raise StudioError(f"the progress stream of {video_id} kept breaking before the end")
 
     def list(self, args: argparse.Namespace) -> int:
         params = {"favourite": "true" if args.favourites else None, "style": args.style, "language": args.language,
@@ -129,9 +159,10 @@ class Studio:
             self.say("no videos")
         for video in answer["videos"]:
             star = "*" if video.get("favourite") else " "
-            length = f"{video['duration']:.0f} s" if video.get("duration") else "-"
+            length = format_duration(video["duration"]) if video.get("duration") else "-"
             self.say(f"{star} {video['video_id']}  {video['status']:<16} {video.get('style', ''):<10} "
-                     f"{video.get('language', ''):<3} {length:>5}  {video.get('title', '')}")
+                     f"{video.get('language', ''):<3} {length:>10}  {video.get('views', 0):>4} views  "
+                     f"{video.get('title', '')}")
         if answer.get("next_page_token"):
             self.say(f"more: next page after {answer['next_page_token']}")
 
@@ -154,6 +185,33 @@ class Studio:
             self.say(f"  error      {doc['error'].get('code')}: {doc['error'].get('message')}")
         for name in doc.get("files") or {}:
             self.say(f"  file       {name}")
+
+    def storyboard(self, args: argparse.Namespace) -> int:
+        self.emit(self.client.call("GET", f"/videos/{args.video_id}/storyboard"), self._print_storyboard)
+        return EXIT_OK
+
+    def _print_storyboard(self, board: dict[str, Any]) -> None:
+        cost = ((board.get("estimate") or {}).get("cost_usd") or {}).get("total")
+        self.say(f"{board['video_id']}  {board['status']}  {board.get('preset', '')}  "
+                 f"est. ${cost or 0:.2f} once approved (nothing paid to Veo yet)")
+        for block in board["blocks"]:
+            self.say(f"  {block['index'] + 1:>2}  {block['start']:5.1f}-{block['end']:5.1f} s  {block['visual']}")
+            if block.get("dialogue"):
+                self.say(f"      \"{block['dialogue']}\"")
+        self.say(f"preview: {board['preview']['url']}")
+
+    def approve(self, args: argparse.Namespace) -> int:
+        answer = self.client.call("POST", f"/videos/{args.video_id}/approve")
+        if args.no_wait:
+            self.emit(answer, lambda a: self.say(f"{a['video_id']} approved: {a['status']}"))
+            return EXIT_OK
+        self.note(f"{args.video_id} approved")
+        return self.watch_video(args.video_id)
+
+    def cancel(self, args: argparse.Namespace) -> int:
+        answer = self.client.call("POST", f"/videos/{args.video_id}/cancel")
+        self.emit(answer, lambda a: self.say(f"{a['video_id']} {a['status']}"))
+        return EXIT_OK
 
     def favourite(self, args: argparse.Namespace) -> int:
         answer = self.client.call("DELETE" if args.remove else "PUT", f"/videos/{args.video_id}/favourite")
@@ -179,7 +237,20 @@ class Studio:
 
     def _print_tracks(self, answer: dict[str, Any]) -> None:
         for track in answer["tracks"]:
-            self.say(f"{track['id']:<16} {track['category']:<11} {track['duration']:5.1f} s  {track['name']}")
+            styles = f"  (default for {', '.join(track['default_for'])})" if track.get("default_for") else ""
+            self.say(f"{track['id']:<16} {track.get('mood', track['category']):<8} {track['duration']:5.1f} s  "
+                     f"{track.get('licence', ''):<8} {track['name']}{styles}")
+            self.say(f"{'':<16} preview: {track['preview_url']}")
+        self.say(f"{answer.get('no_music', 'none'):<16} no music at all (--music none)")
+
+    def voices(self, _: argparse.Namespace) -> int:
+        self.emit(self.client.call("GET", "/voices"), self._print_voices)
+        return EXIT_OK
+
+    def _print_voices(self, answer: dict[str, Any]) -> None:
+        for voice in answer["voices"]:
+            self.say(f"{voice['id']:<22} {voice['description']}")
+            self.say(f"{'':<22} sample: {voice['sample_url']}")
 
     # --- characters --------------------------------------------------------------------------
     def characters_list(self, _: argparse.Namespace) -> int:
@@ -211,11 +282,18 @@ class Studio:
         return EXIT_OK
 
 
+def format_duration(seconds: float) -> str:
+    """64.4 → "1 min 04 s", 31 → "31 s"."""
+    whole = int(round(seconds))
+    return f"{whole // 60} min {whole % 60:02d} s" if whole >= 60 else f"{whole} s"
+
+
 def request_body(args: argparse.Namespace) -> dict[str, Any]:
     """The POST /videos (and /estimate) body of the create/estimate options that were given."""
     body = {"theme": args.theme, "style": args.style, "language": args.language, "character_id": args.character,
-            "music": args.music, "preset": args.preset, "target_seconds": args.target_seconds,
-            "max_cost_usd": args.max_cost, "allow_downgrade": args.allow_downgrade or None}
+            "music": args.music, "voice": args.voice, "preset": args.preset, "target_seconds": args.target_seconds,
+            "max_cost_usd": args.max_cost, "allow_downgrade": args.allow_downgrade or None,
+            "review": getattr(args, "review", False) or None}
     return {k: v for k, v in body.items() if v is not None}
 
 
@@ -224,7 +302,9 @@ def _add_request_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--style", choices=sorted(STYLES), help="visual style (default: the API's, cinematic)")
     parser.add_argument("--language", choices=sorted(LANGUAGES), help="narration and subtitles (default en)")
     parser.add_argument("--character", metavar="CHARACTER_ID", help="one of your characters (studio characters list)")
-    parser.add_argument("--music", metavar="TRACK_ID", help="a track of the catalogue (studio music)")
+    parser.add_argument("--music", metavar="TRACK_ID",
+                        help="a track of the catalogue (studio music), or none for no music (default: the style's)")
+    parser.add_argument("--voice", choices=list(VOICES), help="narrator voice (studio voices plays samples)")
     parser.add_argument("--preset", choices=list(PRESETS), help="quality preset (default brand_campaign)")
     parser.add_argument("--target-seconds", type=int, help="a length inside the preset's window")
     parser.add_argument("--max-cost", type=float, metavar="USD", help="refuse a preset that costs more")
@@ -251,6 +331,10 @@ def build_parser() -> argparse.ArgumentParser:
     create = _command(sub, "create", "create", "create a video and follow its progress")
     _add_request_options(create)
     create.add_argument("--no-wait", action="store_true", help="return once the video is accepted")
+    create.add_argument("--review", action="store_true",
+                        help="stop after the script: see `studio storyboard`, then approve (pays) or cancel")
+    create.add_argument("--idempotency-key", metavar="KEY",
+                        help="re-running with the same key returns the same video (default: a new key per run)")
     _add_request_options(_command(sub, "estimate", "estimate", "every preset's cost and time; creates nothing"))
     _command(sub, "watch", "watch", "follow a video's live progress to the end").add_argument("video_id")
     listing = _command(sub, "list", "list", "my videos, newest first")
@@ -258,10 +342,15 @@ def build_parser() -> argparse.ArgumentParser:
     listing.add_argument("--style", choices=sorted(STYLES))
     listing.add_argument("--language", choices=sorted(LANGUAGES))
     listing.add_argument("--character", metavar="CHARACTER_ID")
-    listing.add_argument("--sort", choices=["date", "views", "duration"])
+    listing.add_argument("--sort", choices=["date", "views", "duration"], help="duration: the delivered length")
     listing.add_argument("--order", choices=["asc", "desc"])
     listing.add_argument("--limit", type=int, help="1-50 (default 20)")
     _command(sub, "show", "show", "a video's status, settings and files").add_argument("video_id")
+    _command(sub, "storyboard", "storyboard", "a reviewed video's storyboard and cost").add_argument("video_id")
+    approve = _command(sub, "approve", "approve", "approve a reviewed video: Veo starts (and it is paid)")
+    approve.add_argument("video_id")
+    approve.add_argument("--no-wait", action="store_true", help="return once it is approved")
+    _command(sub, "cancel", "cancel", "cancel a reviewed video (nothing paid to Veo)").add_argument("video_id")
     favourite = _command(sub, "favourite", "favourite", "mark a video as favourite (or --remove)")
     favourite.add_argument("video_id")
     favourite.add_argument("--remove", action="store_true", help="remove it from the favourites")
@@ -269,7 +358,8 @@ def build_parser() -> argparse.ArgumentParser:
     download.add_argument("video_id")
     download.add_argument("--out", type=Path, help="folder (default ./VIDEO_ID)")
     download.add_argument("--what", action="append", choices=list(FILES), help="only these (repeatable)")
-    _command(sub, "music", "music", "the music catalogue")
+    _command(sub, "music", "music", "the music catalogue (moods, licences, preview clips)")
+    _command(sub, "voices", "voices", "the narrator voices, with a sample of each")
     _add_character_commands(sub)
     return parser
 

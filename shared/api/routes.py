@@ -31,7 +31,7 @@ from google.api_core import exceptions as gexc
 from werkzeug.exceptions import MethodNotAllowed, NotFound
 from werkzeug.routing import Map, Rule
 
-from shared.api import auth, characters, estimates, quotas, script_cache
+from shared.api import auth, characters, estimates, idempotency, quotas, script_cache, voices
 from shared.api import videos as videos_api
 from shared.api.http import read_json_body
 from shared.api.privacy import strip_personal
@@ -39,20 +39,23 @@ from shared.assembly import music
 from shared.core import layout, lease, log, status, users
 from shared.core.clients import Clients
 from shared.core.errors import (
+    BudgetExhausted,
     ErrorCode,
     GenerationError,
     InvalidInputError,
     OverBudget,
     PipelineError,
     QuotaError,
+    SpendLimit,
     TransientError,
     Unauthenticated,
 )
 from shared.core.messages import VideoRequest
 from shared.core.pubsub import publish
-from shared.core.responses import error_response, json_response
+from shared.core.responses import error_response, internal_error_response, json_response, public_message
 from shared.core.storage import gs_uri, upload_json
 from shared.ops import webhooks
+from shared.pricing import spend
 from shared.pricing.prices import price_table
 from shared.pricing.receipts import total_of
 from shared.script.writer import GeneratedScript, VideoRequestBody, generate_script, parse_request
@@ -60,8 +63,9 @@ from shared.video.characters import load_character
 from shared.video.plan import video_seconds
 
 ANONYMOUS = auth.Identity(user_id="anonymous", method="none")
-CORS_HEADERS = "Authorization, Content-Type, X-API-Key, Last-Event-ID"
+CORS_HEADERS = "Authorization, Content-Type, X-API-Key, Last-Event-ID, Idempotency-Key"
 CORS_MAX_AGE_SECONDS = 600
+NO_STORE_ENDPOINTS = frozenset({"me", "rotate_webhook_secret"})  # answered with Cache-Control: no-store
 FIRESTORE_RESERVED_ID = re.compile(r"^__.*__$", re.DOTALL)  # reserved document ids (e.g. __proto__)
 
 
@@ -72,7 +76,7 @@ def new_video_id() -> str:
 
 def _check_references(clients: Clients, request: VideoRequestBody, owner: str) -> dict[str, str] | None:
     """Resolve the optional music track and the caller's character, check the callback URL; 4xx if invalid."""
-    if request.music and request.music not in {track.id for track in music.load_catalogue()}:
+    if request.music and request.music not in {music.NO_MUSIC} | {track.id for track in music.load_catalogue()}:
         raise InvalidInputError(f"music: unknown track {request.music!r}", code=ErrorCode.INVALID_MUSIC, field="music")
     if request.callback_url:
         webhooks.check_target(request.callback_url, clients.settings.webhook_allowed_networks)
@@ -88,13 +92,21 @@ def _check_references(clients: Clients, request: VideoRequestBody, owner: str) -
     return {"name": character["name"], "description": character.get("description", "")}
 
 
-def _take_quota(clients: Clients, owner: str, review: bool) -> quotas.Plan:
-    """One AI call (the script) and, unless the video waits for approval, one video; rate limited."""
+def _take_quota(clients: Clients, owner: str, review: bool, quote: estimates.Quote) -> dict[str, Any]:
+    """The plan's preset gate and Veo spend allowance (the estimate reserved: shared.pricing.spend), then one AI
+    call (the script) and, unless the video waits for approval, one video; rate limited. The spend reservation."""
     user = users.ensure_user(clients.db, owner, default_plan=clients.settings.default_plan)
     plan = quotas.plan_named(user.get("plan"))
-    quotas.consume(clients.db, owner, plan, videos=0 if review else 1, ai_calls=1, rate_limited=True,
-                   window_seconds=clients.settings.rate_limit_window_seconds)
-    return plan
+    plan.check_preset(quote.preset.name)
+    reservation = spend.reserve(clients.db, owner, float(quote.estimate["cost_usd"]["veo"]), plan.spend_limits(),
+                                plan.name)
+    try:
+        quotas.consume(clients.db, owner, plan, videos=0 if review else 1, ai_calls=1, rate_limited=True,
+                       window_seconds=clients.settings.rate_limit_window_seconds)
+    except QuotaError:
+        spend.release(clients.db, owner, reservation)
+        raise
+    return reservation
 
 
 def _script_for(clients: Clients, request: VideoRequestBody, identity: auth.Identity,
@@ -104,15 +116,15 @@ def _script_for(clients: Clients, request: VideoRequestBody, identity: auth.Iden
     private = request.model_copy(update={"theme": strip_personal(request.theme, identity.personal_fields)})
     fields = script_cache.key_fields(private.theme, request.style, request.language, request.character_id,
                                      request.preset, blocks)
-    key = script_cache.cache_key(fields)
+    key = script_cache.cache_key(identity.user_id, fields)
     cached = script_cache.lookup(clients.db, key, now)
     if cached:
         quotas.refund(clients.db, identity.user_id, ai_calls=1)
         log.info("script served from the cache", key=key)
-        return GeneratedScript(cached["script"], 0, 0, 0), {"hit": True, "key": key,
+        return GeneratedScript({**cached["script"], "theme": request.theme}, 0, 0, 0), {"hit": True, "key": key,
                                                              "cached_at": cached["created_at"]}
     generated = generate_script(clients.genai, settings, private, character, blocks=blocks)
-    script_cache.store(clients.db, key, fields, {**generated.script, "theme": request.theme}, now,
+    script_cache.store(clients.db, key, fields, {**generated.script, "theme": private.theme}, now,
                        settings.script_cache_days)
     return generated, {"hit": False, "key": key}
 
@@ -125,16 +137,18 @@ def create_video(clients: Clients, body: Any, identity: auth.Identity = ANONYMOU
     character = _check_references(clients, request, owner)
     settings = clients.settings
     quote = estimates.quote(request, settings.genai_mode)
-    _take_quota(clients, owner, request.review)
+    reservation = _take_quota(clients, owner, request.review, quote)
     try:
-        return _start_job(clients, request, identity, character, quote)
+        return _start_job(clients, request, identity, character, quote, reservation)
     except Exception:
         quotas.refund(clients.db, owner, videos=0 if request.review else 1, ai_calls=1)
+        spend.release(clients.db, owner, reservation)
         raise
 
 
 def _start_job(clients: Clients, request: VideoRequestBody, identity: auth.Identity,
-               character: dict[str, str] | None, quote: estimates.Quote) -> dict[str, Any]:
+               character: dict[str, str] | None, quote: estimates.Quote,
+               reservation: dict[str, Any]) -> dict[str, Any]:
     settings = clients.settings
     video_id = new_video_id()
     initial = status.Status.AWAITING_APPROVAL if request.review else status.Status.SCRIPT_READY
@@ -148,7 +162,8 @@ def _start_job(clients: Clients, request: VideoRequestBody, identity: auth.Ident
         status.create(clients.db, video_id, {
             **request.model_dump(), **_preset_fields(quote, settings.genai_mode),
             "owner": identity.user_id, "favourite": False, "views": 0, "script_cache": cache_note,
-            "script_revision": 0, "title": script["title"], "script_uri": script_uri,
+            "spend": reservation,
+            "script_revision": 0, "title": script["title"], "script_uri": script_uri, "duration": None,
             "total_blocks": blocks, "completed_blocks": 0,
             "planned_seconds": video_seconds(blocks, settings.genai_mode, quote.estimate["veo_model"]),
             "blocks": {}, "next_attempt_at": None if request.review else lease.after(settings.stuck_after_seconds),
@@ -156,7 +171,7 @@ def _start_job(clients: Clients, request: VideoRequestBody, identity: auth.Ident
         }, initial=initial)
         step["blocks"] = blocks
     if not request.review:
-        publish(clients.publisher, settings, VideoRequest(video_id=video_id))
+        _publish_or_fail(clients, video_id)
     return {"video_id": video_id, "status": initial.value,
             "status_url": f"{settings.status_base_url.rstrip('/')}/videos/{video_id}",
             "preset": quote.preset.name, "estimated_cost_usd": total_of(quote.estimate),
@@ -164,6 +179,18 @@ def _start_job(clients: Clients, request: VideoRequestBody, identity: auth.Ident
             **({"storyboard_url": f"{settings.status_base_url.rstrip('/')}/videos/{video_id}/storyboard"}
                if request.review else {}),
             **({"downgrade": _preset_fields(quote, settings.genai_mode)["downgrade"]} if quote.downgraded_from else {})}
+
+
+def _publish_or_fail(clients: Clients, video_id: str) -> None:
+    """Start the video step. If the message cannot be sent the job is failed at once (the caller refunds the
+    quota): the monitor never runs a job its creator was not charged for."""
+    try:
+        publish(clients.publisher, clients.settings, VideoRequest(video_id=video_id))
+    except Exception as exc:
+        status.transition(clients.db, video_id, status.Status.FAILED, {
+            "error": {"code": ErrorCode.PUBLISH_FAILED, "message": f"the job could not be started: {exc}"[:1000],
+                      "step": "script"}, "next_attempt_at": None})
+        raise
 
 
 def _preset_fields(quote: estimates.Quote, mode: str) -> dict[str, Any]:
@@ -192,10 +219,33 @@ Handler = Callable[[Clients, flask.Request, dict[str, str]], flask.Response]
 
 
 def _create_video_route(clients: Clients, request: flask.Request, _: dict[str, str]) -> flask.Response:
+    body, identity = read_json_body(request), auth.identity_of(request)
+    key = idempotency.parse_key(request.headers.get(idempotency.HEADER))
+    if key is not None:
+        earlier = idempotency.claim(clients.db, identity.user_id, key, idempotency.fingerprint(body))
+        if earlier is not None:
+            replay = json_response(earlier, 200)
+            replay.headers["Idempotent-Replayed"] = "true"
+            return replay
     try:
-        return json_response(create_video(clients, read_json_body(request), auth.identity_of(request)), 202)
-    except OverBudget as exc:
-        return error_response(exc.code, exc.message, field=exc.field, estimates=exc.estimates)
+        answer = create_video(clients, body, identity)
+    except Exception as exc:
+        if key is not None:
+            idempotency.release(clients.db, identity.user_id, key)
+        if isinstance(exc, OverBudget):
+            return error_response(exc.code, exc.message, field=exc.field, estimates=exc.estimates)
+        raise
+    if key is not None:
+        idempotency.store(clients.db, identity.user_id, key, answer)
+    return json_response(answer, 202)
+
+
+def _rotate_webhook_secret_route(clients: Clients, request: flask.Request, _: dict[str, str]) -> flask.Response:
+    """POST /me/webhook-secret: a new webhook signing secret, shown in this answer; the old one is discarded."""
+    identity = auth.identity_of(request)
+    secret = users.rotate_webhook_secret(clients.db, identity.user_id, clients.settings.default_plan)
+    log.info("webhook secret rotated")
+    return json_response({"webhook_secret": secret, "rotated_at": status.utcnow().isoformat()}, 200)
 
 
 def _estimate_route(clients: Clients, request: flask.Request, _: dict[str, str]) -> flask.Response:
@@ -220,7 +270,9 @@ URLS = Map([
     Rule("/videos/<video_id>/cancel", endpoint="cancel", methods=["POST"]),
     Rule("/estimate", endpoint="estimate", methods=["POST"]),
     Rule("/me", endpoint="me", methods=["GET"]),
+    Rule("/me/webhook-secret", endpoint="rotate_webhook_secret", methods=["POST"]),
     Rule("/music", endpoint="music", methods=["GET"]),
+    Rule("/voices", endpoint="voices", methods=["GET"]),
     Rule("/characters", endpoint="create_character", methods=["POST"]),
     Rule("/characters", endpoint="list_characters", methods=["GET"]),
     Rule("/characters/<character_id>", endpoint="get_character", methods=["GET"]),
@@ -242,7 +294,9 @@ HANDLERS: dict[str, Handler] = {
     "cancel": videos_api.cancel_route,
     "estimate": _estimate_route,
     "me": videos_api.me_route,
+    "rotate_webhook_secret": _rotate_webhook_secret_route,
     "music": videos_api.music_route,
+    "voices": voices.voices_route,
     "create_character": characters.create_route,
     "list_characters": characters.list_route,
     "get_character": characters.get_route,
@@ -261,7 +315,10 @@ def _dispatch(clients: Clients, request: flask.Request, certs: auth.CertSource |
     identity = auth.authenticate(clients.db, clients.settings, request, certs)
     log.bind(user_id=identity.user_id)
     # Every rule's variables use werkzeug's default (string) converter: the values are str.
-    return HANDLERS[endpoint](clients, request, {name: str(value) for name, value in args.items()})
+    response = HANDLERS[endpoint](clients, request, {name: str(value) for name, value in args.items()})
+    if endpoint in NO_STORE_ENDPOINTS:  # they carry the webhook secret: no cache or proxy may keep a copy
+        response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 def _allowed_origin(clients: Clients, request: flask.Request) -> str | None:
@@ -293,7 +350,8 @@ def _errors_as_json(clients: Clients, request: flask.Request, certs: auth.CertSo
     try:
         return _dispatch(clients, request, certs)
     except QuotaError as exc:
-        response = error_response(exc.code, exc.message, retry_after_seconds=exc.retry_after)
+        extra: dict[str, Any] = {"allowance": exc.allowance} if isinstance(exc, SpendLimit) else {}
+        response = error_response(exc.code, exc.message, retry_after_seconds=exc.retry_after, **extra)
         response.headers["Retry-After"] = str(exc.retry_after)
         return response
     except Unauthenticated as exc:
@@ -303,15 +361,19 @@ def _errors_as_json(clients: Clients, request: flask.Request, certs: auth.CertSo
     except InvalidInputError as exc:
         field: dict[str, Any] = {"field": exc.field} if exc.field else {}
         return error_response(exc.code, exc.message, **field)
+    except BudgetExhausted as exc:  # a paid call of the request (the storyboard's speech) would pass max_cost_usd
+        return error_response(exc.code, exc.message, **exc.status_fields)
+    # Below: the details (upstream text, stderr, paths, exception text) go to the log under an error_id; the
+    # answer carries the code's fixed message and that id (shared.core.responses).
     except TransientError as exc:
-        log.warning("front door: upstream unavailable", reason=exc.message)
-        return error_response(ErrorCode.UPSTREAM_UNAVAILABLE, "a backing service is busy; retry shortly")
+        return internal_error_response(ErrorCode.UPSTREAM_UNAVAILABLE, exc.message,
+                                       log_message="front door: upstream unavailable")
     except GenerationError as exc:
-        log.error("front door: generation failed", reason=exc.message)
-        return error_response(exc.code, exc.message, status=502)
+        return internal_error_response(exc.code, exc.message, status=502, log_message="front door: generation failed")
     except (PipelineError, gexc.GoogleAPICallError) as exc:
-        log.exception("front door: request failed", exc)
-        return error_response(ErrorCode.INTERNAL, "the request could not be completed")
+        error_id = log.new_error_id()
+        log.exception("front door: request failed", exc, error_id=error_id)
+        return error_response(ErrorCode.INTERNAL, public_message(ErrorCode.INTERNAL), error_id=error_id)
 
 
 def handle_request(clients: Clients, request: flask.Request, certs: auth.CertSource | None = None) -> flask.Response:

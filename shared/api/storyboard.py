@@ -1,10 +1,12 @@
 """Review before paying: a job created with `review: true` stops in `awaiting_approval` after its script.
 
-The storyboard preview is rendered locally from the script, with no Veo call: one short clip per
-block from the same renderer as the local Veo simulator (shared.media.render: the block's scene text on a
-procedural picture, espeak-ng speech of its dialogue), joined without re-encoding, stored at
-`storyboards/{id}/r{revision}.mp4` and rendered again only after an edit. The user may edit blocks
-(scene text and dialogue, validated like Gemini's output), then approve (Veo starts) or cancel.
+The storyboard preview is rendered from the script with no Veo call: one short clip per block from the
+same renderer as the local Veo simulator (shared.media.render: the block's scene text on a procedural picture),
+its dialogue spoken by Gemini's TTS model (`speak_dialogue`, the preview's only paid call: Settings.tts_model,
+contract T1-T8; never the machine's espeak-ng, which the runtime image lacks), joined without re-encoding, stored
+at `storyboards/{id}/r{revision}.mp4` and rendered again only after an edit. The speech's tokens go on the job's
+ledger (`usage.speech_*`, priced in `usage.cost_usd.speech`) and on the step's `step_finished` line. The user may
+edit blocks (scene text and dialogue, validated like Gemini's output), then approve (Veo starts) or cancel.
 """
 from __future__ import annotations
 
@@ -28,6 +30,9 @@ from shared.core.vocabulary import MAX_DIALOGUE_WORDS
 from shared.media.ffmpeg import concat_copy
 from shared.media.probe import duration as video_duration
 from shared.media.render import render_clip, seed_for
+from shared.media.speech import SpokenLine, clean_speech_text, request_speech
+from shared.pricing import spend
+from shared.pricing.costs import speech_usd, with_speech_tokens
 
 BLOCK_SECONDS = 5.0
 RENDER_WORKERS = 2  # ffmpeg processes at once (x264 already uses every core)
@@ -102,27 +107,41 @@ def edit_script(clients: Clients, doc: dict[str, Any], body: Any) -> dict[str, A
     return {"video_id": video_id, "revision": updated["script_revision"], "blocks": script["blocks"]}
 
 
-def _render_block(block: dict[str, Any], language: str, video_id: str, work: Path) -> Path:
-    clip = work / f"b{block['index']}.mp4"
-    render_clip(clip, scene_text=block["visual"], dialogue=block.get("dialogue") or "", language=language,
-                seconds=BLOCK_SECONDS, seed=seed_for(video_id, str(block["index"])))
-    return clip
+def speak_dialogue(clients: Clients, text: str, language: str, out_wav: Path) -> SpokenLine:
+    """One block's dialogue spoken by Gemini's TTS model into `out_wav`: the storyboard's one paid call."""
+    settings = clients.settings
+    return request_speech(clients.tts, model=settings.tts_model, voice=settings.tts_voice, text=text,
+                          language=language, out_wav=out_wav)
 
 
-def render_preview(script: dict[str, Any], video_id: str, out: Path) -> list[dict[str, Any]]:
-    """Render the storyboard MP4 of a script (two blocks at a time); each block's time span in it."""
+def _render_block(clients: Clients, block: dict[str, Any], language: str, video_id: str,
+                  work: Path) -> tuple[Path, SpokenLine | None]:
+    clip, dialogue = work / f"b{block['index']}.mp4", block.get("dialogue") or ""
+    spoken, speech_wav = None, None
+    if clean_speech_text(dialogue):
+        speech_wav = work / f"b{block['index']}.wav"
+        spoken = speak_dialogue(clients, dialogue, language, speech_wav)
+    render_clip(clip, scene_text=block["visual"], dialogue=dialogue, language=language, seconds=BLOCK_SECONDS,
+                seed=seed_for(video_id, str(block["index"])), speech_wav=speech_wav)
+    return clip, spoken
+
+
+def render_preview(clients: Clients, script: dict[str, Any], video_id: str,
+                   out: Path) -> tuple[list[dict[str, Any]], list[SpokenLine]]:
+    """Render the storyboard MP4 of a script (two blocks at a time); each block's time span in it, and the
+    speech calls it made."""
     blocks = script["blocks"]
     with tempfile.TemporaryDirectory(prefix="storyboard-") as tmp, ThreadPoolExecutor(RENDER_WORKERS) as pool:
         work = Path(tmp)
-        clips = list(pool.map(lambda b: _render_block(b, script["language"], video_id, work), blocks))
-        parts = [(clip, video_duration(clip)) for clip in clips]
+        rendered = list(pool.map(lambda b: _render_block(clients, b, script["language"], video_id, work), blocks))
+        parts = [(clip, video_duration(clip)) for clip, _ in rendered]
         concat_copy(parts, out, work, failure=GenerationError)
     spans, start = [], 0.0
     for block, (_, seconds) in zip(blocks, parts):
         spans.append({"index": block["index"], "start": round(start, 3), "end": round(start + seconds, 3),
                       "visual": block["visual"], "dialogue": block.get("dialogue") or ""})
         start += seconds
-    return spans
+    return spans, [spoken for _, spoken in rendered if spoken is not None]
 
 
 def storyboard(clients: Clients, doc: dict[str, Any]) -> dict[str, Any]:
@@ -131,19 +150,32 @@ def storyboard(clients: Clients, doc: dict[str, Any]) -> dict[str, Any]:
     stored = doc.get("storyboard") or {}
     if stored.get("revision") != revision or not stored.get("uri"):
         script = read_json(clients.storage, doc["script_uri"])
+        lines = [b.get("dialogue") or "" for b in script["blocks"] if clean_speech_text(b.get("dialogue") or "")]
+        spend.guard(doc, sum(spend.speech_call_usd(line) for line in lines), "the storyboard's speech")
         with tempfile.TemporaryDirectory(prefix="storyboard-out-") as tmp:
             local = Path(tmp) / "storyboard.mp4"
-            with log.step_timer("storyboard", video_id=video_id, blocks=len(script["blocks"])):
-                spans = render_preview(script, video_id, local)
+            with log.step_timer("storyboard", video_id=video_id, blocks=len(script["blocks"])) as step:
+                spans, spoken = render_preview(clients, script, video_id, local)
+                step["cost_usd"] = speech_usd(sum(s.prompt_tokens for s in spoken),
+                                              sum(s.output_tokens for s in spoken))
+                step["speech_calls"] = len(spoken)
             uri = upload_file(clients.storage, gs_uri(clients.settings.bucket,
                                                       f"storyboards/{video_id}/r{revision}.mp4"), local, "video/mp4")
         stored = {"revision": revision, "uri": uri, "blocks": spans, "rendered_at": status.utcnow()}
-        try:
-            status.update_in_status(clients.db, video_id, AWAITING, {"storyboard": stored})
-        except IllegalTransition:
-            pass  # approved or cancelled meanwhile: the preview is still shown
+        _record(clients, video_id, stored, spoken)
     return {"video_id": video_id, "status": doc["status"], "revision": revision, "uri": stored["uri"],
             "blocks": stored["blocks"], "estimate": doc.get("estimate"), "preset": doc.get("preset")}
+
+
+def _record(clients: Clients, video_id: str, stored: dict[str, Any], spoken: list[SpokenLine]) -> None:
+    """Bill the speech on the job's ledger in any status; keep the preview only while the job awaits approval
+    (approved or cancelled meanwhile: the preview is still shown, not stored)."""
+    def update(doc: dict[str, Any]) -> dict[str, Any]:
+        usage = with_speech_tokens(doc.get("usage"), sum(s.prompt_tokens for s in spoken),
+                                   sum(s.output_tokens for s in spoken), len(spoken))
+        return {"usage": usage, **({"storyboard": stored} if doc.get("status") in AWAITING else {})}
+
+    status.update_in_status(clients.db, video_id, frozenset(Status), update)
 
 
 def approve(clients: Clients, video_id: str) -> dict[str, Any]:
@@ -167,4 +199,5 @@ def cancel(clients: Clients, video_id: str) -> dict[str, Any]:
     except IllegalTransition as exc:
         raise InvalidInputError("only a video awaiting approval can be cancelled",
                                 code=ErrorCode.NOT_AWAITING_APPROVAL) from exc
+    spend.reconcile(clients.db, video_id)  # nothing billed: the reserved Veo spend goes back to the user
     return {"video_id": video_id, "status": Status.CANCELLED.value}

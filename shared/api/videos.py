@@ -11,11 +11,12 @@ anyone else's is a 404 (its existence is not revealed).
     POST   /videos/{id}/views        count one view
     GET    /videos/{id}/storyboard   PATCH /videos/{id}/script   POST /videos/{id}/approve|cancel
     GET    /me                       plan, quota use, webhook secret
-    GET    /music                    the music catalogue with preview URLs
+    GET    /music                    the music catalogue with preview URLs ("none": no music)
 """
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Any, Literal, cast
 
 import flask
@@ -24,27 +25,30 @@ from google.cloud import firestore
 from google.cloud.firestore_v1.base_query import FieldFilter
 from pydantic import BaseModel, ConfigDict, Field
 
-from shared.api import auth, progress, quotas, signed_urls, storyboard
+from shared.api import auth, progress, quotas, script_cache, signed_urls, storyboard
 from shared.api.http import ascii_digits, read_json_body
 from shared.assembly import music
 from shared.core import layout, status, users
 from shared.core.clients import Clients
 from shared.core.errors import ErrorCode, InvalidInputError
 from shared.core.messages import VIDEO_ID_PATTERN
-from shared.core.responses import json_response
+from shared.core.responses import json_response, public_error
 from shared.core.status import Status
 from shared.core.storage import split_uri
 from shared.core.validation import parse_body
+from shared.pricing import spend
 
 PUBLIC_FIELDS = ("video_id", "status", "theme", "style", "language", "music", "character_id", "title",
                  "total_blocks", "completed_blocks", "planned_seconds", "duration", "final_video_url",
                  "thumbnail_url", "srt_url", "vtt_url", "qa_report_url", "qa", "error", "history",
                  "created_at", "updated_at", "usage", "preset", "estimate", "receipt", "downgrade",
                  "remedial", "qa_report_md_url", "rendition_urls", "favourite", "views", "review",
-                 "script_cache", "script_revision", "callback_url", "webhook", "voice")
+                 "script_cache", "script_revision", "callback_url", "webhook", "voice", "dialogue_issues")
 LISTED_FIELDS = ("video_id", "status", "title", "theme", "style", "language", "character_id", "preset",
-                 "favourite", "views", "planned_seconds", "duration", "created_at", "thumbnail_url")
-SORT_FIELDS = {"date": "created_at", "views": "views", "duration": "planned_seconds"}
+                 "favourite", "views", "planned_seconds", "duration", "created_at", "thumbnail_url", "music",
+                 "voice")
+# "duration" is the delivered length (written by the assembler; null until then, so those sort first/last).
+SORT_FIELDS = {"date": "created_at", "views": "views", "duration": "duration"}
 DELETABLE = status.TERMINAL | {Status.AWAITING_APPROVAL}
 TTL_MAX_DIGITS = 9  # far beyond any allowed lifetime; int() never sees a huge string
 
@@ -66,6 +70,8 @@ def owned_video(clients: Clients, request: flask.Request, video_id: str) -> dict
 def public_view(clients: Clients, doc: dict[str, Any]) -> dict[str, Any]:
     """What the owner sees of a job: public fields, progress and, once delivered, signed file URLs."""
     view = {k: doc[k] for k in PUBLIC_FIELDS if k in doc}
+    if "error" in view:
+        view["error"] = public_error(view["error"])  # code, fixed message, error_id: never the upstream text
     view["progress"] = progress.progress_of(doc)
     if doc.get("status") == Status.COMPLETED.value:
         view["files"] = signed_urls.delivered_files(clients.storage, clients.settings, doc)
@@ -94,7 +100,7 @@ def files_route(clients: Clients, request: flask.Request, args: dict[str, str]) 
 def events_route(clients: Clients, request: flask.Request, args: dict[str, str]) -> flask.Response:
     """GET /videos/{id}/events: the live progress stream."""
     doc = owned_video(clients, request, args["video_id"])
-    return progress.stream_response(clients.db, doc["video_id"], request)
+    return progress.stream_response(clients, doc["video_id"], request, doc["owner"])
 
 
 def _set_favourite(clients: Clients, request: flask.Request, video_id: str, value: bool) -> flask.Response:
@@ -144,6 +150,8 @@ def delete_video(clients: Clients, doc: dict[str, Any]) -> int:
             removed += 1
         except gexc.NotFound:
             pass
+    spend.reconcile(clients.db, doc["video_id"])  # an unapproved job's reserved Veo spend goes back
+    script_cache.purge(clients.db, doc)
     status.doc_ref(clients.db, doc["video_id"]).delete()
     return removed
 
@@ -188,7 +196,15 @@ def list_videos(clients: Clients, user_id: str, query: ListQuery) -> dict[str, A
     docs = [snap.to_dict() for snap in q.limit(query.limit + 1).stream()]
     page = docs[:query.limit]
     next_token = page[-1]["video_id"] if len(docs) > query.limit else None
-    return {"videos": [{k: d[k] for k in LISTED_FIELDS if k in d} for d in page], "next_page_token": next_token}
+    return {"videos": [listed(clients, d) for d in page], "next_page_token": next_token}
+
+
+def listed(clients: Clients, doc: dict[str, Any]) -> dict[str, Any]:
+    """A card of My videos: its fields and, once delivered, the thumbnail's signed URL (no request per card)."""
+    card = {k: doc[k] for k in LISTED_FIELDS if k in doc}
+    if doc.get("status") == Status.COMPLETED.value and doc.get("thumbnail_url"):
+        card["thumbnail"] = signed_urls.signed_url(clients.storage, clients.settings, doc["thumbnail_url"])
+    return card
 
 
 def list_route(clients: Clients, request: flask.Request, _: dict[str, str]) -> flask.Response:
@@ -252,22 +268,21 @@ def me_route(clients: Clients, request: flask.Request, _: dict[str, str]) -> fla
 _uploaded_previews: set[str] = set()
 
 
-def _preview_uri(clients: Clients, track: music.Track) -> str:
-    """The track's file in the bucket (uploaded from the catalogue once)."""
-    path = layout.music_path(track.file)
+def shipped_file_uri(clients: Clients, local: Path, path: str, content_type: str) -> str:
+    """A file shipped with the code (music preview, voice sample) in the bucket at `path`, uploaded once."""
     if path not in _uploaded_previews:
         blob = clients.storage.bucket(clients.settings.bucket).blob(path)
         if not blob.exists():
-            blob.upload_from_filename(str(track.path), content_type="audio/mp4")
+            blob.upload_from_filename(str(local), content_type=content_type)
         _uploaded_previews.add(path)
     return f"gs://{clients.settings.bucket}/{path}"
 
 
 def music_route(clients: Clients, request: flask.Request, _: dict[str, str]) -> flask.Response:
-    """GET /music: every track with a signed preview URL."""
-    tracks = [{"id": t.id, "name": t.name, "category": t.category, "duration": t.duration,
-               "default_for": list(t.default_for),
-               "preview_url": signed_urls.signed_url(clients.storage, clients.settings,
-                                                     _preview_uri(clients, t))["url"]}
+    """GET /music: every track (mood, licence) with a signed URL of its short preview; "none" means no music."""
+    tracks = [{"id": t.id, "name": t.name, "category": t.category, "mood": t.category, "duration": t.duration,
+               "default_for": list(t.default_for), "licence": t.licence, "made": t.made,
+               "preview_url": signed_urls.signed_url(clients.storage, clients.settings, shipped_file_uri(
+                   clients, t.preview_path, layout.music_path(t.preview or t.file), "audio/mp4"))["url"]}
               for t in music.load_catalogue()]
-    return json_response({"tracks": tracks}, 200)
+    return json_response({"tracks": tracks, "moods": list(music.MOODS), "no_music": music.NO_MUSIC}, 200)

@@ -1,8 +1,8 @@
 """Client factories: every Google client is built here and passed in, so tests swap endpoints, not code."""
 from __future__ import annotations
 
-from dataclasses import dataclass
-from functools import lru_cache
+from dataclasses import dataclass, replace
+from functools import cached_property, lru_cache
 
 import google.cloud.pubsub_v1 as pubsub_v1
 import google.cloud.storage as storage
@@ -12,6 +12,8 @@ from google.cloud import firestore
 from google.genai import types
 
 from shared.core.config import VERTEX, Settings, load_settings
+
+GenaiClient = genai.Client  # the field `genai` below shadows the module inside the class
 
 
 @dataclass(frozen=True)
@@ -23,6 +25,11 @@ class Clients:
     publisher: pubsub_v1.PublisherClient
     storage: storage.Client
     genai: genai.Client
+
+    @cached_property
+    def tts(self) -> GenaiClient:
+        """The google-genai client of the TTS model (storyboard speech), built on first use."""
+        return make_tts_genai(self.settings, self.genai)
 
 
 def genai_http_options(settings: Settings) -> types.HttpOptions:
@@ -48,6 +55,17 @@ def make_genai(settings: Settings) -> genai.Client:
         return genai.Client(vertexai=True, project=settings.project, location=settings.vertex_location,
                             credentials=credentials, http_options=http_options)
     return genai.Client(api_key=settings.gemini_api_key, http_options=http_options)
+
+
+# Contract T7: on Vertex AI the Gemini 3.8 TTS models are served from the `global` location only.
+TTS_VERTEX_LOCATION = "global"
+
+
+def make_tts_genai(settings: Settings, default: genai.Client) -> genai.Client:
+    """The client of the TTS model: `default` on the Gemini API, a `global` Vertex AI client in Vertex mode."""
+    if settings.genai_mode != VERTEX or settings.vertex_location == TTS_VERTEX_LOCATION:
+        return default
+    return make_genai(replace(settings, vertex_location=TTS_VERTEX_LOCATION))
 
 
 def make_clients(settings: Settings) -> Clients:

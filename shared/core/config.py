@@ -26,6 +26,7 @@ ENVIRONMENT_VARIABLES: tuple[str, ...] = (
     "GEMINI_API_KEY_REQUIRED", "GENAI_BASE_URL",
     "LOCAL_FIRESTORE_PORT", "LOCAL_PUBSUB_PORT", "LOCAL_GCS_PORT", "LOCAL_SIMULATOR_PORT", "LOCAL_AGENTS_BASE_PORT",
     "VERTEX_LOCATION", "SCRIPT_MODEL", "VEO_MODEL", "VEO_FALLBACK_MODEL", "IMAGE_MODEL", "VERTEX_OUTPUT_PREFIX",
+    "TTS_MODEL", "TTS_VOICE",
     "VEO_RETRY_ATTEMPTS", "VEO_RETRY_MAX_WAIT_SECONDS", "VEO_ORPHAN_SECONDS", "VEO_POLL_SECONDS",
     "VEO_REQUESTS_PER_MINUTE", "VEO_MAX_CONCURRENT", "VEO_QUOTA_WINDOW_SECONDS", "INVOCATION_BUDGET_SECONDS",
     "MUSIC_VOLUME", "WHISPER_MODEL_DIR", "STATUS_BASE_URL", "STUCK_AFTER_SECONDS", "MAX_MONITOR_RETRIES",
@@ -36,6 +37,7 @@ ENVIRONMENT_VARIABLES: tuple[str, ...] = (
     "CORS_ORIGINS", "DEFAULT_PLAN", "RATE_LIMIT_WINDOW_SECONDS", "SIGNED_URL_SECONDS",
     "SIGNING_KEY_FILE", "SIGNED_URL_ENDPOINT", "WEBHOOK_ALLOWED_NETWORKS", "WEBHOOK_ATTEMPTS",
     "WEBHOOK_BACKOFF_SECONDS", "SCRIPT_CACHE_DAYS",
+    "SSE_MAX_SECONDS", "SSE_STREAMS_PER_USER", "PROJECT_VEO_USD_PER_DAY",
 )
 
 
@@ -80,6 +82,8 @@ class Settings:
     veo_model: str = "veo-3.1-generate-preview"
     veo_fallback_model: str | None = None  # takes over when the primary stays exhausted (429/5xx)
     image_model: str = "gemini-3.1-flash-image"  # characters' portraits and opening frames (contract M7)
+    tts_model: str = "gemini-3.8-flash-lite-tts"  # storyboard speech (contract M8, T1-T8)
+    tts_voice: str = "Kore"  # one of the 30 prebuilt voices (contract T4)
     genai_timeout_seconds: float = 120.0  # HTTP timeout of every google-genai call (Veo submissions return at once)
     vertex_output_prefix: str | None = None  # gs:// prefix Veo writes to in Vertex mode (default: the bucket)
     veo_retry_attempts: int = 4  # submission attempts per model on 429/5xx
@@ -123,6 +127,12 @@ class Settings:
     webhook_attempts: int = 4
     webhook_backoff_seconds: float = 1.0  # doubled after each failed attempt
     script_cache_days: float = 7.0
+    # A progress stream ends before agent-script's timeout (300 s, infra/gcp/functions.json) and the client
+    # resumes with Last-Event-ID; each user holds at most sse_streams_per_user streams at once; past the
+    # project's Veo spend of the UTC day (0: no cap) new Veo submissions wait (shared.pricing.spend).
+    sse_max_seconds: float = 240.0
+    sse_streams_per_user: int = 3
+    project_veo_usd_per_day: float = 0.0
 
     @property
     def is_local(self) -> bool:
@@ -172,6 +182,8 @@ def settings_from_env(env: Mapping[str, str]) -> Settings:
         veo_model=env.get("VEO_MODEL") or default_veo_model(mode),
         veo_fallback_model=env.get("VEO_FALLBACK_MODEL") or None,
         image_model=env.get("IMAGE_MODEL", d.image_model),
+        tts_model=env.get("TTS_MODEL") or d.tts_model,
+        tts_voice=env.get("TTS_VOICE") or d.tts_voice,
         vertex_output_prefix=env.get("VERTEX_OUTPUT_PREFIX") or None,
         veo_retry_attempts=int(env.get("VEO_RETRY_ATTEMPTS", d.veo_retry_attempts)),
         veo_retry_max_wait_seconds=_float(env, "VEO_RETRY_MAX_WAIT_SECONDS", d.veo_retry_max_wait_seconds),
@@ -258,6 +270,9 @@ def _api_settings(env: Mapping[str, str], production: bool, ports: LocalPorts) -
         "webhook_allowed_networks": _names(env, "WEBHOOK_ALLOWED_NETWORKS", (), WEBHOOK_NETWORKS),
         "webhook_attempts": int(env.get("WEBHOOK_ATTEMPTS", d.webhook_attempts)),
         "webhook_backoff_seconds": _float(env, "WEBHOOK_BACKOFF_SECONDS", d.webhook_backoff_seconds),
+        "sse_max_seconds": _positive(env, "SSE_MAX_SECONDS", d.sse_max_seconds),
+        "sse_streams_per_user": int(env.get("SSE_STREAMS_PER_USER") or d.sse_streams_per_user),
+        "project_veo_usd_per_day": _float(env, "PROJECT_VEO_USD_PER_DAY", d.project_veo_usd_per_day),
         "script_cache_days": _float(env, "SCRIPT_CACHE_DAYS", d.script_cache_days),
     }
 

@@ -3,12 +3,15 @@
     PipelineError
     ├── TransientError        raise it: the message is redelivered and the step retried
     │   ├── VeoBusy           every Veo model stayed exhausted (429/5xx) past its retry budget
-    │   └── QuotaWait         the project's Veo quota stayed taken for the whole wait
+    │   ├── QuotaWait         the project's Veo quota stayed taken for the whole wait
+    │   └── SpendHold         the project's Veo spend of the day is used up: the job waits (shared.pricing.spend)
     ├── PermanentError        record the reason, mark the job failed, acknowledge the message
     │   ├── InvalidInputError bad request or malformed message (HTTP 4xx with `code`)
     │   │   ├── Unauthenticated   no or unverifiable credentials (401)
     │   │   ├── QuotaError        over a quota or rate limit (429, with retry_after)
+    │   │   │   └── SpendLimit    over the plan's daily or monthly Veo spend (429 spend_limit, with the allowance)
     │   │   └── OverBudget        the request's max_cost_usd refuses it (422, with the estimates)
+    │   ├── BudgetExhausted   a running job's next paid call would pass its max_cost_usd (over_budget + receipt)
     │   ├── ConfigError       a setting is missing or malformed
     │   └── GenerationError   a model refused or returned unusable output
     └── Conflict              someone else got there first: stop quietly, nothing to record
@@ -52,6 +55,12 @@ class ErrorCode(StrEnum):
     OVER_BUDGET = "over_budget"
     QUOTA_EXCEEDED = "quota_exceeded"
     RATE_LIMITED = "rate_limited"
+    SPEND_LIMIT = "spend_limit"
+    PRESET_NOT_IN_PLAN = "preset_not_in_plan"
+    TOO_MANY_STREAMS = "too_many_streams"
+    INVALID_IDEMPOTENCY_KEY = "invalid_idempotency_key"
+    IDEMPOTENCY_KEY_REUSED = "idempotency_key_reused"
+    IDEMPOTENCY_KEY_IN_PROGRESS = "idempotency_key_in_progress"
     # messages (dead-lettered, never answered over HTTP)
     MALFORMED_MESSAGE = "malformed_message"
     MESSAGE_TOO_LARGE = "message_too_large"
@@ -71,6 +80,7 @@ class ErrorCode(StrEnum):
     IMAGE_GENERATION_FAILED = "image_generation_failed"
     VEO_BUSY = "veo_busy"
     VEO_QUOTA_WAIT = "veo_quota_wait"
+    SPEND_HOLD = "spend_hold"
     VEO_INVALID_REQUEST = "veo_invalid_request"
     VEO_REJECTED = "veo_rejected"
     VEO_FAILED = "veo_failed"
@@ -89,6 +99,7 @@ class ErrorCode(StrEnum):
     LOUDNESS_UNMEASURED = "loudness_unmeasured"
     QA_FAILED = "qa_failed"
     RETRIES_EXHAUSTED = "retries_exhausted"
+    PUBLISH_FAILED = "publish_failed"
     DEAD_LETTERED = "dead_lettered"
     CONFLICT = "conflict"
     # answers of the front door when something behind it fails
@@ -105,9 +116,14 @@ _HTTP_STATUS: dict[ErrorCode, int] = {
     ErrorCode.ORIGIN_NOT_ALLOWED: 403, ErrorCode.NOT_FOUND: 404, ErrorCode.CHARACTER_NOT_FOUND: 404,
     ErrorCode.METHOD_NOT_ALLOWED: 405, ErrorCode.VIDEO_IN_PROGRESS: 409, ErrorCode.NOT_AWAITING_APPROVAL: 409,
     ErrorCode.NO_REVIEW: 409, ErrorCode.OVER_BUDGET: 422, ErrorCode.QUOTA_EXCEEDED: 429,
-    ErrorCode.RATE_LIMITED: 429, ErrorCode.UPSTREAM_UNAVAILABLE: 503, ErrorCode.INTERNAL: 500,
+    ErrorCode.RATE_LIMITED: 429, ErrorCode.UPSTREAM_UNAVAILABLE: 503,
+    # 429, not 402: RFC 9110 section 15.5.3 reserves 402 "for future use"; 429 (RFC 6585) carries Retry-After,
+    # the time until the day's or month's allowance resets, as quota_exceeded does.
+    ErrorCode.SPEND_LIMIT: 429, ErrorCode.TOO_MANY_STREAMS: 429, ErrorCode.PRESET_NOT_IN_PLAN: 403,
+    ErrorCode.INTERNAL: 500,
     ErrorCode.SCRIPT_GENERATION_FAILED: 502, ErrorCode.INVALID_SCRIPT: 502, ErrorCode.IMAGE_GENERATION_FAILED: 502,
     ErrorCode.GENERATION_FAILED: 502,
+    ErrorCode.IDEMPOTENCY_KEY_REUSED: 422, ErrorCode.IDEMPOTENCY_KEY_IN_PROGRESS: 409,
 }
 _REQUEST_CODES = frozenset(list(ErrorCode)[:list(ErrorCode).index(ErrorCode.MALFORMED_MESSAGE)])
 
@@ -184,12 +200,37 @@ class QuotaError(InvalidInputError):
         self.retry_after = max(1, retry_after)
 
 
+class SpendLimit(QuotaError):
+    """Over the plan's daily or monthly Veo spend (HTTP 429 `spend_limit`); carries what is left."""
+
+    def __init__(self, message: str, *, retry_after: int, allowance: dict[str, Any]) -> None:
+        super().__init__(message, code=ErrorCode.SPEND_LIMIT, retry_after=retry_after)
+        self.allowance = allowance
+
+
 class OverBudget(InvalidInputError):
     """The request's max_cost_usd refuses it; carries every preset's estimate."""
 
     def __init__(self, message: str, estimates: dict[str, dict[str, Any]]) -> None:
         super().__init__(message, code=ErrorCode.OVER_BUDGET, field="max_cost_usd")
         self.estimates = estimates
+
+
+class BudgetExhausted(PermanentError):
+    """A running job's billed cost plus its next paid call would pass its max_cost_usd: it stops, and the
+    failure records `status_fields` (its receipt) with the reason."""
+
+    code = ErrorCode.OVER_BUDGET
+
+    def __init__(self, message: str, receipt: dict[str, Any]) -> None:
+        super().__init__(message)
+        self.status_fields: dict[str, Any] = {"receipt": receipt}
+
+
+class SpendHold(TransientError):
+    """The project's Veo spend of the UTC day is used up: nothing was submitted; the job waits, it does not fail."""
+
+    code = ErrorCode.SPEND_HOLD
 
 
 class ConfigError(PermanentError):

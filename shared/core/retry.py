@@ -1,5 +1,6 @@
 """Retry policies on tenacity that more than one package uses; every in-process retry loop is a tenacity one.
 
+    call_gemini          one Gemini, TTS or Nano Banana call: gemini_retrying, then its errors mapped (below)
     gemini_retrying      Gemini and Nano Banana calls (google-genai): a 429 or 5xx is asked again, GEMINI_ATTEMPTS
                          calls in all, with a jittered exponential wait capped at GEMINI_MAX_WAIT_SECONDS; then the
                          last error is raised as it is, and the caller turns it into TransientError (Pub/Sub
@@ -13,8 +14,9 @@ quota's compare-and-set writes and its wait for a slot (shared.video.quota), web
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
+import httpx
 from google.api_core import exceptions as gexc
 from google.genai import errors as genai_errors
 from tenacity import (
@@ -28,6 +30,9 @@ from tenacity import (
 from tenacity.wait import WaitBaseT
 
 from shared.core import log
+from shared.core.errors import ErrorCode, GenerationError, TransientError
+
+T = TypeVar("T")
 
 GEMINI_ATTEMPTS = 3  # calls in all, the first included
 GEMINI_WAIT_MULTIPLIER = 0.5  # waits drawn from [0, 0.5 s], then [0, 1 s], [0, 2 s]…
@@ -76,6 +81,23 @@ def gemini_retrying(what: str, *, attempts: int = GEMINI_ATTEMPTS, wait: WaitBas
         before_sleep=log_before_sleep(f"{what}: transient error, retrying"),
         reraise=True,
         **options)
+
+
+def call_gemini(name: str, call: Callable[..., T], /, *, refused_code: ErrorCode = ErrorCode.GENERATION_FAILED,
+                **kwargs: Any) -> T:
+    """One google-genai call (`name` says which model family in messages) under gemini_retrying. What is left of
+    a transient failure (429, 5xx, no answer in the client's timeout) becomes TransientError, so Pub/Sub
+    redelivers; any other refusal is a GenerationError with `refused_code`."""
+    try:
+        return gemini_retrying(f"{name} call")(call, **kwargs)
+    except httpx.TransportError as exc:
+        raise TransientError(f"{name} did not answer: {type(exc).__name__}: {exc}") from exc
+    except genai_errors.ServerError as exc:
+        raise TransientError(f"{name} unavailable: {exc}") from exc
+    except genai_errors.ClientError as exc:
+        if exc.code == 429:
+            raise TransientError(f"{name} quota exhausted: {exc}") from exc
+        raise GenerationError(f"{name} refused the request: {exc}", code=refused_code) from exc
 
 
 CONTENDED_ATTEMPTS = 5  # whole transactions, each with firestore's own inner attempts

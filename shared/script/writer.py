@@ -6,16 +6,14 @@ import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
 from google import genai
-from google.genai import errors as genai_errors
 from google.genai import types
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
 from shared.core import log
 from shared.core.config import Settings
-from shared.core.errors import ErrorCode, GenerationError, TransientError
-from shared.core.retry import gemini_retrying
+from shared.core.errors import ErrorCode, GenerationError
+from shared.core.retry import call_gemini
 from shared.core.validation import one_of, parse_body
 from shared.core.vocabulary import LANGUAGES, MAX_DIALOGUE_WORDS, STYLES, VOICES
 from shared.pricing.presets import DEFAULT_PRESET, PRESETS, Preset
@@ -159,17 +157,8 @@ def _ask_gemini(client: genai.Client, model: str, prompt: str) -> types.Generate
         response_schema=ScriptModel,
         thinking_config=types.ThinkingConfig(thinking_budget=SCRIPT_THINKING_BUDGET),
     )
-    try:
-        return gemini_retrying("gemini script call")(client.models.generate_content, model=model, contents=prompt,
-                                                     config=config)
-    except httpx.TransportError as exc:  # the client's timeout (shared.core.clients), or no connection
-        raise TransientError(f"Gemini did not answer: {type(exc).__name__}: {exc}") from exc
-    except genai_errors.ServerError as exc:
-        raise TransientError(f"Gemini unavailable: {exc}") from exc
-    except genai_errors.ClientError as exc:
-        if exc.code == 429:
-            raise TransientError(f"Gemini quota exhausted: {exc}") from exc
-        raise GenerationError(f"Gemini refused the request: {exc}", code=ErrorCode.SCRIPT_GENERATION_FAILED) from exc
+    return call_gemini("Gemini", client.models.generate_content, refused_code=ErrorCode.SCRIPT_GENERATION_FAILED,
+                       model=model, contents=prompt, config=config)
 
 
 def generate_script(client: genai.Client, settings: Settings, request: VideoRequestBody,

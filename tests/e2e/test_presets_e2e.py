@@ -121,7 +121,7 @@ def receipt_problems(doc: dict[str, Any]) -> list[str]:
     for agent, seconds in receipt["billed"]["compute_seconds"].items():
         if abs(seconds - measured.get(agent, 0.0)) > COMPUTE_SECONDS_BOUND:
             problems.append(f"{agent}: {seconds} s billed, {measured.get(agent, 0.0):.3f} s in the history")
-    if abs(lines["total"] - sum(lines[k] for k in ("veo", "gemini", "images", "compute"))) > 0.0002:
+    if abs(lines["total"] - sum(lines.get(k, 0.0) for k in ("veo", "gemini", "images", "speech", "compute"))) > 0.0002:
         problems.append(f"total {lines['total']} is not the sum of the lines")
     estimated = float(doc["estimate"]["cost_usd"]["total"])
     difference = 100 * (lines["total"] - estimated) / estimated

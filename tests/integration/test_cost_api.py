@@ -96,7 +96,7 @@ def test_premium_spot_delivers_its_extra_rendition_and_both_subtitle_formats(pip
     assert report["passed"] and report["preset"]["name"] == "premium_spot"
     assert {c["name"] for c in report["checks"] if c["blocking"]} == set(PRESETS["premium_spot"].blocking)
     markdown = pipeline.download(doc["qa_report_md_url"], tmp_path / "qa.md").read_text()
-    assert "PASSED" in markdown and "| subtitle_wer |" in markdown
+    assert "PASSED" in markdown and "| dialogue_delivered |" in markdown
     receipt = doc["receipt"]
     assert receipt["billed"]["veo_seconds_by_model"] == {"veo-3.1-generate-preview": 15}
     assert receipt["within_tolerance"] and abs(receipt["difference_pct"]) <= 5, receipt

@@ -1,6 +1,6 @@
 """HTTP routes of the simulator (Flask), in the REST shapes google-genai 2.34 sends and parses.
 
-    POST   /v1beta/models/{model}:generateContent     Gemini text (scripts) and image models
+    POST   /v1beta/models/{model}:generateContent     Gemini text (scripts), image and TTS models (speech.py)
     POST   /v1beta/models/{model}:predictLongRunning  Veo: returns {"name": operation}
     GET    /v1beta/models/{model}/operations/{id}     poll an operation
     GET    /v1beta/files/{id}[:download]              file metadata, or the MP4 bytes
@@ -18,7 +18,9 @@
                                                       windows); DELETE puts it back to wall time
 
 Environment: SIM_AUDIO_BLOCK_RATE (0…1, default 0) blocks that share of first attempts for their audio (a retry
-of the same request succeeds), seeded by SIM_AUDIO_BLOCK_SEED (default "0").
+of the same request succeeds), seeded by SIM_AUDIO_BLOCK_SEED (default "0"). SIM_SPEECH_DEVIATION_RATE (0…1,
+default 0) makes that share of clips say something else than their dialogue (faults.SPEECH_KINDS), seeded by
+SIM_SPEECH_DEVIATION_SEED (default "0").
 """
 from __future__ import annotations
 
@@ -52,8 +54,11 @@ def create_app(data_dir: str | Path | None = None, *, min_latency_seconds: float
     root = Path(data_dir) if data_dir else Path(tempfile.mkdtemp(prefix="veo-sim-"))
     rate = float(os.environ.get("SIM_AUDIO_BLOCK_RATE", "0") or 0) if audio_block_rate is None else audio_block_rate
     seed = os.environ.get("SIM_AUDIO_BLOCK_SEED", "0") if audio_block_seed is None else audio_block_seed
+    speech_rate = float(os.environ.get("SIM_SPEECH_DEVIATION_RATE", "0") or 0)
     veo = VeoSimulator(root, min_latency_seconds=min_latency_seconds, workers=workers,
-                       audio_block_rate=min(max(rate, 0.0), 1.0), audio_block_seed=seed)
+                       audio_block_rate=min(max(rate, 0.0), 1.0), audio_block_seed=seed,
+                       speech_deviation_rate=min(max(speech_rate, 0.0), 1.0),
+                       speech_deviation_seed=os.environ.get("SIM_SPEECH_DEVIATION_SEED", "0"))
     app = Flask("veo-simulator")
     app.extensions["veo"] = veo
     _register_errors(app, veo)

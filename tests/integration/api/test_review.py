@@ -22,9 +22,10 @@ from shared.core.errors import PermanentError
 from shared.core.runner import fail_job
 from shared.core.status import Status
 from shared.core.storage import read_json
-from shared.core.topics import VIDEO_REQUESTS
+from shared.core.topics import VIDEO_REQUESTS, WEBHOOK_EVENTS
 from shared.ops import webhooks
 from shared.ops.hooks import PIPELINE_HOOKS
+from shared.pricing import prices
 from tests.support import ffprobe, make_job, read_sse, verify_signature
 
 pytestmark = [pytest.mark.timeout(300), pytest.mark.usefixtures("pull_mode")]
@@ -66,6 +67,41 @@ def test_review_stops_before_veo_with_a_storyboard_and_the_estimate(pipeline, cl
     assert _rms_db(preview, first["start"] + 0.8, 1.0) > _rms_db(preview, first["end"] - 0.3, 0.25) + 10, \
         "the dialogue is spoken, then the block ends quietly"
     assert simulator.ledger() == [], "the preview used no Veo"
+
+
+def test_storyboard_speech_is_gemini_tts_billed_on_the_jobs_ledger(pipeline, clients, simulator, tmp_path):
+    """Every block's dialogue is one call to the TTS model (simulator ledger); the job's ledger holds exactly the
+    tokens the simulator billed, priced with the dated table; an edit re-renders and bills again."""
+    simulator.clear_ledger()
+    video_id = _review_job(pipeline)["video_id"]
+    board = pipeline.api("GET", f"/videos/{video_id}/storyboard").json()
+    script = read_json(clients.storage, pipeline.doc(video_id)["script_uri"])
+    spoken_blocks = [b for b in script["blocks"] if (b.get("dialogue") or "").strip()]
+    billed = simulator.billing()
+    tts = billed["tokens"][clients.settings.tts_model]
+    assert tts["calls"] == len(spoken_blocks) and tts["thoughts"] == 0
+    usage = pipeline.doc(video_id)["usage"]
+    assert (usage["speech_calls"], usage["speech_prompt_tokens"], usage["speech_output_tokens"]) == (
+        tts["calls"], tts["prompt"], tts["candidates"])
+    expected = (tts["prompt"] * prices.TTS_PRICE_PER_MILLION_TOKENS["input"]
+                + tts["candidates"] * prices.TTS_PRICE_PER_MILLION_TOKENS["output"]) / 1e6
+    assert usage["cost_usd"]["speech"] == pytest.approx(expected, abs=1e-6) and expected > 0
+    assert billed["charged_usd"] == pytest.approx(expected + billed_script_usd(billed), abs=1e-6)
+    preview = tmp_path / "storyboard.mp4"
+    preview.write_bytes(requests.get(board["preview"]["url"], timeout=60).content)
+    for block in board["blocks"]:
+        if block["dialogue"].strip():
+            assert _rms_db(preview, block["start"] + 0.6, 1.0) > -40, ("spoken", block)
+    edit = {"blocks": [{"index": spoken_blocks[0]["index"], "dialogue": "Every window glows tonight."}]}
+    assert pipeline.api("PATCH", f"/videos/{video_id}/script", json=edit).status_code == 200
+    pipeline.api("GET", f"/videos/{video_id}/storyboard")
+    assert pipeline.doc(video_id)["usage"]["speech_calls"] == 2 * len(spoken_blocks)
+
+
+def billed_script_usd(billed: dict[str, Any]) -> float:
+    """What the simulator charged for the script call(s) of this test (the models the contract prices, B8)."""
+    script = billed["tokens"].get("gemini-3.8-flash", {})
+    return (script.get("prompt", 0) * 0.75 + script.get("output_billed", 0) * 3.75) / 1e6
 
 
 def test_edits_are_validated_then_approval_starts_veo(pipeline, clients):
@@ -142,6 +178,9 @@ def test_a_failed_job_calls_its_webhook_signed_and_retried(pipeline, clients, re
     url, handler = receiver
     video_id = _review_job(pipeline, callback_url=url)["video_id"]
     fail_job(clients, video_id, "video", PermanentError("Veo refused", code="veo_rejected"), PIPELINE_HOOKS)
+    assert handler.received == [], "the worker queues the webhook; the webhook function makes the call"
+    [event] = pipeline.published_for(WEBHOOK_EVENTS, video_id)
+    assert pipeline.deliver(WEBHOOK_EVENTS, event).status_code == 200
     assert len(handler.received) == 2, "a 500 is retried, then the 200 ends it"
     secret = pipeline.api("GET", "/me").json()["webhook_secret"]
     for headers, body in handler.received:
@@ -181,7 +220,7 @@ def test_the_progress_stream_sends_each_status_in_order_then_ends(pipeline, clie
     assert statuses == ["script_ready", "video_generating", "video_generated", "assembling", "failed"]
     blocks = [d["blocks_done"] for e, d in collected if e == "progress"]
     assert blocks == sorted(blocks) and set(blocks) <= {1, 2} and blocks
-    assert collected[-1][0] == "end" and collected[-1][1]["error"] == {"code": "x"}
+    assert collected[-1][0] == "end" and collected[-1][1]["error"]["code"] == "x"
     percents = [d["percent"] for e, d in collected if e in ("status", "progress") and d["status"] != "failed"]
     assert percents == sorted(percents)
 

@@ -123,7 +123,7 @@ def test_rate_limit_and_daily_quota_answer_429_with_retry_after(pipeline, client
 
 def test_history_is_paginated_filtered_and_sorted(pipeline, clients):
     user = f"lister-{uuid.uuid4().hex[:6]}"
-    made = [_owned_job(clients, user, style=style, language=lang, views=views, planned_seconds=seconds,
+    made = [_owned_job(clients, user, style=style, language=lang, views=views, duration=seconds,
                        favourite=fav, character_id=cid)
             for style, lang, views, seconds, fav, cid in [
                 ("anime", "en", 5, 29, True, None), ("cinematic", "fr", 1, 64, False, "c1"),
@@ -216,7 +216,7 @@ def test_music_catalogue_with_preview_urls(pipeline, tmp_path):
     assert re.search(r"X-Goog-Signature=[0-9a-f]+", first["preview_url"])
     local = tmp_path / "preview.m4a"
     local.write_bytes(requests.get(first["preview_url"], timeout=30).content)
-    assert float(ffprobe(local)["format"]["duration"]) == pytest.approx(first["duration"], abs=0.5)
+    assert 5 <= float(ffprobe(local)["format"]["duration"]) < first["duration"]  # a short preview clip
 
 
 def test_cors_answers_only_configured_origins(pipeline, clients):

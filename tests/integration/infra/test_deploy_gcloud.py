@@ -226,3 +226,15 @@ def test_negative_control_bad_arguments_are_detected(planned_commands: list[list
     assert not bad.reached_api
     assert bad.returncode == 2
     assert "unrecognized arguments" in bad.stderr or "Invalid choice" in bad.stderr or "invalid choice" in bad.stderr
+
+
+def test_firestore_point_in_time_recovery_is_turned_on(planned_commands: list[list[str]]) -> None:
+    """Backups: a new database is created with PITR and an existing one is updated to it (docs/operations.md)."""
+    databases = [c for c in planned_commands if c[1:3] == ["firestore", "databases"]]
+    creates = [c for c in databases if c[3] == "create"]
+    updates = [c for c in databases if c[3] == "update"]
+    assert creates and all("--enable-pitr" in c for c in creates), creates
+    assert updates and all("--enable-pitr" in c for c in updates), updates
+    ttls = {a for c in planned_commands if c[1:4] == ["firestore", "fields", "ttls"] for a in c
+            if a.startswith("--collection-group=")}
+    assert "--collection-group=idempotency_keys" in ttls, ttls

@@ -23,8 +23,8 @@ from tests.support import ffprobe, make_job
 ROOT = Path(__file__).resolve().parents[3]
 THEME = "A lighthouse cat who counts the ships"
 HELP_COMMANDS = [[], ["create"], ["estimate"], ["watch"], ["list"], ["show"], ["favourite"], ["download"],
-                 ["music"], ["characters"], ["characters", "list"], ["characters", "create"],
-                 ["characters", "show"], ["characters", "delete"]]
+                 ["music"], ["voices"], ["storyboard"], ["approve"], ["cancel"], ["characters"],
+                 ["characters", "list"], ["characters", "create"], ["characters", "show"], ["characters", "delete"]]
 
 pytestmark = pytest.mark.timeout(900)
 Run = Callable[..., subprocess.CompletedProcess]
@@ -121,10 +121,13 @@ def test_watch_of_a_failed_job_exits_6_with_its_reason(studio, clients):
 
     video_id = make_job(clients, owner=TEST_USER)
     status.transition(clients.db, video_id, status.Status.FAILED,
-                      {"error": {"code": "veo_refused", "message": "the scene was filtered", "step": "video"}})
+                      {"error": {"code": "veo_refused", "message": "the scene was filtered", "step": "video",
+                                 "id": "0123abcd"}})
     result = studio("watch", video_id)
     assert result.returncode == 6
-    assert f"video {video_id} failed: veo_refused: the scene was filtered" in result.stderr
+    # The API shows the code, a fixed message and the log's error id, never the recorded detail (issue 15).
+    assert f"video {video_id} failed: veo_refused: " in result.stderr and "(error id 0123abcd)" in result.stderr
+    assert "the scene was filtered" not in result.stderr
 
 
 def test_create_no_wait_with_json_prints_only_the_api_answer(studio, pipeline, pull_mode):

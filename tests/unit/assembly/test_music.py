@@ -2,10 +2,22 @@
 from __future__ import annotations
 
 import json
+import wave
 
 import pytest
 
-from shared.assembly.music import CATALOGUE, MUSIC_DIR, bed_filter, choose_track, load_catalogue, loop_count
+from shared.assembly.music import (
+    CATALOGUE,
+    MOODS,
+    MUSIC_DIR,
+    NO_MUSIC,
+    SILENT,
+    bed_filter,
+    choose_track,
+    load_catalogue,
+    loop_count,
+    prepare_bed,
+)
 from shared.core.errors import InvalidInputError
 from shared.media.probe import probe
 
@@ -28,8 +40,32 @@ def test_catalogue_lists_at_least_three_real_tracks() -> None:
 def test_catalogue_json_fields() -> None:
     entries = json.loads(CATALOGUE.read_text())["tracks"]
     for entry in entries:
-        assert set(entry) == {"id", "name", "category", "duration", "default_for", "file"}
+        assert set(entry) == {"id", "name", "category", "duration", "default_for", "file", "licence", "made",
+                              "preview"}
         assert set(entry["default_for"]) <= set(STYLES)
+        assert entry["licence"] == "CC0-1.0" and entry["made"]
+
+
+def test_catalogue_has_five_to_ten_tracks_covering_every_mood() -> None:
+    tracks = load_catalogue()
+    assert 5 <= len(tracks) <= 10
+    assert {t.category for t in tracks} == set(MOODS) == {"lofi", "upbeat", "ambient", "epic", "calm"}
+
+
+def test_every_track_has_a_short_small_preview_of_itself() -> None:
+    for track in load_catalogue():
+        info = probe(track.preview_path)
+        assert track.preview_path != track.path and info.audio_codec == "aac"
+        assert 5.0 <= info.duration <= 10.0 and track.preview_path.stat().st_size < 80_000
+
+
+def test_no_music_is_a_silent_bed(tmp_path) -> None:
+    assert choose_track(NO_MUSIC, "cinematic") is SILENT
+    bed = prepare_bed(SILENT.path, 6.0, tmp_path / "bed.wav", volume=0.2)
+    with wave.open(str(bed)) as wav:
+        frames = wav.readframes(wav.getnframes())
+        assert wav.getnframes() == pytest.approx(6.0 * 48000, abs=48)
+    assert set(frames) == {0}
 
 
 def test_every_style_has_a_default_track() -> None:

@@ -34,3 +34,12 @@ def test_readme_deploying_names_verify_and_the_removed_cdn() -> None:
     deploying = section(README, "Deploying")
     assert "--verify" in deploying
     assert "CDN" in deploying and "--enable-cdn" in deploying and "operations.md" in deploying
+
+
+def test_backups_are_on_and_the_restore_is_documented() -> None:
+    backups = section(OPERATIONS, "Backups and restore")
+    for words in ("--enable-pitr", "gcloud firestore databases clone", "--source-database=", "--snapshot-time=",
+                  "--destination-database=", "--firestore-database"):
+        assert words in backups, words
+    script = (REPO_ROOT / "deploy-veo31.sh").read_text(encoding="utf-8")
+    assert "firestore databases update" in script and script.count("--enable-pitr") >= 2

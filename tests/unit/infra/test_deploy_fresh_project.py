@@ -73,7 +73,7 @@ def test_pubsub_identity_is_created_before_any_grant_and_its_token_creator_is_sc
     assert not project_wide, "no project-wide grant to the Pub/Sub service agent"
     scoped = [c[4] for c in planned(first, "iam", "service-accounts", "add-iam-policy-binding")
               if one(c, "--member") == PUBSUB_AGENT and one(c, "--role") == TOKEN_CREATOR]
-    assert sorted(scoped) == sorted(sa(r.agent) for r in topics.EVENT_ROUTES), "only the push (trigger) accounts"
+    assert sorted(scoped) == sorted(sa(r.name) for r in topics.EVENT_ROUTES), "only the push (trigger) accounts"
     triggers = {one(c, "--trigger-service-account") for c in planned(first, "functions", "deploy")
                 if flag_values(c, "--trigger-topic")}
     assert triggers == set(scoped)
@@ -100,10 +100,10 @@ def test_event_subscriptions_get_a_600s_ack_deadline_and_are_read_back(first: Dr
 
 def test_consumers_are_deployed_before_producers_and_the_front_door_last(first: DryRun) -> None:
     order = [c[3].removeprefix("dev-") for c in planned(first, "functions", "deploy")]
-    assert order[:3] == ["agent-qa", "agent-assembler", "agent-video-veo31"]
+    assert order[:4] == ["agent-monitor-webhooks", "agent-qa", "agent-assembler", "agent-video-veo31"]
     assert order[-1] == "agent-script"
     roles = json.loads((Path(spec.GCP_DIR) / "iam/roles.json").read_text())
-    consumer = {r.topic: r.agent for r in topics.EVENT_ROUTES}
+    consumer = {r.topic: r.name for r in topics.EVENT_ROUTES}
     for agent in order:
         for binding in roles[agent]:
             topic = binding["on"].partition(":")[2]
@@ -211,7 +211,8 @@ def test_cost_metric_is_in_usd_and_alerts_cover_monitor_scheduler_and_backlog(fi
 
 def test_the_run_says_what_it_did(first: DryRun) -> None:
     summary = first.stderr[first.stderr.index("environment dev planned"):]
-    assert "dev-agent-qa dev-agent-assembler dev-agent-video-veo31 dev-agent-monitor dev-agent-script" in summary
+    assert ("dev-agent-monitor-webhooks dev-agent-qa dev-agent-assembler dev-agent-video-veo31 dev-agent-monitor "
+            "dev-agent-script") in summary
     assert "builds run as dev-builder@" in summary
     assert "Gemini key mounted in: dev-agent-video-veo31 dev-agent-script" in summary
     assert "Firestore database dev-pipeline" in summary and ".run.app" in summary

@@ -88,8 +88,8 @@ def test_every_line_is_a_gcloud_command(first: DryRun) -> None:
 
 def test_every_agent_is_deployed_once_as_gen2_python312(first: DryRun) -> None:
     deployed = {c[3] for c in commands(first, "functions", "deploy")}
-    agents = [a.agent for a in topics.HTTP_AGENTS] + [r.agent for r in topics.EVENT_ROUTES]
-    assert deployed == {f"dev-{a}" for a in agents}
+    agents = [a.agent for a in topics.HTTP_AGENTS] + [r.name for r in topics.EVENT_ROUTES]
+    assert deployed == {f"dev-{a}" for a in agents} and "dev-agent-monitor-webhooks" in deployed
     for command in commands(first, "functions", "deploy"):
         assert "--gen2" in command
         assert flag(command, "--runtime") == "python312"
@@ -108,12 +108,30 @@ def test_http_agents_have_http_triggers(first: DryRun) -> None:
 
 def test_event_agents_have_topic_triggers_with_retry(first: DryRun) -> None:
     for route in topics.EVENT_ROUTES:
-        command = deploy_of(first, f"dev-{route.agent}")
+        command = deploy_of(first, f"dev-{route.name}")
         assert flag(command, "--entry-point") == route.entry_point
         assert flag(command, "--trigger-topic") == f"dev-{route.topic}"
         assert "--retry" in command
-        assert flag(command, "--timeout") == "540s"
-        assert flag(command, "--trigger-service-account") == sa(route.agent)
+        # webhook calls are bounded by their own deadline and attempts: a short function timeout
+        assert flag(command, "--timeout") == ("120s" if route.name == "agent-monitor-webhooks" else "540s")
+        assert flag(command, "--trigger-service-account") == sa(route.name)
+        assert flag(command, "--source").endswith(f"/functions/{route.agent}")
+
+
+def test_the_webhook_function_runs_agent_monitors_code_as_its_own_account(first: DryRun) -> None:
+    """Webhooks leave the pipeline workers: their own function on their own topic, agent-monitor's folder with
+    the deliver_webhook entry point, as an account that may only read and write Firestore and park messages."""
+    command = deploy_of(first, "dev-agent-monitor-webhooks")
+    assert flag(command, "--entry-point") == "deliver_webhook"
+    assert flag(command, "--trigger-topic") == "dev-webhook-events"
+    assert flag(command, "--source").endswith("/functions/agent-monitor")
+    assert flag(command, "--service-account") == sa("agent-monitor-webhooks")
+    member = f"--member=serviceAccount:{sa('agent-monitor-webhooks')}"
+    verbs = {"add-iam-policy-binding", "add-invoker-policy-binding"}
+    granted = {("project" if c[1] == "projects" else c[[i for i, a in enumerate(c) if a in verbs][0] + 1])
+               for c in first.commands if verbs & set(c) and member in c}
+    # Firestore (a project role under the database condition), parking malformed messages, its own invocation
+    assert granted == {"project", f"dev-{topics.DEAD_LETTER}", "dev-agent-monitor-webhooks"}, granted
 
 
 def test_resources_per_agent_match_functions_json(first: DryRun) -> None:
@@ -224,7 +242,7 @@ def test_topics_dead_letter_and_its_iam(first: DryRun) -> None:
     assert readers == [(dead_sub, f"serviceAccount:{sa('agent-monitor')}", "roles/pubsub.subscriber")]
     parkers = {flag(c, "--member") for c in commands(first, "pubsub", "topics", "add-iam-policy-binding")
                if c[4] == f"dev-{topics.DEAD_LETTER}" and flag(c, "--member") != pubsub_agent}
-    assert parkers == {f"serviceAccount:{sa(r.agent)}" for r in topics.EVENT_ROUTES}
+    assert parkers == {f"serviceAccount:{sa(r.name)}" for r in topics.EVENT_ROUTES}
 
 
 def test_private_bucket_with_lifecycle(first: DryRun) -> None:
@@ -246,9 +264,10 @@ def test_firestore_database_and_monitor_indexes(first: DryRun) -> None:
         assert ("field-path=status,order=ascending", f"field-path={second},order=ascending") in indexes
 
 
-def test_cached_scripts_expire_by_ttl(first: DryRun) -> None:
-    [ttl] = commands(first, "firestore", "fields", "ttls", "update")
-    assert "expires_at" in ttl and flag(ttl, "--collection-group") == "script_cache" and "--enable-ttl" in ttl
+def test_cached_scripts_and_idempotency_keys_expire_by_ttl(first: DryRun) -> None:
+    ttls = {flag(c, "--collection-group"): c for c in commands(first, "firestore", "fields", "ttls", "update")}
+    assert set(ttls) == {"script_cache", "idempotency_keys"}
+    assert all("expires_at" in ttl and "--enable-ttl" in ttl for ttl in ttls.values())
 
 
 def test_front_door_may_sign_urls_as_itself_only(first: DryRun) -> None:
@@ -395,5 +414,22 @@ def test_script_is_bash_and_shellcheck_clean() -> None:
 
 def test_spec_rows_come_from_shared_topics() -> None:
     rows = spec.function_specs("dev")
-    assert {r.agent for r in rows} == {a.agent for a in topics.HTTP_AGENTS} | {r.agent for r in topics.EVENT_ROUTES}
+    assert {r.agent for r in rows} == {a.agent for a in topics.HTTP_AGENTS} | {r.name for r in topics.EVENT_ROUTES}
     assert {r.trigger_topic for r in rows if r.trigger_topic} == {f"dev-{r.topic}" for r in topics.EVENT_ROUTES}
+
+
+def test_firestore_rules_denying_every_client_are_released_to_the_database(first: DryRun) -> None:
+    [release] = commands(first, "alpha", "firebase", "security-rules", "release")
+    assert release[5] == "cloud.firestore/dev-pipeline" and flag(release, "--project") == PROJECT
+    source = Path(flag(release, "--source"))
+    assert source.name == "firestore.rules" and "allow read, write: if false;" in source.read_text()
+    assert "firebaserules.googleapis.com" in set(commands(first, "services", "enable")[0][3:])
+
+
+def test_the_project_spend_cap_alerts_on_its_log_metric(first: DryRun) -> None:
+    metrics = {c[4]: json.loads(Path(flag(c, "--config-from-file")).read_text())
+               for c in commands(first, "logging", "metrics", "create")}
+    assert 'jsonPayload.event="project_spend_cap"' in metrics["dev_project_spend_holds"]["filter"]
+    policies = [json.loads(Path(flag(c, "--policy-from-file")).read_text())
+                for c in commands(first, "alpha", "monitoring", "policies", "create")]
+    assert any("user/dev_project_spend_holds" in json.dumps(p["conditions"]) for p in policies)

@@ -48,7 +48,8 @@ class FakeGemini:
 
 @pytest.fixture(autouse=True)
 def no_waiting(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(writer, "gemini_retrying", lambda what: retry.gemini_retrying(what, wait=wait_none()))
+    gemini_retrying = retry.gemini_retrying
+    monkeypatch.setattr(retry, "gemini_retrying", lambda what: gemini_retrying(what, wait=wait_none()))
 
 
 def test_transient_errors_are_retried_then_the_answer_returned():

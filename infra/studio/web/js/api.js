@@ -33,14 +33,14 @@ async function failure(response) {
                       error.message || `HTTP ${response.status}`, error.field);
 }
 
-/** One JSON call; throws ApiError with the API's code and message. */
-export async function api(method, path, body) {
+/** One JSON call (`extra`: more headers, e.g. Idempotency-Key); throws ApiError with the API's code and message. */
+export async function api(method, path, body, extra = {}) {
   const { apiUrl } = settings();
   if (!apiUrl) throw new ApiError(0, "no_api", "No API configured: open Settings.");
   let response;
   try {
     response = await fetch(apiUrl.replace(/\/$/, "") + path, {
-      method, headers: headers(body === undefined ? {} : { "Content-Type": "application/json" }),
+      method, headers: headers({ ...(body === undefined ? {} : { "Content-Type": "application/json" }), ...extra }),
       body: body === undefined ? undefined : JSON.stringify(body),
     });
   } catch (err) {
@@ -64,29 +64,53 @@ function* sseEvents(buffer) {
   }
 }
 
-/** Follow GET /videos/{id}/events (fetch: EventSource cannot send the key) until `end`; its data. */
+const MAX_BROKEN = 5; // broken connections in a row; a stream the server ends at its time limit is resumed
+
+/** The `retry:` hint (ms) of a block of SSE lines, or null. */
+function retryHint(blocks) {
+  let hint = null;
+  for (const block of blocks) {
+    for (const line of block.split("\n")) if (/^retry: ?\d+$/.test(line)) hint = Number(line.replace(/^retry: ?/, ""));
+  }
+  return hint;
+}
+
+/** Follow GET /videos/{id}/events (fetch: EventSource cannot send the key) until `end`; its data. The server
+ * ends each stream before its time limit (SSE_MAX_SECONDS) with a `retry:` hint: resume with Last-Event-ID for
+ * as long as the job runs. */
 export async function follow(videoId, onEvent, signal) {
   const { apiUrl } = settings();
   let lastId = null;
-  for (let attempt = 0; attempt < 5; attempt += 1) {
-    const response = await fetch(`${apiUrl.replace(/\/$/, "")}/videos/${videoId}/events`, {
-      headers: headers(lastId ? { "Last-Event-ID": lastId } : {}), signal });
-    if (!response.ok) throw await failure(response);
-    const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
-    let pending = "";
-    for (;;) {
-      const { value, done } = await reader.read();
-      if (done) break;
-      const blocks = (pending + value.replace(/\r/g, "")).split("\n\n");
-      pending = blocks.pop();
-      for (const event of sseEvents(blocks)) {
-        lastId = event.id || lastId;
-        onEvent(event.event, event.data);
-        if (event.event === "end") return event.data;
+  let retryMs = 1000;
+  let broken = 0;
+  while (broken < MAX_BROKEN) {
+    try {
+      const response = await fetch(`${apiUrl.replace(/\/$/, "")}/videos/${videoId}/events`, {
+        headers: headers(lastId ? { "Last-Event-ID": lastId } : {}), signal });
+      if (!response.ok) throw await failure(response);
+      const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
+      let pending = "";
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        const blocks = (pending + value.replace(/\r/g, "")).split("\n\n");
+        pending = blocks.pop();
+        retryMs = retryHint(blocks) ?? retryMs;
+        for (const event of sseEvents(blocks)) {
+          lastId = event.id || lastId;
+          onEvent(event.event, event.data);
+          if (event.event === "end") return event.data;
+        }
       }
+      broken = 0;
+    } catch (err) {
+      if (signal && signal.aborted) throw err;
+      if (err instanceof ApiError && err.status >= 400 && err.status < 500) throw err;
+      broken += 1;
     }
+    await new Promise((resolve) => setTimeout(resolve, retryMs));
   }
-  throw new ApiError(0, "stream", "The progress stream kept closing; reload the page.");
+  throw new ApiError(0, "stream", "The progress stream kept breaking; reload the page.");
 }
 
 /** A browser URL for a gs:// object that the API returns unsigned (local storage emulator only). */

@@ -1,4 +1,4 @@
-// The router: #/create, #/videos, #/video/<id>, #/characters, #/settings.
+// The router: #/create[/<character id>], #/videos, #/video/<id>, #/characters, #/settings.
 import { charactersPage } from "./characters.js";
 import { createPage } from "./create.js";
 import { h, show } from "./dom.js";
@@ -25,7 +25,7 @@ async function route() {
     else if (page === "videos") await videosPage();
     else if (page === "characters") await charactersPage();
     else if (page === "settings") settingsPage();
-    else await createPage();
+    else await createPage(page === "create" && id ? decodeURIComponent(id) : null);
   } catch (err) {
     if (err.name === "AbortError") return;
     show("Something went wrong", h("p", { class: "error", role: "alert", id: "page-error" }, err.message),

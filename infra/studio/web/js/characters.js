@@ -1,13 +1,31 @@
-// Characters: create one (its portrait is drawn by the image model) and browse them.
+// Characters: create one (its portrait is drawn by the image model), browse them, make a video with one, delete.
 import { api } from "./api.js";
 import { STYLES } from "./catalog.js";
 import { portrait } from "./create.js";
 import { errorBox, h, show } from "./dom.js";
 
-function characterCard(c) {
-  return h("li", { class: "card character", "data-character-id": c.character_id }, portrait(c, true),
+function characterCard(c, announce) {
+  const remove = h("button", { type: "button", class: "secondary delete", "aria-label": `Delete ${c.name}` },
+    "Delete");
+  const item = h("li", { class: "card character", "data-character-id": c.character_id }, portrait(c, true),
     h("div", { class: "meta" }, h("span", { class: "title" }, c.name),
-      h("span", { class: "badge" }, STYLES[c.style] ? STYLES[c.style][0] : c.style), h("span", {}, c.description)));
+      h("span", { class: "badge" }, STYLES[c.style] ? STYLES[c.style][0] : c.style), h("span", {}, c.description),
+      h("div", { class: "actions" },
+        h("a", { href: `#/create/${encodeURIComponent(c.character_id)}`, class: "create-with" },
+          "Create a video with this character"),
+        remove)));
+  remove.addEventListener("click", async () => {
+    remove.disabled = true;
+    try {
+      await api("DELETE", `/characters/${encodeURIComponent(c.character_id)}`);
+      item.remove();
+      announce(`${c.name} was deleted.`);
+    } catch (err) {
+      announce(err.message);
+      remove.disabled = false;
+    }
+  });
+  return item;
 }
 
 function createForm(onCreated) {
@@ -43,11 +61,14 @@ function createForm(onCreated) {
 
 export async function charactersPage() {
   const { characters } = await api("GET", "/characters");
+  const status = h("p", { id: "character-status", role: "status" });
+  const announce = (text) => { status.textContent = text; };
   const list = h("ul", { class: "grid wide", id: "character-list", "aria-label": "My characters" },
-    characters.length ? characters.map(characterCard) : h("li", { class: "empty" }, "No characters yet."));
+    characters.length ? characters.map((c) => characterCard(c, announce))
+                      : h("li", { class: "empty" }, "No characters yet."));
   const form = createForm((c) => {
     list.querySelector(".empty")?.remove();
-    list.prepend(characterCard(c));
+    list.prepend(characterCard(c, announce));
   });
-  show("Characters", form, h("h2", {}, "My characters"), list);
+  show("Characters", form, h("h2", {}, "My characters"), status, list);
 }

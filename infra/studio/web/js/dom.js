@@ -37,3 +37,9 @@ export function clock(seconds) {
 
 /** An error line that screen readers announce. */
 export const errorBox = (id) => h("p", { id, class: "error", role: "alert" });
+
+/** A video's length as a creator reads it: 64.4 → "1 min 04 s", 31 → "31 s". */
+export function minutes(seconds) {
+  const s = Math.round(seconds);
+  return s >= 60 ? `${Math.floor(s / 60)} min ${String(s % 60).padStart(2, "0")} s` : `${s} s`;
+}

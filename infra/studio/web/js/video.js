@@ -1,7 +1,8 @@
 // One video: live progress while it renders, then the player with subtitles, favourite and QA report.
 import { api, fetchText, follow } from "./api.js";
 import { LANGUAGES } from "./catalog.js";
-import { clock, errorBox, h, money, show } from "./dom.js";
+import { reviewView } from "./review.js";
+import { clock, errorBox, h, minutes, money, show } from "./dom.js";
 
 /** WebVTT text from SRT text (the quick_social preset delivers SRT only). */
 export function srtToVtt(srt) {
@@ -98,7 +99,8 @@ async function playerView(doc) {
   video.addEventListener("play", () => api("POST", `/videos/${doc.video_id}/views`).catch(() => {}), { once: true });
   const details = h("div", {},
     h("p", {}, `${doc.theme || ""} · ${doc.style || ""} · ${LANGUAGES[doc.language] || doc.language || ""}`
-      + (doc.duration ? ` · ${Math.round(doc.duration)} s` : "")),
+      + (doc.duration ? ` · ${minutes(doc.duration)}` : "") + ` · ${doc.views || 0} views`
+      + (doc.music === "none" ? " · no music" : "")),
     favouriteButton(doc), downloads(files));
   return [h("div", { class: "player" }, video, details), await qaReport(files)];
 }
@@ -106,11 +108,16 @@ async function playerView(doc) {
 function failure(doc) {
   const error = doc.error || {};
   return h("p", { class: "error", role: "alert" },
-    `This video ${doc.status}: ${error.message || "no reason given"} (${error.code || "error"})`);
+    `This video ${doc.status}: ${error.message || "no reason given"} (${error.code || "error"}`
+    + `${error.error_id ? `, error id ${error.error_id}` : ""})`);
 }
 
 export async function videoPage(videoId, signal) {
   let doc = await api("GET", `/videos/${videoId}`);
+  if (doc.status === "awaiting_approval") {
+    show(doc.title || "Your video", await reviewView(doc, () => videoPage(videoId, signal)));
+    return;
+  }
   const progress = progressView(doc);
   const body = h("div", { id: "video-body" });
   show(doc.title || "Your video", progress.node, errorBox("video-error"), body);
