@@ -34,11 +34,12 @@ _SECONDS_PER_MISSING_WORD = 0.3
 # docs/captions-measurements.md (committed Kokoro fixtures, 8 correct lines per language): es worst correct
 # 12.5 %, paraphrase 89 %; en worst 12.5 % (amounts folded), partial 45 %; fr 7 of 8 correct lines <= 60 %,
 # paraphrase 100 % (Whisper base hears this French poorly: re-measure on real Veo clips before tightening).
-SCRIPT_MATCH_TOLERANCE: dict[str, float] = {"en": 0.25, "fr": 0.60, "es": 0.30}
+# tests/integration/assembly/test_natural_speech.py holds the transcription of those fixtures to these values.
+SCRIPT_MATCH_TOLERANCE: dict[str, float] = {"en": 0.25, "fr": 0.70, "es": 0.30}
 DEFAULT_SCRIPT_MATCH_TOLERANCE = 0.35
 # When the line as a whole does not match but a part of it was said as written, it is a partial line when
 # at least this share of its words was never heard (else the whole line was said, with more speech around).
-# Not the tolerance: French's 0.60 would let a half-spoken line pass as whole.
+# Not the tolerance: French's 0.70 would let a half-spoken line pass as whole.
 PARTIAL_MIN_UNSAID = 0.25
 # Two words whose normalised spellings are at least this similar (difflib ratio) count as the same word:
 # Whisper's spelling slips (colour/color, names, a lost accent) are not a change of dialogue.
