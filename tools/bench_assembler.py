@@ -201,8 +201,7 @@ def transcribe_ahead(clip: Path, script: dict[str, Any]) -> tuple[dict[int, Tran
 
     def each_block() -> None:
         for window in windows[:-1]:
-            stored[window.block] = block_transcripts.transcribe_span(
-                audio, max(0.0, window.start), window.end, script["language"])
+            stored[window.block] = block_transcripts.hear_window(audio, window, script["language"])
     return stored, windows, timed(each_block)
 
 

@@ -97,6 +97,13 @@ def with_detection(heard: Transcript, audio: Any, window: Window, offset: float 
     return replace(heard, detections=[detected] if detected else [])
 
 
+def hear_window(audio: Any, window: Window, language: str) -> Transcript:
+    """One block heard on its own as it arrives (`audio` is its Veo segment's): its words, then its language."""
+    heard = transcribe_span(audio, max(0.0, window.start - window.offset), window.end - window.offset, language,
+                            offset=window.offset)
+    return with_detection(heard, audio, window, offset=window.offset)
+
+
 def complete(stored: dict[int, Transcript], windows: list[Window], audio: Any, language: str) -> Transcript:
     """The whole video's transcript: stored blocks as they are, each run of missing blocks heard once."""
     parts = list(stored.values())
@@ -190,9 +197,7 @@ def _transcribe_block(clients: Clients, message: BlockReady) -> str:
     with tempfile.TemporaryDirectory(prefix="block-") as tmp:
         clip = veo.download(clients.genai, clients.storage, block["video_uri"], Path(tmp) / "block.mp4")
         audio = load_audio(clip)
-        heard = transcribe_span(audio, max(0.0, window.start - window.offset),
-                                window.end - window.offset, language, offset=window.offset)
-        heard = with_detection(heard, audio, window, offset=window.offset)
+        heard = hear_window(audio, window, language)
     upload_json(clients.storage, uri, _to_json(message.block, heard))
     log.info("block transcribed", block=message.block, words=len(heard.words))
     return "transcribed"
