@@ -345,6 +345,11 @@ ensure_firestore() {
   # (infra/gcp/firestore.rules). `gcloud firestore` has no rules command; this releases the file as a new
   # ruleset to the database's release (idempotent):
   # https://docs.cloud.google.com/sdk/gcloud/reference/alpha/firebase/security-rules/release
+  # The command group is recent (reference updated 2026-10); older SDKs (e.g. 528) answer "Invalid choice".
+  if [[ "$DRY_RUN" != 1 ]] && ! gcloud alpha firebase security-rules --help >/dev/null 2>&1; then
+    die "this gcloud has no 'alpha firebase security-rules' (needed to release infra/gcp/firestore.rules):
+run 'gcloud components update' (or install a current google-cloud-cli), then deploy again"
+  fi
   run gcloud alpha firebase security-rules release "cloud.firestore/$FIRESTORE_DATABASE" \
     --source="$ROOT/infra/gcp/firestore.rules" --project="$PROJECT"
 }

@@ -215,13 +215,27 @@ def dialogue_findings(evidence: SubtitleEvidence) -> DialogueFindings | None:
     spans = [b.window for b in judged]
     shown: dict[int, list[str]] = {b.block: [] for b in judged}
     for cue in cues:
-        owner = _owner(cue.start + 0.05, spans)
-        if owner is not None:
-            shown[judged[owner].block] += " ".join(cue.lines).split()
+        for at, word in _timed_words(cue, evidence.heard):
+            owner = _owner(at, spans)
+            if owner is not None:
+                shown[judged[owner].block].append(word)
     errors = {b.block: round(word_error_rate([comparable(w, b.language) for w in b.heard.split()],
                                              [comparable(w, b.language) for w in shown[b.block]]), 3)
               for b in judged if b.heard or shown[b.block]}
     return DialogueFindings(judged, errors, evidence.language)
+
+
+def _timed_words(cue: Cue, heard: Sequence[Word]) -> list[tuple[float, str]]:
+    """A cue's words, each at the time of the word heard in its place (the n-th of the cue's words at the time
+    of the proportional heard word inside the cue), else spread evenly over the cue. The stored SRT keeps
+    whole cues (only the burned picture splits them at block boundaries), so a cue running across a boundary
+    gives each block its own words."""
+    words = " ".join(cue.lines).split()
+    inside = [(w.start + w.end) / 2 for w in heard if cue.start - 0.25 <= (w.start + w.end) / 2 <= cue.end + 0.25]
+    if inside:
+        return [(inside[i * len(inside) // len(words)], word) for i, word in enumerate(words)]
+    step = (cue.end - cue.start) / max(len(words), 1)
+    return [(cue.start + (i + 0.5) * step, word) for i, word in enumerate(words)]
 
 
 def _owner(at: float, spans: Sequence[Span]) -> int | None:

@@ -4,9 +4,11 @@ joined without a seam, delivered, and billed exactly its delivered seconds."""
 from __future__ import annotations
 
 import dataclasses
+import json
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -125,7 +127,7 @@ def test_a_vertex_job_is_planned_in_segments_joined_seamlessly_and_billed_as_del
     assert response.status_code == 202, response.text
     video_id = response.json()["video_id"]
     doc = pipeline.wait_for(video_id, {"completed", "failed", "qa_failed"}, timeout=1100)
-    assert doc["status"] == "completed", doc.get("error")
+    assert doc["status"] == "completed", (doc.get("error"), doc.get("qa"), _qa_dialogue(pipeline, doc, tmp_path))
     plan = doc["plan"]
     assert plan["mode"] == VERTEX and len(plan["segments"]) >= 3
     assert len(doc["veo_segment_uris"]) == len(plan["segments"]) and 80 <= plan["total_seconds"] <= 90
@@ -162,3 +164,12 @@ def test_a_vertex_job_is_planned_in_segments_joined_seamlessly_and_billed_as_del
     decode = subprocess.run(["ffmpeg", "-v", "error", "-xerror", "-i", str(final_path), "-f", "null", "-"],
                             capture_output=True, text=True)
     assert decode.returncode == 0, decode.stderr
+
+
+def _qa_dialogue(pipeline: Any, doc: dict[str, Any], tmp_path: Path) -> Any:
+    """The stored QA report's per-block dialogue and the SRT, to explain a failed job."""
+    if not doc.get("qa_report_url"):
+        return None
+    report = json.loads(pipeline.download(doc["qa_report_url"], tmp_path / "qa.json").read_text())
+    srt = pipeline.download(doc["srt_url"], tmp_path / "s.srt").read_text() if doc.get("srt_url") else ""
+    return report.get("dialogue"), srt

@@ -50,6 +50,18 @@ def test_every_line_delivered_and_captioned_passes() -> None:
     assert findings.speech_script_wer() == 0.0 and findings.worst_caption_error() == (0, 0.0)
 
 
+def test_a_cue_running_across_a_block_boundary_counts_its_words_where_they_were_heard() -> None:
+    """The stored SRT keeps whole cues: one holding the end of block 1's line and block 2's line gives each
+    block its own words (assigned by the cue's start, block 1 would show 4 unspoken words and block 2 none)."""
+    spoken = (_words("Welcome to the harbour.", 1.0) + _words("The storm is coming.", 12.6)
+              + _words("We sail at dawn.", 15.2))
+    srt = _srt((1.0, 2.8, "Welcome to the harbour."), (12.6, 16.6, "The storm is coming. We sail at dawn."))
+    findings = dialogue_findings(_evidence(spoken, srt))
+    assert findings is not None and findings.caption_errors == {0: 0.0, 1: 0.0, 2: 0.0}
+    lying = _srt((1.0, 2.8, "Welcome to the harbour."), (12.6, 16.6, "The storm is coming. We sail at noon."))
+    assert dialogue_findings(_evidence(spoken, lying)).caption_errors[2] > 0.0
+
+
 def test_a_changed_line_is_named_and_blocks_a_brand_campaign() -> None:
     heard = SPOKEN[:4] + _words("Buy our new soap today.", 9.0) + SPOKEN[8:]
     srt = _srt((1.0, 2.8, "Welcome to the harbour."), (9.0, 10.8, "Buy our new soap today."),
