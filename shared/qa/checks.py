@@ -5,7 +5,8 @@ measure truth against what Whisper heard in the Veo audio (the raw transcript), 
 against the script they were made from:
 
     subtitle_speech_coverage  share of speech time under a cue
-    caption_speech_wer        captions vs the speech heard, worst block (a caption showing an unspoken line fails)
+    caption_speech_wer        captions vs what the speech heard says they must show (script spelling where the
+                              line was spoken within tolerance, else the words heard); worst block
     speech_script_wer         speech heard vs the script, over every scripted block
     dialogue_delivered        per block: delivered / partial / changed / dropped / other_language / extra
 
@@ -219,9 +220,11 @@ def dialogue_findings(evidence: SubtitleEvidence) -> DialogueFindings | None:
             owner = _owner(at, spans)
             if owner is not None:
                 shown[judged[owner].block].append(word)
-    errors = {b.block: round(word_error_rate([comparable(w, b.language) for w in b.heard.split()],
+    # What each block's captions must show, judged here from the raw transcript: the script's spelling where
+    # the speech matched its line within tolerance, else the words heard (shared.assembly.alignment).
+    errors = {b.block: round(word_error_rate([comparable(w.text, b.language) for w in b.words],
                                              [comparable(w, b.language) for w in shown[b.block]]), 3)
-              for b in judged if b.heard or shown[b.block]}
+              for b in judged if b.words or shown[b.block]}
     return DialogueFindings(judged, errors, evidence.language)
 
 
