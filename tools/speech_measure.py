@@ -29,6 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from shared.assembly import alignment
 from shared.assembly.transcribe import detect_language, load_audio, transcribe_audio
+from shared.qa.checks import word_error_rate
 
 FIXTURES = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "speech"
 LANGUAGES = ("fr", "es", "en")
@@ -163,17 +164,7 @@ def words(text: str, language: str, *, fold: bool) -> list[str]:
     return text.split()
 
 
-def wer(reference: Sequence[str], hypothesis: Sequence[str]) -> float:
-    """Word error rate: (substitutions + deletions + insertions) / reference length."""
-    if not reference:
-        return 0.0 if not hypothesis else float(len(hypothesis))
-    previous = list(range(len(hypothesis) + 1))
-    for i, ref_word in enumerate(reference, 1):
-        current = [i]
-        for j, hyp_word in enumerate(hypothesis, 1):
-            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (ref_word != hyp_word)))
-        previous = current
-    return previous[-1] / len(reference)
+wer = word_error_rate  # the QA checks' own measure
 
 
 def text_wer(reference: str, hypothesis: str, language: str, *, fold: bool = True) -> float:
