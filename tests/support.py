@@ -13,6 +13,7 @@ import time
 import urllib.parse
 import uuid
 from collections.abc import Iterable
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
@@ -367,3 +368,19 @@ def save_doc_screenshot(driver: Any, name: str, width: int = 720) -> Path:
     image.quantize(colors=96, method=Image.Quantize.MEDIANCUT).save(out, optimize=True)
     raw.unlink()
     return out
+
+
+class WebhookReceiver(BaseHTTPRequestHandler):
+    """A webhook receiver for tests: records each POST (headers, body) and answers the queued statuses."""
+
+    answers: list[int] = []
+    received: list[tuple[dict[str, str], bytes]] = []
+
+    def do_POST(self) -> None:  # noqa: N802 - http.server's name
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        self.received.append((dict(self.headers), body))
+        self.send_response(self.answers.pop(0) if self.answers else 200)
+        self.end_headers()
+
+    def log_message(self, *args: Any) -> None:
+        pass

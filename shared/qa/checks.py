@@ -22,12 +22,11 @@ from pathlib import Path
 from typing import Any
 
 from shared.assembly.alignment import BlockDialogue, Verdict, comparable, judge_blocks, match_tolerance, normalise
+from shared.assembly.pictures import Span
 from shared.assembly.subtitles import Cue, parse_srt
 from shared.assembly.transcribe import Detection, Relistened, Word
 from shared.pricing.presets import ALL_CHECKS, Preset
 from shared.qa.measure import Measurements, measure
-
-Span = tuple[float, float]
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +26,7 @@ from shared.core.topics import VIDEO_REQUESTS, WEBHOOK_EVENTS
 from shared.ops import webhooks
 from shared.ops.hooks import PIPELINE_HOOKS
 from shared.pricing import prices
+from tests.support import WebhookReceiver as _Receiver
 from tests.support import ffprobe, make_job, read_sse, verify_signature
 
 pytestmark = [pytest.mark.timeout(300), pytest.mark.usefixtures("pull_mode")]
@@ -147,20 +148,6 @@ def test_the_script_cache_skips_gemini_for_the_same_request(pipeline, clients):
     ref.update({"expires_at": status.utcnow() - dt.timedelta(seconds=1)})  # 7 days later
     expired = pipeline.create_video({"theme": theme, "preset": "quick_social", "review": True}).json()
     assert expired["script_cache"] == {"hit": False}
-
-
-class _Receiver(BaseHTTPRequestHandler):
-    answers: list[int] = []
-    received: list[tuple[dict[str, str], bytes]] = []
-
-    def do_POST(self) -> None:  # noqa: N802 - http.server's name
-        body = self.rfile.read(int(self.headers["Content-Length"]))
-        self.received.append((dict(self.headers), body))
-        self.send_response(self.answers.pop(0) if self.answers else 200)
-        self.end_headers()
-
-    def log_message(self, *args: Any) -> None:
-        pass
 
 
 @pytest.fixture

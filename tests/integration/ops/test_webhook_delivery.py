@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from typing import Any
 
 import pytest
@@ -23,25 +23,11 @@ from shared.core.topics import WEBHOOK_EVENTS
 from shared.ops import webhooks
 from shared.ops.hooks import PIPELINE_HOOKS
 from tests.support import TEST_USER, make_job, verify_signature
+from tests.support import WebhookReceiver as _Receiver
 
 pytestmark = [pytest.mark.timeout(300), pytest.mark.usefixtures("pull_mode")]
 PATH_TO_COMPLETED = (Status.VIDEO_GENERATING, Status.VIDEO_GENERATED, Status.ASSEMBLING, Status.ASSEMBLED,
                      Status.QA_PASSED, Status.COMPLETED)
-
-
-class _Receiver(BaseHTTPRequestHandler):
-    answers: list[int] = []
-    received: list[tuple[dict[str, str], bytes]] = []
-
-    def do_POST(self) -> None:  # noqa: N802 - http.server's name
-        body = self.rfile.read(int(self.headers["Content-Length"]))
-        self.received.append((dict(self.headers), body))
-        self.send_response(self.answers.pop(0) if self.answers else 200)
-        self.send_header("Content-Length", "0")
-        self.end_headers()
-
-    def log_message(self, *args: Any) -> None:
-        pass
 
 
 @pytest.fixture
