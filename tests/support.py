@@ -23,7 +23,7 @@ from google.cloud import pubsub_v1
 from shared.core import messages, status
 from shared.core.clients import Clients
 from shared.core.storage import download_file
-from shared.core.topics import EVENT_ROUTES, EventRoute, route_for_topic
+from shared.core.topics import EVENT_ROUTES, STORYBOARD_REQUESTS, EventRoute, route_for_topic
 
 HTTP_TIMEOUT = 600
 TEST_USER = "test-user"  # the session's API-key user (tests/conftest.py)
@@ -111,6 +111,7 @@ class Pipeline:
         self.subscriber = pubsub_v1.SubscriberClient()
         self.api_key = api_key
         self._keys: dict[str, str] = {}
+        self.pulling = False  # use_pull: the test hands messages to the agents itself
 
     # -- identity ------------------------------------------------------------------------------
     def key_for(self, user_id: str, plan: str = "studio") -> str:
@@ -143,12 +144,14 @@ class Pipeline:
 
     def use_pull(self) -> None:
         """Stop pushes: published messages wait in the subscriptions for the test to read."""
+        self.pulling = True
         for route in EVENT_ROUTES:
             self.subscriber.modify_push_config(subscription=self._sub_path(route),
                                                push_config=pubsub_v1.types.PushConfig())
 
     def use_push(self) -> None:
         """Restore the production wiring: every subscription pushes to its agent."""
+        self.pulling = False
         for route in EVENT_ROUTES:
             self.drain(route)
             config = pubsub_v1.types.PushConfig(push_endpoint=self.cloud.push_endpoint(route))
@@ -178,6 +181,23 @@ class Pipeline:
 
     def deliver(self, topic: str, message: messages.StepMessage) -> requests.Response:
         return self.deliver_raw(topic, messages.encode(message))
+
+    def storyboard(self, video_id: str, user_id: str | None = None, timeout: float = 300) -> dict[str, Any]:
+        """The job's storyboard once the storyboard function has rendered it (or failed to). In pull mode the
+        waiting storyboard requests are first pushed to that function, as the emulator would."""
+        deadline = time.monotonic() + timeout
+        while True:
+            if self.pulling:
+                route = route_for_topic(STORYBOARD_REQUESTS)
+                for message in self.drain(route):
+                    delivered = self.deliver(route.topic, message)
+                    assert delivered.status_code < 300, delivered.text
+            response = self.api("GET", f"/videos/{video_id}/storyboard", user_id)
+            if response.status_code != 202 or time.monotonic() > deadline:
+                assert response.status_code == 200, response.text
+                board: dict[str, Any] = response.json()
+                return board
+            time.sleep(float(response.headers.get("Retry-After", "1")) / 3)
 
     def create_video(self, body: Any, path: str = "/videos", user_id: str | None = None) -> requests.Response:
         return self.api("POST", path, user_id, json=body)

@@ -26,7 +26,7 @@ EXIT_CODES_HELP = """exit codes:
   3  the API refused the request (4xx: invalid input, bad token, quota, conflict)
   4  not found (no such video or character, or not yours)
   5  server or network error (5xx, API unreachable, no local cloud running)
-  6  the video job failed (or was cancelled)
+  6  the video job failed (or was cancelled), or its storyboard could not be made
 
 target: the local cloud (`make up`) with the local user's key, unless --url/--token
 (or STUDIO_URL/STUDIO_TOKEN) name a deployed API and an API key or ID token."""
@@ -36,6 +36,7 @@ FILES = {"video": [("final_video", "final.mp4")], "thumbnail": [("thumbnail", "t
 MAX_STREAM_RECONNECTS = 5  # broken connections in a row; a stream the server ends at its time limit is resumed
 RECONNECT_SECONDS = 1.0  # the server's `retry:` hint
 CREATE_ATTEMPTS = 3  # a create that met a network or 5xx error is retried with the same Idempotency-Key
+STORYBOARD_WAIT_SECONDS = 600.0  # the storyboard step renders a preview in well under a minute
 
 
 class Studio:
@@ -187,8 +188,27 @@ class Studio:
             self.say(f"  file       {name}")
 
     def storyboard(self, args: argparse.Namespace) -> int:
-        self.emit(self.client.call("GET", f"/videos/{args.video_id}/storyboard"), self._print_storyboard)
+        board = self._storyboard_when_rendered(args.video_id, wait=not args.no_wait)
+        if board["state"] == "failed":
+            error = board.get("error") or {}
+            raise StudioError(f"the storyboard could not be made: {error.get('code')}: {error.get('message')} "
+                              f"(error id {error.get('error_id')}); edit the script or cancel", EXIT_JOB_FAILED)
+        if board["state"] == "rendering":
+            self.emit(board, lambda b: self.say(f"{b['video_id']}  storyboard r{b['revision']} still rendering"))
+            return EXIT_OK
+        self.emit(board, self._print_storyboard)
         return EXIT_OK
+
+    def _storyboard_when_rendered(self, video_id: str, wait: bool) -> dict[str, Any]:
+        """The storyboard once the storyboard step has rendered it (or could not), polling as the API asks."""
+        deadline = time.monotonic() + STORYBOARD_WAIT_SECONDS
+        board: dict[str, Any] = self.client.call("GET", f"/videos/{video_id}/storyboard")
+        if wait and board["state"] == "rendering":
+            self.note(f"rendering the storyboard of revision {board['revision']}...")
+        while wait and board["state"] == "rendering" and time.monotonic() < deadline:
+            time.sleep(float(board.get("retry_after_seconds") or 3))
+            board = self.client.call("GET", f"/videos/{video_id}/storyboard")
+        return board
 
     def _print_storyboard(self, board: dict[str, Any]) -> None:
         cost = ((board.get("estimate") or {}).get("cost_usd") or {}).get("total")
@@ -346,7 +366,9 @@ def build_parser() -> argparse.ArgumentParser:
     listing.add_argument("--order", choices=["asc", "desc"])
     listing.add_argument("--limit", type=int, help="1-50 (default 20)")
     _command(sub, "show", "show", "a video's status, settings and files").add_argument("video_id")
-    _command(sub, "storyboard", "storyboard", "a reviewed video's storyboard and cost").add_argument("video_id")
+    storyboard = _command(sub, "storyboard", "storyboard", "a reviewed video's storyboard and cost (waits for it)")
+    storyboard.add_argument("video_id")
+    storyboard.add_argument("--no-wait", action="store_true", help="say so if it is still rendering, do not wait")
     approve = _command(sub, "approve", "approve", "approve a reviewed video: Veo starts (and it is paid)")
     approve.add_argument("video_id")
     approve.add_argument("--no-wait", action="store_true", help="return once it is approved")

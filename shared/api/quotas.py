@@ -1,7 +1,8 @@
-"""Per-user plans: daily and monthly quotas of videos and AI calls, and a short-window rate limit.
+"""Per-user plans: daily and monthly quotas of videos, AI calls and storyboard previews, and a short-window rate
+limit.
 
-One Firestore document per user, `quotas/{user id}` {day, month, videos_day, videos_month,
-ai_calls_day, ai_calls_month, recent: [epoch seconds of recent expensive requests]}, read and
+One Firestore document per user, `quotas/{user id}` {day, month, videos_day, videos_month, ai_calls_day,
+ai_calls_month, previews_day, previews_month, recent: [epoch seconds of recent expensive requests]}, read and
 written in one transaction per request, so concurrent requests cannot both take the last unit.
 A refused request raises QuotaError (HTTP 429 with `Retry-After`): `rate_limited` when the window
 is full, `quota_exceeded` when a daily or monthly count is used up.
@@ -24,7 +25,7 @@ from shared.core.errors import ErrorCode, InvalidInputError, QuotaError
 from shared.core.retry import contended_retrying
 from shared.pricing import spend
 
-KINDS = ("videos", "ai_calls")
+KINDS = ("videos", "ai_calls", "previews")
 PERIODS = ("day", "month")
 
 
@@ -38,6 +39,8 @@ class Plan:
     ai_calls_per_day: int
     ai_calls_per_month: int
     burst: int
+    previews_per_day: int = 10  # storyboard renders (each speaks its dialogue with the paid TTS model)
+    previews_per_month: int = 60
     veo_usd_per_day: float = 80.0  # the free plan's money limits unless a plan says otherwise
     veo_usd_per_month: float = 300.0
     presets: tuple[str, ...] = ("quick_social", "brand_campaign", "premium_spot")
@@ -60,9 +63,11 @@ PLANS: dict[str, Plan] = {
     "free": Plan("free", videos_per_day=3, videos_per_month=20, ai_calls_per_day=10, ai_calls_per_month=60, burst=2,
                  veo_usd_per_day=80.0, veo_usd_per_month=300.0, presets=("quick_social", "brand_campaign")),
     "pro": Plan("pro", videos_per_day=20, videos_per_month=300, ai_calls_per_day=60, ai_calls_per_month=900,
-                burst=5, veo_usd_per_day=600.0, veo_usd_per_month=6000.0),
+                burst=5, previews_per_day=60, previews_per_month=900, veo_usd_per_day=600.0,
+                veo_usd_per_month=6000.0),
     "studio": Plan("studio", videos_per_day=200, videos_per_month=3000, ai_calls_per_day=600,
-                   ai_calls_per_month=9000, burst=30, veo_usd_per_day=6000.0, veo_usd_per_month=60000.0),
+                   ai_calls_per_month=9000, burst=30, previews_per_day=600, previews_per_month=9000,
+                   veo_usd_per_day=6000.0, veo_usd_per_month=60000.0),
 }
 
 
@@ -112,11 +117,11 @@ def _check_quota(counts: dict[str, int], plan: Plan, wanted: dict[str, int], now
 
 
 def consume(db: firestore.Client, user_id: str, plan: Plan, *, videos: int = 0, ai_calls: int = 0,
-            rate_limited: bool = False, window_seconds: float = 60.0,
+            previews: int = 0, rate_limited: bool = False, window_seconds: float = 60.0,
             now: dt.datetime | None = None) -> dict[str, int]:
     """Take units from the user's quotas in a transaction; QuotaError (nothing taken) when over a limit."""
     ref = db.collection(layout.USER_QUOTAS).document(user_id)
-    wanted = {"videos": videos, "ai_calls": ai_calls}
+    wanted = {"videos": videos, "ai_calls": ai_calls, "previews": previews}
 
     @firestore.transactional
     def run(tx: firestore.Transaction) -> dict[str, int]:
@@ -138,7 +143,7 @@ def consume(db: firestore.Client, user_id: str, plan: Plan, *, videos: int = 0, 
     return counts
 
 
-def refund(db: firestore.Client, user_id: str, *, videos: int = 0, ai_calls: int = 0,
+def refund(db: firestore.Client, user_id: str, *, videos: int = 0, ai_calls: int = 0, previews: int = 0,
            now: dt.datetime | None = None) -> None:
     """Give back units taken today for work that did not happen (e.g. a script served from the cache)."""
     ref = db.collection(layout.USER_QUOTAS).document(user_id)
@@ -150,7 +155,7 @@ def refund(db: firestore.Client, user_id: str, *, videos: int = 0, ai_calls: int
         if not snap.exists:
             return
         counts = current_counts(snap.to_dict() or {}, at)
-        for kind, amount in (("videos", videos), ("ai_calls", ai_calls)):
+        for kind, amount in (("videos", videos), ("ai_calls", ai_calls), ("previews", previews)):
             for period in PERIODS:
                 counts[f"{kind}_{period}"] = max(0, counts[f"{kind}_{period}"] - amount)
         tx.update(ref, {**counts, **_periods(at)})

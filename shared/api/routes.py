@@ -31,7 +31,7 @@ from google.api_core import exceptions as gexc
 from werkzeug.exceptions import MethodNotAllowed, NotFound
 from werkzeug.routing import Map, Rule
 
-from shared.api import auth, characters, estimates, idempotency, quotas, script_cache, voices
+from shared.api import auth, characters, estimates, idempotency, quotas, script_cache, storyboard, voices
 from shared.api import videos as videos_api
 from shared.api.http import read_json_body
 from shared.api.privacy import strip_personal
@@ -39,7 +39,6 @@ from shared.assembly import music
 from shared.core import layout, lease, log, status, users
 from shared.core.clients import Clients
 from shared.core.errors import (
-    BudgetExhausted,
     ErrorCode,
     GenerationError,
     InvalidInputError,
@@ -66,6 +65,7 @@ ANONYMOUS = auth.Identity(user_id="anonymous", method="none")
 CORS_HEADERS = "Authorization, Content-Type, X-API-Key, Last-Event-ID, Idempotency-Key"
 CORS_MAX_AGE_SECONDS = 600
 NO_STORE_ENDPOINTS = frozenset({"me", "rotate_webhook_secret"})  # answered with Cache-Control: no-store
+BODY_ENDPOINTS = frozenset({"create_video", "edit_script", "estimate", "create_character"})  # the rest take none
 FIRESTORE_RESERVED_ID = re.compile(r"^__.*__$", re.DOTALL)  # reserved document ids (e.g. __proto__)
 
 
@@ -94,15 +94,16 @@ def _check_references(clients: Clients, request: VideoRequestBody, owner: str) -
 
 def _take_quota(clients: Clients, owner: str, review: bool, quote: estimates.Quote) -> dict[str, Any]:
     """The plan's preset gate and Veo spend allowance (the estimate reserved: shared.pricing.spend), then one AI
-    call (the script) and, unless the video waits for approval, one video; rate limited. The spend reservation."""
+    call (the script) and one video, or one storyboard preview when the video waits for approval; rate limited.
+    The spend reservation."""
     user = users.ensure_user(clients.db, owner, default_plan=clients.settings.default_plan)
     plan = quotas.plan_named(user.get("plan"))
     plan.check_preset(quote.preset.name)
     reservation = spend.reserve(clients.db, owner, float(quote.estimate["cost_usd"]["veo"]), plan.spend_limits(),
                                 plan.name)
     try:
-        quotas.consume(clients.db, owner, plan, videos=0 if review else 1, ai_calls=1, rate_limited=True,
-                       window_seconds=clients.settings.rate_limit_window_seconds)
+        quotas.consume(clients.db, owner, plan, videos=0 if review else 1, ai_calls=1, previews=int(review),
+                       rate_limited=True, window_seconds=clients.settings.rate_limit_window_seconds)
     except QuotaError:
         spend.release(clients.db, owner, reservation)
         raise
@@ -141,7 +142,7 @@ def create_video(clients: Clients, body: Any, identity: auth.Identity = ANONYMOU
     try:
         return _start_job(clients, request, identity, character, quote, reservation)
     except Exception:
-        quotas.refund(clients.db, owner, videos=0 if request.review else 1, ai_calls=1)
+        quotas.refund(clients.db, owner, videos=0 if request.review else 1, ai_calls=1, previews=int(request.review))
         spend.release(clients.db, owner, reservation)
         raise
 
@@ -170,7 +171,9 @@ def _start_job(clients: Clients, request: VideoRequestBody, identity: auth.Ident
             "usage": {**generated.usage_fields(), "script_seconds": script_seconds, "script_cached": cache_note["hit"]},
         }, initial=initial)
         step["blocks"] = blocks
-    if not request.review:
+    if request.review:
+        storyboard.request_preview(clients, video_id, 0)
+    else:
         _publish_or_fail(clients, video_id)
     return {"video_id": video_id, "status": initial.value,
             "status_url": f"{settings.status_base_url.rstrip('/')}/videos/{video_id}",
@@ -314,11 +317,21 @@ def _dispatch(clients: Clients, request: flask.Request, certs: auth.CertSource |
         return error_response(ErrorCode.NOT_FOUND, f"no route {request.method} {request.path}")
     identity = auth.authenticate(clients.db, clients.settings, request, certs)
     log.bind(user_id=identity.user_id)
+    if endpoint not in BODY_ENDPOINTS and _has_body(request):
+        raise InvalidInputError(f"{request.method} {request.path} takes no request body",
+                                code=ErrorCode.UNEXPECTED_BODY)
     # Every rule's variables use werkzeug's default (string) converter: the values are str.
     response = HANDLERS[endpoint](clients, request, {name: str(value) for name, value in args.items()})
     if endpoint in NO_STORE_ENDPOINTS:  # they carry the webhook secret: no cache or proxy may keep a copy
         response.headers["Cache-Control"] = "no-store"
     return response
+
+
+def _has_body(request: flask.Request) -> bool:
+    """Whether the request carries a body (a declared length or chunked bytes), without reading more than one."""
+    if request.content_length is not None:
+        return request.content_length > 0
+    return bool(request.stream.read(1))
 
 
 def _allowed_origin(clients: Clients, request: flask.Request) -> str | None:
@@ -361,8 +374,6 @@ def _errors_as_json(clients: Clients, request: flask.Request, certs: auth.CertSo
     except InvalidInputError as exc:
         field: dict[str, Any] = {"field": exc.field} if exc.field else {}
         return error_response(exc.code, exc.message, **field)
-    except BudgetExhausted as exc:  # a paid call of the request (the storyboard's speech) would pass max_cost_usd
-        return error_response(exc.code, exc.message, **exc.status_fields)
     # Below: the details (upstream text, stderr, paths, exception text) go to the log under an error_id; the
     # answer carries the code's fixed message and that id (shared.core.responses).
     except TransientError as exc:

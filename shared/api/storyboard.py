@@ -1,41 +1,37 @@
 """Review before paying: a job created with `review: true` stops in `awaiting_approval` after its script.
 
-The storyboard preview is rendered from the script with no Veo call: one short clip per block from the
-same renderer as the local Veo simulator (shared.media.render: the block's scene text on a procedural picture),
-its dialogue spoken by Gemini's TTS model (`speak_dialogue`, the preview's only paid call: Settings.tts_model,
-contract T1-T8; never the machine's espeak-ng, which the runtime image lacks), joined without re-encoding, stored
-at `storyboards/{id}/r{revision}.mp4` and rendered again only after an edit. The speech's tokens go on the job's
-ledger (`usage.speech_*`, priced in `usage.cost_usd.speech`) and on the step's `step_finished` line. The user may
-edit blocks (scene text and dialogue, validated like Gemini's output), then approve (Veo starts) or cancel.
+Its storyboard preview is rendered off the request path by the storyboard step (shared.assembly.storyboard,
+function agent-assembler-storyboards): creating the job and each edit ask for the preview of the new script
+revision (`request_preview`), and `GET /videos/{id}/storyboard` answers 202 `rendering` until it is stored
+(asking again if the request was lost). Each preview takes one from the plan's preview quota (429
+quota_exceeded); a script is revised at most MAX_REVISIONS times (409 revision_limit); superseded previews are
+deleted by the step. The user may edit blocks (scene text and dialogue, validated like Gemini's output), then
+approve (Veo starts) or cancel.
 """
 from __future__ import annotations
 
 import re
-import tempfile
-from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from typing import Any
 
+from google.api_core import exceptions as gexc
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from shared.core import lease, log, status
+from shared.api import quotas
+from shared.core import lease, log, status, users
 from shared.core.clients import Clients
-from shared.core.errors import ErrorCode, GenerationError, IllegalTransition, InvalidInputError
-from shared.core.messages import VideoRequest
+from shared.core.errors import ErrorCode, IllegalTransition, InvalidInputError, TransientError
+from shared.core.messages import StoryboardRequest, VideoRequest
 from shared.core.pubsub import publish
+from shared.core.responses import public_error
 from shared.core.status import Status
-from shared.core.storage import gs_uri, read_json, upload_file, upload_json
+from shared.core.storage import read_json, upload_json
 from shared.core.validation import parse_body
 from shared.core.vocabulary import MAX_DIALOGUE_WORDS
-from shared.media.ffmpeg import concat_copy
-from shared.media.probe import duration as video_duration
-from shared.media.render import render_clip, seed_for
-from shared.media.speech import SpokenLine, clean_speech_text, request_speech
 from shared.pricing import spend
-from shared.pricing.costs import speech_usd, with_speech_tokens
 
-BLOCK_SECONDS = 5.0
-RENDER_WORKERS = 2  # ffmpeg processes at once (x264 already uses every core)
+MAX_REVISIONS = 10  # edits of one script: each renders a preview (speech is paid)
+POLL_SECONDS = 3  # Retry-After of a storyboard still rendering
+REQUEST_AGAIN_SECONDS = 120.0  # a preview asked for this long ago and not being rendered is asked for again
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 AWAITING = frozenset({Status.AWAITING_APPROVAL})
 
@@ -90,92 +86,78 @@ def apply_edits(script: dict[str, Any], body: Any) -> dict[str, Any]:
 
 
 def edit_script(clients: Clients, doc: dict[str, Any], body: Any) -> dict[str, Any]:
-    """Validate and store edited blocks while the job awaits approval; the new revision."""
+    """Validate and store edited blocks while the job awaits approval (at most MAX_REVISIONS times, each taking
+    one preview off the plan); the new revision, whose preview the storyboard step renders."""
     script = apply_edits(read_json(clients.storage, doc["script_uri"]), body)
     video_id = doc["video_id"]
+    take_preview_quota(clients, doc["owner"])
 
     def bump(current: dict[str, Any]) -> dict[str, Any]:
-        return {"script_revision": int(current.get("script_revision") or 0) + 1}
+        revision = int(current.get("script_revision") or 0) + 1
+        if revision > MAX_REVISIONS:
+            raise InvalidInputError(f"the script was revised {MAX_REVISIONS} times: approve or cancel it",
+                                    code=ErrorCode.REVISION_LIMIT)
+        return {"script_revision": revision}
 
     try:
         updated = status.update_in_status(clients.db, video_id, AWAITING, bump)
-    except IllegalTransition as exc:
+    except (IllegalTransition, InvalidInputError) as exc:
+        quotas.refund(clients.db, doc["owner"], previews=1)
+        if isinstance(exc, InvalidInputError):
+            raise
         raise InvalidInputError("the script can only be edited while the video awaits approval",
                                 code=ErrorCode.NOT_AWAITING_APPROVAL) from exc
     upload_json(clients.storage, doc["script_uri"], script)
     log.info("script edited", video_id=video_id, revision=updated["script_revision"])
-    return {"video_id": video_id, "revision": updated["script_revision"], "blocks": script["blocks"]}
+    request_preview(clients, video_id, updated["script_revision"])
+    return {"video_id": video_id, "revision": updated["script_revision"], "blocks": script["blocks"],
+            "storyboard": "rendering"}
 
 
-def speak_dialogue(clients: Clients, text: str, language: str, out_wav: Path) -> SpokenLine:
-    """One block's dialogue spoken by Gemini's TTS model into `out_wav`: the storyboard's one paid call."""
-    settings = clients.settings
-    return request_speech(clients.tts, model=settings.tts_model, voice=settings.tts_voice, text=text,
-                          language=language, out_wav=out_wav)
+def request_preview(clients: Clients, video_id: str, revision: int) -> None:
+    """Ask the storyboard step for the preview of `revision` (noted on the job first, so a lost message is sent
+    again by the next look at the storyboard). A publish failure is logged, not raised: the job is fine."""
+    note = {"revision": revision, "requested_at": status.utcnow(), "lease": None}
+    try:
+        status.update_in_status(clients.db, video_id, AWAITING, {"storyboard_render": note})
+        publish(clients.publisher, clients.settings, StoryboardRequest(video_id=video_id, revision=revision))
+    except (TransientError, IllegalTransition, gexc.GoogleAPICallError) as exc:
+        log.warning("storyboard not requested; the next look at it asks again", video_id=video_id,
+                    revision=revision, error=type(exc).__name__)
 
 
-def _render_block(clients: Clients, block: dict[str, Any], language: str, video_id: str,
-                  work: Path) -> tuple[Path, SpokenLine | None]:
-    clip, dialogue = work / f"b{block['index']}.mp4", block.get("dialogue") or ""
-    spoken, speech_wav = None, None
-    if clean_speech_text(dialogue):
-        speech_wav = work / f"b{block['index']}.wav"
-        spoken = speak_dialogue(clients, dialogue, language, speech_wav)
-    render_clip(clip, scene_text=block["visual"], dialogue=dialogue, language=language, seconds=BLOCK_SECONDS,
-                seed=seed_for(video_id, str(block["index"])), speech_wav=speech_wav)
-    return clip, spoken
+def take_preview_quota(clients: Clients, owner: str) -> None:
+    """One preview off the owner's plan (429 quota_exceeded when the day's or month's previews are used up)."""
+    user = users.ensure_user(clients.db, owner, default_plan=clients.settings.default_plan)
+    quotas.consume(clients.db, owner, quotas.plan_named(user.get("plan")), previews=1)
 
 
-def render_preview(clients: Clients, script: dict[str, Any], video_id: str,
-                   out: Path) -> tuple[list[dict[str, Any]], list[SpokenLine]]:
-    """Render the storyboard MP4 of a script (two blocks at a time); each block's time span in it, and the
-    speech calls it made."""
-    blocks = script["blocks"]
-    with tempfile.TemporaryDirectory(prefix="storyboard-") as tmp, ThreadPoolExecutor(RENDER_WORKERS) as pool:
-        work = Path(tmp)
-        rendered = list(pool.map(lambda b: _render_block(clients, b, script["language"], video_id, work), blocks))
-        parts = [(clip, video_duration(clip)) for clip, _ in rendered]
-        concat_copy(parts, out, work, failure=GenerationError)
-    spans, start = [], 0.0
-    for block, (_, seconds) in zip(blocks, parts):
-        spans.append({"index": block["index"], "start": round(start, 3), "end": round(start + seconds, 3),
-                      "visual": block["visual"], "dialogue": block.get("dialogue") or ""})
-        start += seconds
-    return spans, [spoken for _, spoken in rendered if spoken is not None]
-
-
-def storyboard(clients: Clients, doc: dict[str, Any]) -> dict[str, Any]:
-    """The current revision's storyboard (rendered now if missing) and the job's cost estimate."""
+def storyboard(clients: Clients, doc: dict[str, Any]) -> tuple[dict[str, Any], bool]:
+    """The current revision's storyboard and the job's cost estimate; and whether it is ready (else it is being
+    rendered, or its rendering failed: `state`). Never renders: the storyboard step does."""
     video_id, revision = doc["video_id"], int(doc.get("script_revision") or 0)
+    answer = {"video_id": video_id, "status": doc["status"], "revision": revision, "estimate": doc.get("estimate"),
+              "preset": doc.get("preset")}
     stored = doc.get("storyboard") or {}
-    if stored.get("revision") != revision or not stored.get("uri"):
-        script = read_json(clients.storage, doc["script_uri"])
-        lines = [b.get("dialogue") or "" for b in script["blocks"] if clean_speech_text(b.get("dialogue") or "")]
-        spend.guard(doc, sum(spend.speech_call_usd(line) for line in lines), "the storyboard's speech")
-        with tempfile.TemporaryDirectory(prefix="storyboard-out-") as tmp:
-            local = Path(tmp) / "storyboard.mp4"
-            with log.step_timer("storyboard", video_id=video_id, blocks=len(script["blocks"])) as step:
-                spans, spoken = render_preview(clients, script, video_id, local)
-                step["cost_usd"] = speech_usd(sum(s.prompt_tokens for s in spoken),
-                                              sum(s.output_tokens for s in spoken))
-                step["speech_calls"] = len(spoken)
-            uri = upload_file(clients.storage, gs_uri(clients.settings.bucket,
-                                                      f"storyboards/{video_id}/r{revision}.mp4"), local, "video/mp4")
-        stored = {"revision": revision, "uri": uri, "blocks": spans, "rendered_at": status.utcnow()}
-        _record(clients, video_id, stored, spoken)
-    return {"video_id": video_id, "status": doc["status"], "revision": revision, "uri": stored["uri"],
-            "blocks": stored["blocks"], "estimate": doc.get("estimate"), "preset": doc.get("preset")}
+    if stored.get("revision") == revision and stored.get("uri"):
+        return {**answer, "state": "ready", "uri": stored["uri"], "blocks": stored["blocks"]}, True
+    if doc["status"] not in AWAITING:
+        raise InvalidInputError("no storyboard: the video no longer awaits approval",
+                                code=ErrorCode.NOT_AWAITING_APPROVAL)
+    render = doc.get("storyboard_render") or {}
+    if render.get("revision") == revision and render.get("error"):
+        return {**answer, "state": "failed", "error": public_error(render["error"])}, False
+    if _request_lost(render, revision):
+        request_preview(clients, video_id, revision)
+    return {**answer, "state": "rendering", "retry_after_seconds": POLL_SECONDS}, False
 
 
-def _record(clients: Clients, video_id: str, stored: dict[str, Any], spoken: list[SpokenLine]) -> None:
-    """Bill the speech on the job's ledger in any status; keep the preview only while the job awaits approval
-    (approved or cancelled meanwhile: the preview is still shown, not stored)."""
-    def update(doc: dict[str, Any]) -> dict[str, Any]:
-        usage = with_speech_tokens(doc.get("usage"), sum(s.prompt_tokens for s in spoken),
-                                   sum(s.output_tokens for s in spoken), len(spoken))
-        return {"usage": usage, **({"storyboard": stored} if doc.get("status") in AWAITING else {})}
-
-    status.update_in_status(clients.db, video_id, frozenset(Status), update)
+def _request_lost(render: dict[str, Any], revision: int) -> bool:
+    """Whether the preview of `revision` was never asked for, or asked for long ago and nobody is rendering it."""
+    if render.get("revision") != revision or not render.get("requested_at"):
+        return True
+    waited = (status.utcnow() - render["requested_at"]).total_seconds()
+    return waited > REQUEST_AGAIN_SECONDS and not lease.is_live(render.get("lease"))
 
 
 def approve(clients: Clients, video_id: str) -> dict[str, Any]:

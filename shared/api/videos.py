@@ -216,11 +216,17 @@ def list_route(clients: Clients, request: flask.Request, _: dict[str, str]) -> f
 # --- review ----------------------------------------------------------------------------------------
 
 def storyboard_route(clients: Clients, request: flask.Request, args: dict[str, str]) -> flask.Response:
-    """GET /videos/{id}/storyboard: the preview (signed URL), its blocks and the cost estimate."""
+    """GET /videos/{id}/storyboard: the preview (signed URL), its blocks and the cost estimate; 202 with
+    Retry-After while the storyboard step renders it."""
     doc = owned_video(clients, request, args["video_id"])
     if not doc.get("review"):
         raise InvalidInputError("this video was not created with review", code=ErrorCode.NO_REVIEW)
-    board = storyboard.storyboard(clients, doc)
+    board, ready = storyboard.storyboard(clients, doc)
+    if not ready:
+        response = json_response(board, 202 if board["state"] == "rendering" else 200)
+        if board["state"] == "rendering":
+            response.headers["Retry-After"] = str(board["retry_after_seconds"])
+        return response
     board["preview"] = signed_urls.signed_url(clients.storage, clients.settings, board.pop("uri"))
     return json_response(board, 200)
 

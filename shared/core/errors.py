@@ -44,6 +44,7 @@ class ErrorCode(StrEnum):
     INVALID_USER_ID = "invalid_user_id"
     BODY_TOO_LARGE = "body_too_large"
     UNSUPPORTED_MEDIA_TYPE = "unsupported_media_type"
+    UNEXPECTED_BODY = "unexpected_body"
     UNAUTHENTICATED = "unauthenticated"
     ORIGIN_NOT_ALLOWED = "origin_not_allowed"
     NOT_FOUND = "not_found"
@@ -52,6 +53,7 @@ class ErrorCode(StrEnum):
     VIDEO_IN_PROGRESS = "video_in_progress"
     NOT_AWAITING_APPROVAL = "not_awaiting_approval"
     NO_REVIEW = "no_review"
+    REVISION_LIMIT = "revision_limit"
     OVER_BUDGET = "over_budget"
     QUOTA_EXCEEDED = "quota_exceeded"
     RATE_LIMITED = "rate_limited"
@@ -115,7 +117,7 @@ _HTTP_STATUS: dict[ErrorCode, int] = {
     ErrorCode.BODY_TOO_LARGE: 413, ErrorCode.UNSUPPORTED_MEDIA_TYPE: 415, ErrorCode.UNAUTHENTICATED: 401,
     ErrorCode.ORIGIN_NOT_ALLOWED: 403, ErrorCode.NOT_FOUND: 404, ErrorCode.CHARACTER_NOT_FOUND: 404,
     ErrorCode.METHOD_NOT_ALLOWED: 405, ErrorCode.VIDEO_IN_PROGRESS: 409, ErrorCode.NOT_AWAITING_APPROVAL: 409,
-    ErrorCode.NO_REVIEW: 409, ErrorCode.OVER_BUDGET: 422, ErrorCode.QUOTA_EXCEEDED: 429,
+    ErrorCode.NO_REVIEW: 409, ErrorCode.REVISION_LIMIT: 409, ErrorCode.OVER_BUDGET: 422, ErrorCode.QUOTA_EXCEEDED: 429,
     ErrorCode.RATE_LIMITED: 429, ErrorCode.UPSTREAM_UNAVAILABLE: 503,
     # 429, not 402: RFC 9110 section 15.5.3 reserves 402 "for future use"; 429 (RFC 6585) carries Retry-After,
     # the time until the day's or month's allowance resets, as quota_exceeded does.

@@ -66,7 +66,14 @@ class WebhookEvent(_Message):
     event: WebhookEventName
 
 
-StepMessage = VideoRequest | AssemblyRequest | BlockReady | QaRequest | WebhookEvent
+class StoryboardRequest(_Message):
+    """Ask the storyboard step (agent-assembler's render_storyboard) for the preview of script `revision`."""
+
+    kind: Literal["storyboard_request"] = "storyboard_request"
+    revision: int = Field(ge=0, le=1000)
+
+
+StepMessage = VideoRequest | AssemblyRequest | BlockReady | QaRequest | WebhookEvent | StoryboardRequest
 MessageT = TypeVar("MessageT", bound=StepMessage)  # the message type(s) a consumer expects
 _adapter: TypeAdapter[StepMessage] = TypeAdapter(StepMessage)
 

@@ -8,8 +8,24 @@ from shared.core import log
 from shared.core.clients import Clients
 from shared.core.config import Settings
 from shared.core.errors import InvalidInputError, TransientError
-from shared.core.messages import AssemblyRequest, BlockReady, QaRequest, StepMessage, VideoRequest, WebhookEvent, encode
-from shared.core.topics import ASSEMBLY_REQUESTS, DEAD_LETTER, QA_REQUESTS, VIDEO_REQUESTS, WEBHOOK_EVENTS
+from shared.core.messages import (
+    AssemblyRequest,
+    BlockReady,
+    QaRequest,
+    StepMessage,
+    StoryboardRequest,
+    VideoRequest,
+    WebhookEvent,
+    encode,
+)
+from shared.core.topics import (
+    ASSEMBLY_REQUESTS,
+    DEAD_LETTER,
+    QA_REQUESTS,
+    STORYBOARD_REQUESTS,
+    VIDEO_REQUESTS,
+    WEBHOOK_EVENTS,
+)
 
 TOPIC_OF: dict[type, str] = {
     VideoRequest: VIDEO_REQUESTS,
@@ -17,6 +33,7 @@ TOPIC_OF: dict[type, str] = {
     BlockReady: ASSEMBLY_REQUESTS,
     QaRequest: QA_REQUESTS,
     WebhookEvent: WEBHOOK_EVENTS,
+    StoryboardRequest: STORYBOARD_REQUESTS,
 }
 PUBLISH_TIMEOUT_SECONDS = 30.0
 PARKED_MAX_BYTES = 64 * 1024  # an oversized payload is parked truncated (its size is an attribute)

@@ -11,6 +11,7 @@ VIDEO_REQUESTS = "video-requests"
 ASSEMBLY_REQUESTS = "assembly-requests"
 QA_REQUESTS = "qa-requests"
 WEBHOOK_EVENTS = "webhook-events"  # a job ended: agent-monitor's deliver_webhook calls its callback_url
+STORYBOARD_REQUESTS = "storyboard-requests"  # a reviewed job's preview: agent-assembler's render_storyboard
 DEAD_LETTER = "pipeline-dead-letter"
 DEAD_LETTER_SUBSCRIPTION = "pipeline-dead-letter-sub"  # pull: agent-monitor records what lands there
 
@@ -51,6 +52,10 @@ EVENT_ROUTES: tuple[EventRoute, ...] = (
     EventRoute(QA_REQUESTS, "qa-requests-sub", "agent-qa", "qa_event"),
     # Webhooks are delivered by their own function, so a slow receiver never holds a pipeline worker.
     EventRoute(WEBHOOK_EVENTS, "webhook-events-sub", "agent-monitor", "deliver_webhook", "agent-monitor-webhooks"),
+    # Storyboard previews are rendered off the request path, by a function that may call Gemini's TTS (the
+    # assembler itself holds no Gemini credentials).
+    EventRoute(STORYBOARD_REQUESTS, "storyboard-requests-sub", "agent-assembler", "render_storyboard",
+               "agent-assembler-storyboards"),
 )
 
 HTTP_AGENTS: tuple[HttpAgent, ...] = (

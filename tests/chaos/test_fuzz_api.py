@@ -377,9 +377,11 @@ def test_the_inputs_an_outside_review_answered_with_html_500_pages_get_4xx_json(
 # through the pipeline's decoder. JSON integers beyond 4,300 digits make json.loads raise a plain ValueError.
 MAX_MESSAGE_BYTES = 16 * 1024
 ACCEPTS = {"video-requests": {"video_request"}, "assembly-requests": {"assembly_request", "block_ready"},
-           "qa-requests": {"qa_request"}, "webhook-events": {"webhook_event"}}
-KINDS = ("video_request", "assembly_request", "block_ready", "qa_request", "webhook_event")
-KIND_FIELDS: dict[str, dict[str, Any]] = {"block_ready": {"block": 0}, "webhook_event": {"event": "video.completed"}}
+           "qa-requests": {"qa_request"}, "webhook-events": {"webhook_event"},
+           "storyboard-requests": {"storyboard_request"}}
+KINDS = ("video_request", "assembly_request", "block_ready", "qa_request", "webhook_event", "storyboard_request")
+KIND_FIELDS: dict[str, dict[str, Any]] = {"block_ready": {"block": 0}, "webhook_event": {"event": "video.completed"},
+                                          "storyboard_request": {"revision": 0}}
 MALFORMED, UNSUPPORTED, WRONG_KIND, TOO_LARGE = ("malformed_message", "unsupported_schema", "wrong_message_kind",
                                                  "message_too_large")
 fresh_video_ids = st.builds(lambda: f"vfuzz-{uuid.uuid4().hex[:16]}")

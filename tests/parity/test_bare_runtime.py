@@ -140,7 +140,7 @@ def test_a_reviewed_job_previews_with_tts_speech_then_completes_with_burned_subt
                                      "preset": "quick_social", "review": True, "language": "en"})
     assert created.status_code == 202, created.text
     video_id = created.json()["video_id"]
-    board = pipeline.api("GET", f"/videos/{video_id}/storyboard", timeout=600).json()
+    board = pipeline.storyboard(video_id, timeout=600)  # rendered by the storyboard function, in the bare runtime
     preview = tmp_path / "storyboard.mp4"
     preview.write_bytes(requests.get(board["preview"]["url"], timeout=60).content)
     assert {s["codec_type"] for s in ffprobe(preview)["streams"]} == {"video", "audio"}

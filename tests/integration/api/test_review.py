@@ -17,12 +17,14 @@ import numpy as np
 import pytest
 import requests
 
+from shared.api import quotas, storyboard
 from shared.core import layout, status
 from shared.core.errors import PermanentError
+from shared.core.messages import StoryboardRequest
 from shared.core.runner import fail_job
 from shared.core.status import Status
 from shared.core.storage import read_json
-from shared.core.topics import VIDEO_REQUESTS, WEBHOOK_EVENTS
+from shared.core.topics import STORYBOARD_REQUESTS, VIDEO_REQUESTS, WEBHOOK_EVENTS
 from shared.ops import webhooks
 from shared.ops.hooks import PIPELINE_HOOKS
 from shared.pricing import prices
@@ -55,7 +57,10 @@ def test_review_stops_before_veo_with_a_storyboard_and_the_estimate(pipeline, cl
     video_id = created["video_id"]
     assert created["status"] == "awaiting_approval" and created["estimated_cost_usd"] > 0
     assert pipeline.published_for(VIDEO_REQUESTS, video_id) == [], "nothing starts before approval"
-    board = pipeline.api("GET", f"/videos/{video_id}/storyboard").json()
+    waiting = pipeline.api("GET", f"/videos/{video_id}/storyboard")
+    assert (waiting.status_code, waiting.json()["state"], waiting.headers["Retry-After"]) == (202, "rendering", "3"), \
+        "the request path renders nothing: the storyboard step does"
+    board = pipeline.storyboard(video_id)
     script = read_json(clients.storage, pipeline.doc(video_id)["script_uri"])
     assert [b["dialogue"] for b in board["blocks"]] == [b["dialogue"] for b in script["blocks"]]
     assert board["estimate"]["cost_usd"]["total"] == created["estimated_cost_usd"]
@@ -75,7 +80,7 @@ def test_storyboard_speech_is_gemini_tts_billed_on_the_jobs_ledger(pipeline, cli
     tokens the simulator billed, priced with the dated table; an edit re-renders and bills again."""
     simulator.clear_ledger()
     video_id = _review_job(pipeline)["video_id"]
-    board = pipeline.api("GET", f"/videos/{video_id}/storyboard").json()
+    board = pipeline.storyboard(video_id)
     script = read_json(clients.storage, pipeline.doc(video_id)["script_uri"])
     spoken_blocks = [b for b in script["blocks"] if (b.get("dialogue") or "").strip()]
     billed = simulator.billing()
@@ -93,10 +98,57 @@ def test_storyboard_speech_is_gemini_tts_billed_on_the_jobs_ledger(pipeline, cli
     for block in board["blocks"]:
         if block["dialogue"].strip():
             assert _rms_db(preview, block["start"] + 0.6, 1.0) > -40, ("spoken", block)
+    for _ in range(2):  # a redelivered request for the rendered revision speaks nothing again
+        assert pipeline.deliver(STORYBOARD_REQUESTS, StoryboardRequest(video_id=video_id, revision=0)).ok
+    assert simulator.billing()["tokens"][clients.settings.tts_model]["calls"] == len(spoken_blocks)
     edit = {"blocks": [{"index": spoken_blocks[0]["index"], "dialogue": "Every window glows tonight."}]}
     assert pipeline.api("PATCH", f"/videos/{video_id}/script", json=edit).status_code == 200
-    pipeline.api("GET", f"/videos/{video_id}/storyboard")
-    assert pipeline.doc(video_id)["usage"]["speech_calls"] == 2 * len(spoken_blocks)
+    assert pipeline.storyboard(video_id)["revision"] == 1
+    assert pipeline.deliver(STORYBOARD_REQUESTS, StoryboardRequest(video_id=video_id, revision=0)).ok
+    assert pipeline.doc(video_id)["usage"]["speech_calls"] == 2 * len(spoken_blocks), "a superseded request: no call"
+    assert simulator.billing()["tokens"][clients.settings.tts_model]["calls"] == 2 * len(spoken_blocks)
+    kept = [b.name for b in clients.storage.list_blobs(clients.settings.bucket,
+                                                       prefix=layout.job_folder(layout.STORYBOARDS, video_id))]
+    assert kept == [layout.storyboard_path(video_id, 1)], "the superseded preview is deleted"
+
+
+def test_a_storyboard_that_cannot_be_made_says_why_and_the_job_still_awaits_approval(pipeline, clients, simulator):
+    simulator.clear_ledger()
+    video_id = _review_job(pipeline)["video_id"]
+    status.doc_ref(clients.db, video_id).update({"max_cost_usd": 0.0})  # as if its budget were spent meanwhile
+    board = pipeline.storyboard(video_id)
+    assert (board["state"], board["error"]["code"]) == ("failed", "over_budget") and board["error"]["error_id"]
+    assert "$" not in board["error"]["message"], "the answer carries the code's fixed sentence, the log the details"
+    assert clients.settings.tts_model not in simulator.billing()["tokens"], "no speech was asked for"
+    assert pipeline.doc(video_id)["status"] == "awaiting_approval"
+    assert pipeline.api("POST", f"/videos/{video_id}/cancel").status_code == 200
+
+
+def test_previews_are_counted_against_the_plan_and_revisions_are_capped(pipeline):
+    def edit(video_id: str, n: int, user_id: str | None = None) -> requests.Response:
+        change = {"blocks": [{"index": 0, "dialogue": f"Take number {n} of the opening line."}]}
+        return pipeline.api("PATCH", f"/videos/{video_id}/script", user_id, json=change)
+
+    free_user = f"free-{uuid.uuid4().hex[:8]}"
+    pipeline.key_for(free_user, plan="free")
+    created = pipeline.create_video({"theme": _theme(), "preset": "quick_social", "review": True}, user_id=free_user)
+    video_id, free = created.json()["video_id"], quotas.PLANS["free"]
+    assert [edit(video_id, n, free_user).status_code for n in range(free.previews_per_day - 1)] == \
+        [200] * (free.previews_per_day - 1), "the creation's preview and these edits use up the day's previews"
+    refused = edit(video_id, 99, free_user)
+    assert (refused.status_code, refused.json()["error"]["code"]) == (429, "quota_exceeded")
+    assert int(refused.headers["Retry-After"]) > 0
+    day = pipeline.api("GET", "/me", free_user).json()["quotas"]["day"]["previews"]
+    assert (day["used"], day["left"]) == (free.previews_per_day, 0)
+
+    studio_job = _review_job(pipeline)["video_id"]
+    cap = storyboard.MAX_REVISIONS
+    assert [edit(studio_job, n).status_code for n in range(cap)] == [200] * cap
+    capped = edit(studio_job, 99)
+    assert (capped.status_code, capped.json()["error"]["code"]) == (409, "revision_limit")
+    assert pipeline.doc(studio_job)["script_revision"] == cap
+    requested = [m.revision for m in pipeline.published_for(STORYBOARD_REQUESTS, studio_job)]
+    assert requested == list(range(cap + 1)), "one preview asked for per revision"
 
 
 def billed_script_usd(billed: dict[str, Any]) -> float:

@@ -82,6 +82,9 @@ def test_review_before_paying_storyboard_then_cancel(studio, pipeline):
     assert made.returncode == 0, made.stderr
     video_id = made.stdout.split("video ", 1)[1].split(" ", 1)[0]
     assert f"studio approve {video_id}" in made.stdout and pipeline.doc(video_id)["status"] == "awaiting_approval"
+    waiting = studio("storyboard", video_id, "--no-wait")
+    assert waiting.returncode == 0 and f"{video_id}  storyboard r0 still rendering" in waiting.stdout, waiting.stdout
+    pipeline.storyboard(video_id)  # the storyboard function renders it (pull mode: the test hands it the request)
     board = studio("storyboard", video_id)
     assert board.returncode == 0, board.stderr
     assert "nothing paid to Veo yet" in board.stdout and "preview: http" in board.stdout

@@ -135,6 +135,16 @@ def test_json_integers_beyond_the_digit_limit_are_invalid_json(client, method, p
     _json_4xx(response, "invalid_json")
 
 
+@pytest.mark.parametrize("method, path", [
+    ("POST", "/me/webhook-secret"), ("POST", f"/videos/{VIDEO_ID}/approve"), ("POST", f"/videos/{VIDEO_ID}/views"),
+    ("PUT", f"/videos/{VIDEO_ID}/favourite"), ("DELETE", f"/videos/{VIDEO_ID}"),
+])
+@pytest.mark.parametrize("body", [b"[" + HUGE + b"]", b"{}", b"not json"])
+def test_routes_that_take_no_body_refuse_one_before_acting(client, method, path, body):
+    response = client.open(path, method=method, data=body, content_type="application/json", headers=_headers())
+    _json_4xx(response, "unexpected_body")
+
+
 @pytest.mark.parametrize("host", ["a..x", f"{'a' * 64}.example.com", "[zz]", "℀", "[::1", "bad host.example"])
 def test_malformed_callback_hosts_are_invalid_callback_urls(client, host):
     body = {"theme": "A lighthouse keeper", "callback_url": f"https://{host}/hook"}

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import yaml
 
-from shared.api.routes import HANDLERS, URLS
+from shared.api.routes import BODY_ENDPOINTS, HANDLERS, URLS
 
 SPEC = Path(__file__).resolve().parents[3] / "shared" / "api" / "openapi.yaml"
 METHODS = {"get", "post", "put", "patch", "delete"}
@@ -43,3 +43,12 @@ def test_path_parameters_are_declared():
         declared |= {spec["components"]["parameters"][p["$ref"].rsplit("/", 1)[1]]["name"]
                      for p in item.get("parameters", []) if "$ref" in p}
         assert names <= declared, path
+
+
+def test_the_routes_that_read_a_body_are_those_described_with_one():
+    spec = yaml.safe_load(SPEC.read_text())
+    with_body = {(path, method) for path, item in spec["paths"].items() for method, op in item.items()
+                 if method in METHODS and "requestBody" in op}
+    endpoints = {rule.endpoint for rule in URLS.iter_rules() for method in rule.methods or ()
+                 if (re.sub(r"<([^>]+)>", r"{\1}", rule.rule), method.lower()) in with_body}
+    assert endpoints == BODY_ENDPOINTS

@@ -45,6 +45,16 @@ def test_whisper_spelling_slips_and_numbers_are_not_changes() -> None:
     assert _shown(judged) == "Every wave carries a story, colour and light."
 
 
+def test_a_word_boundary_whisper_moved_is_not_a_change() -> None:
+    """Measured on the simulator's espeak speech: "A lighthouse keeper" heard as "White Housekeeper"."""
+    line = "Look closely, A lighthouse keeper who befriends hides many surprises."
+    judged = judge_block(line, _heard("Look closely, White Housekeeper, who befriend hides many surprises."), 1,
+                         WINDOW, "en")
+    assert judged.verdict == Verdict.DELIVERED and _shown(judged) == line
+    changed = judge_block(line, _heard("Look closely, the white house keeps many surprises."), 1, WINDOW, "en")
+    assert changed.verdict != Verdict.DELIVERED
+
+
 def test_paraphrase_is_captioned_as_heard() -> None:
     said = "Tonight the old man expects a big tempest near his tower."
     judged = judge_block(LINE, _heard(said), 1, WINDOW, "en")

@@ -152,7 +152,7 @@ def test_vertex_service_agent_may_write_and_read_the_bucket_in_vertex_mode_only(
 
 
 def test_gemini_key_is_mounted_and_readable_only_where_gemini_or_veo_is_called(first: DryRun, vertex: DryRun) -> None:
-    with_key = {"agent-script", "agent-video-veo31"}
+    with_key = {"agent-script", "agent-video-veo31", "agent-assembler-storyboards"}
     for command in planned(first, "functions", "deploy"):
         agent = command[3].removeprefix("dev-")
         env = env_vars(command)
@@ -212,9 +212,9 @@ def test_cost_metric_is_in_usd_and_alerts_cover_monitor_scheduler_and_backlog(fi
 def test_the_run_says_what_it_did(first: DryRun) -> None:
     summary = first.stderr[first.stderr.index("environment dev planned"):]
     assert ("dev-agent-monitor-webhooks dev-agent-qa dev-agent-assembler dev-agent-video-veo31 dev-agent-monitor "
-            "dev-agent-script") in summary
+            "dev-agent-assembler-storyboards dev-agent-script") in summary
     assert "builds run as dev-builder@" in summary
-    assert "Gemini key mounted in: dev-agent-video-veo31 dev-agent-script" in summary
+    assert "Gemini key mounted in: dev-agent-video-veo31 dev-agent-assembler-storyboards dev-agent-script" in summary
     assert "Firestore database dev-pipeline" in summary and ".run.app" in summary
 
 

@@ -111,7 +111,8 @@ def test_a_front_door_with_its_invoker_check_disabled_passes_without_all_users(t
 def test_vertex_mode_checks_the_vertex_service_agent_on_the_bucket(tmp_path: Path) -> None:
     folder = tmp_path / "recorded"
     shutil.copytree(FIXTURES, folder)
-    for name in ("functions_describe_dev-agent-script", "functions_describe_dev-agent-video-veo31"):
+    for name in ("functions_describe_dev-agent-script", "functions_describe_dev-agent-video-veo31",
+                 "functions_describe_dev-agent-assembler-storyboards"):
         doc = json.loads((folder / f"{name}.json").read_text())
         doc["serviceConfig"].pop("secretEnvironmentVariables")
         (folder / f"{name}.json").write_text(json.dumps(doc))

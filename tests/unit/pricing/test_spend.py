@@ -6,7 +6,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from shared.api import storyboard
+from shared.assembly import storyboard
 from shared.core.errors import BudgetExhausted, ErrorCode
 from shared.ops.remedial import plan_remedy
 from shared.pricing import spend
@@ -63,6 +63,6 @@ def test_the_storyboards_speech_is_guarded_before_any_tts_call(monkeypatch):
     monkeypatch.setattr(storyboard, "request_speech", lambda *args, **kwargs: calls.append("tts"))
     doc = {"video_id": "v1", "script_revision": 0, "script_uri": "gs://b/s.json", "usage": {}, "history": []}
     with pytest.raises(BudgetExhausted):
-        storyboard.storyboard(SimpleNamespace(storage=None), {**doc, "max_cost_usd": 0.0})
+        storyboard._render_and_upload(SimpleNamespace(storage=None), {**doc, "max_cost_usd": 0.0}, 0)
     assert calls == [], "no speech was asked for"
     assert spend.speech_call_usd("Hello there, friend.") > 0

@@ -115,7 +115,9 @@ function failure(doc) {
 export async function videoPage(videoId, signal) {
   let doc = await api("GET", `/videos/${videoId}`);
   if (doc.status === "awaiting_approval") {
-    show(doc.title || "Your video", await reviewView(doc, () => videoPage(videoId, signal)));
+    const waiting = (board) => show(doc.title || "Your video", h("p", { id: "storyboard-rendering", role: "status" },
+      `Rendering the storyboard of your script (revision ${board.revision + 1})…`));
+    show(doc.title || "Your video", await reviewView(doc, () => videoPage(videoId, signal), waiting));
     return;
   }
   const progress = progressView(doc);
