@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import subprocess
+import sys
 import uuid
 from pathlib import Path
 
@@ -174,6 +176,24 @@ def test_a_user_who_signed_in_by_themselves_gets_no_api_key(clients):
     assert list(keys) == []
     operator_made = _user("operator")
     assert create_api_key(clients.db, operator_made).startswith("vk_")
+
+
+def test_the_operators_key_command_creates_a_key_the_front_door_accepts_and_revokes_it(pipeline):
+    user = _user("operator-cli")
+    made = subprocess.run([sys.executable, "-m", "shared.auth", "create-key", "--user", user, "--plan", "pro"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=120, check=True)
+    key = made.stdout.strip().splitlines()[-1]  # after the JSON log line
+    me = pipeline.api("GET", "/me", headers={"X-API-Key": key})
+    assert me.status_code == 200, me.text
+    assert (me.json()["user_id"], me.json()["quotas"]["plan"]["name"]) == (user, "pro")
+    key_id = key.removeprefix("vk_").split("_", 1)[0]
+    revoked = subprocess.run([sys.executable, "-m", "shared.auth", "revoke-key", key_id], cwd=ROOT,
+                             capture_output=True, text=True, timeout=120)
+    assert (revoked.returncode, revoked.stdout.strip()) == (0, f"revoked {key_id}"), revoked.stderr
+    assert pipeline.api("GET", "/me", headers={"X-API-Key": key}).status_code == 401
+    unknown = subprocess.run([sys.executable, "-m", "shared.auth", "revoke-key", "nosuchkey"], cwd=ROOT,
+                             capture_output=True, text=True, timeout=120)
+    assert unknown.returncode == 1 and "no key nosuchkey" in unknown.stderr
 
 
 def test_no_code_behind_an_http_route_can_mint_a_key():

@@ -229,7 +229,7 @@ def test_review_before_paying_shows_the_storyboard_and_approve_starts_the_video(
     video_id = browser.current_url.split("#/video/", 1)[1]
     assert pipeline.doc(video_id)["status"] == "awaiting_approval"
     _wait(lambda: browser.find_elements(By.ID, "storyboard-rendering"), 30, "the page to say the storyboard renders")
-    pipeline.storyboard(video_id)  # the storyboard function renders it (pull mode: the test hands it the request)
+    pipeline.storyboard(video_id, PAGE_USER)  # rendered by the storyboard function (pull mode: the test hands it over)
     _wait(lambda: browser.find_elements(By.CSS_SELECTOR, "#review #approve"), 60, "the storyboard")
     rows = browser.find_elements(By.CSS_SELECTOR, "#storyboard-blocks tbody tr")
     assert len(rows) == pipeline.doc(video_id)["total_blocks"] and "$" in browser.find_element(By.ID, "approve").text
