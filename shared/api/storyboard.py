@@ -97,7 +97,8 @@ def edit_script(clients: Clients, doc: dict[str, Any], body: Any) -> dict[str, A
         if revision > MAX_REVISIONS:
             raise InvalidInputError(f"the script was revised {MAX_REVISIONS} times: approve or cancel it",
                                     code=ErrorCode.REVISION_LIMIT)
-        return {"script_revision": revision}
+        # noted as asked for now, so no look at the storyboard asks for it before the new script is stored
+        return {"script_revision": revision, "storyboard_render": _asked(revision)}
 
     try:
         updated = status.update_in_status(clients.db, video_id, AWAITING, bump)
@@ -109,17 +110,21 @@ def edit_script(clients: Clients, doc: dict[str, Any], body: Any) -> dict[str, A
                                 code=ErrorCode.NOT_AWAITING_APPROVAL) from exc
     upload_json(clients.storage, doc["script_uri"], script)
     log.info("script edited", video_id=video_id, revision=updated["script_revision"])
-    request_preview(clients, video_id, updated["script_revision"])
+    request_preview(clients, video_id, updated["script_revision"], noted=True)
     return {"video_id": video_id, "revision": updated["script_revision"], "blocks": script["blocks"],
             "storyboard": "rendering"}
 
 
-def request_preview(clients: Clients, video_id: str, revision: int) -> None:
-    """Ask the storyboard step for the preview of `revision` (noted on the job first, so a lost message is sent
-    again by the next look at the storyboard). A publish failure is logged, not raised: the job is fine."""
-    note = {"revision": revision, "requested_at": status.utcnow(), "lease": None}
+def _asked(revision: int) -> dict[str, Any]:
+    return {"revision": revision, "requested_at": status.utcnow(), "lease": None}
+
+
+def request_preview(clients: Clients, video_id: str, revision: int, noted: bool = False) -> None:
+    """Ask the storyboard step for the preview of `revision` (noted on the job first, unless the caller did, so a
+    lost message is sent again by the next look at the storyboard). A publish failure is logged, not raised."""
     try:
-        status.update_in_status(clients.db, video_id, AWAITING, {"storyboard_render": note})
+        if not noted:
+            status.update_in_status(clients.db, video_id, AWAITING, {"storyboard_render": _asked(revision)})
         publish(clients.publisher, clients.settings, StoryboardRequest(video_id=video_id, revision=revision))
     except (TransientError, IllegalTransition, gexc.GoogleAPICallError) as exc:
         log.warning("storyboard not requested; the next look at it asks again", video_id=video_id,

@@ -1,9 +1,12 @@
 """Review edits of a script are validated like a new script."""
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 
 from shared.api import storyboard
+from shared.core import status
 from shared.core.errors import InvalidInputError
 
 
@@ -20,3 +23,14 @@ def test_review_edits_are_validated_again():
         with pytest.raises(InvalidInputError) as caught:
             storyboard.apply_edits(script, bad)
         assert caught.value.code == code, bad
+
+
+def test_a_lost_storyboard_request_is_asked_again_but_not_one_being_rendered():
+    now = status.utcnow()
+    long_ago = now - dt.timedelta(seconds=storyboard.REQUEST_AGAIN_SECONDS + 5)
+    rendering = {"owner": "other", "until": now + dt.timedelta(seconds=60)}
+    assert storyboard._request_lost({}, 0), "never asked for"
+    assert storyboard._request_lost({"revision": 0, "requested_at": now}, 1), "asked for an older revision"
+    assert not storyboard._request_lost({"revision": 1, "requested_at": now}, 1), "just asked for"
+    assert storyboard._request_lost({"revision": 1, "requested_at": long_ago}, 1), "asked long ago, nobody on it"
+    assert not storyboard._request_lost({"revision": 1, "requested_at": long_ago, "lease": rendering}, 1)
