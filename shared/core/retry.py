@@ -23,7 +23,6 @@ from tenacity import (
     RetryCallState,
     Retrying,
     retry_if_exception,
-    retry_if_exception_type,
     stop_after_attempt,
     wait_random_exponential,
 )
@@ -104,13 +103,20 @@ CONTENDED_ATTEMPTS = 5  # whole transactions, each with firestore's own inner at
 CONTENDED_MAX_WAIT_SECONDS = 1.0
 
 
+def aborted_on_contention(exc: BaseException) -> bool:
+    """Whether a transaction aborted on contention: Aborted from its begin or reads, or the ValueError
+    ("Failed to commit transaction in N attempts") firestore's transactional wrapper raises from the Aborted
+    commit once its own attempts are spent."""
+    return isinstance(exc, gexc.Aborted) or (isinstance(exc, ValueError) and isinstance(exc.__cause__, gexc.Aborted))
+
+
 def contended_retrying(what: str, *, attempts: int = CONTENDED_ATTEMPTS,
                        sleep: Callable[[float], None] | None = None) -> Retrying:
     """A Firestore transaction on a hot document, run again when it aborted on contention ("Transaction lock
-    timeout" once firestore's own attempts are spent): jittered waits, then the Aborted error is raised."""
+    timeout" once firestore's own attempts are spent): jittered waits, then the last error is raised."""
     options: dict[str, Any] = {} if sleep is None else {"sleep": sleep}
     return Retrying(
-        retry=retry_if_exception_type(gexc.Aborted),
+        retry=retry_if_exception(aborted_on_contention),
         stop=stop_after_attempt(max(attempts, 1)),
         wait=wait_random_exponential(multiplier=0.05, max=CONTENDED_MAX_WAIT_SECONDS),
         before_sleep=log_before_sleep(f"{what}: transaction aborted on contention, retrying", level="info"),

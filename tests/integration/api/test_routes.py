@@ -63,8 +63,9 @@ def test_another_users_video_and_character_are_404_on_every_route(pipeline, clie
          "image_uri": gs_uri(clients.settings.bucket, f"characters/{character_id}.png"), "created_at": status.utcnow()})
     own_paths = [(m, p) for m, p in _all_routes(video_id, character_id) if video_id in p or character_id in p]
     assert len(own_paths) == sum(1 for rule in URLS.iter_rules() if "<" in rule.rule) == 13
+    edit = {"blocks": [{"index": 0, "visual": "a new scene"}]}
     for method, path in own_paths:
-        response = pipeline.api(method, path, "bob-iso", json={"blocks": [{"index": 0, "visual": "a new scene"}]})
+        response = pipeline.api(method, path, "bob-iso", **({"json": edit} if method == "PATCH" else {}))
         assert response.status_code == 404, (method, path, response.text)
     assert pipeline.api("GET", f"/videos/{video_id}", "alice-iso").status_code == 200
     assert pipeline.api("GET", f"/characters/{character_id}", "alice-iso").status_code == 200

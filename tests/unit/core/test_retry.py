@@ -97,6 +97,18 @@ def test_a_contended_transaction_is_run_again_and_other_errors_are_not():
         return "committed"
 
     assert contended_retrying("quota", sleep=lambda _s: None)(aborted_twice) == "committed" and len(calls) == 3
+    commits: list[int] = []
+
+    def commit_aborted_once() -> str:  # what firestore's transactional wrapper raises after its own 5 attempts
+        commits.append(1)
+        if len(commits) == 1:
+            lock_timeout = gexc.Aborted("Transaction lock timeout.")
+            raise ValueError("Failed to commit transaction in 5 attempts.") from lock_timeout
+        return "committed"
+
+    assert contended_retrying("quota", sleep=lambda _s: None)(commit_aborted_once) == "committed"
+    with pytest.raises(ValueError):
+        contended_retrying("quota", sleep=lambda _s: None)(lambda: int("not a number"))
     with pytest.raises(gexc.Aborted):
         contended_retrying("quota", attempts=2, sleep=lambda _s: None)(lambda: (_ for _ in ()).throw(gexc.Aborted("x")))
     failing = []
