@@ -171,7 +171,8 @@ def load_audio(path: Path) -> Any:
     return _faster_whisper().decode_audio(str(path), sampling_rate=SAMPLE_RATE)
 
 
-_VAD = dict(min_silence_duration_ms=500, speech_pad_ms=200, min_speech_duration_ms=150)
+SPEECH_PAD_SECONDS = 0.2  # silence the VAD adds before and after each span it finds
+_VAD = dict(min_silence_duration_ms=500, speech_pad_ms=round(SPEECH_PAD_SECONDS * 1000), min_speech_duration_ms=150)
 
 
 def speech_spans(audio: Any) -> list[tuple[float, float]]:

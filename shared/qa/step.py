@@ -12,7 +12,15 @@ from pathlib import Path
 from typing import Any
 
 from shared.assembly.alignment import Verdict
-from shared.assembly.transcribe import Detection, Relistened, Word, load_audio, speech_spans, transcribe
+from shared.assembly.transcribe import (
+    SPEECH_PAD_SECONDS,
+    Detection,
+    Relistened,
+    Word,
+    load_audio,
+    speech_spans,
+    transcribe,
+)
 from shared.core import layout, log, status
 from shared.core.clients import Clients
 from shared.core.errors import ErrorCode, IllegalTransition, PermanentError
@@ -152,11 +160,14 @@ def _detection(block: dict[str, Any]) -> Detection | None:
 
 
 def speech_spans_of(paths: list[Path]) -> list[Span]:
-    """Silero VAD speech spans of consecutive source files, on one timeline."""
+    """Silero VAD speech spans of consecutive source files, on one timeline, without the VAD's padding: the pad
+    is the quiet before and after a line, and counting it as speech would charge every cue for it (0.2 s of a
+    2.5 s line is 7 % of its coverage)."""
     spans: list[Span] = []
     offset = 0.0
     for path in paths:
-        spans += [(offset + s, offset + e) for s, e in speech_spans(load_audio(path))]
+        spans += [(offset + s + SPEECH_PAD_SECONDS, offset + e - SPEECH_PAD_SECONDS)
+                  for s, e in speech_spans(load_audio(path)) if e - s > 2 * SPEECH_PAD_SECONDS]
         offset += probe(path).duration
     return spans
 
