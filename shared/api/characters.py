@@ -24,7 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from shared.api import auth, quotas, signed_urls
 from shared.api.http import read_json_body
-from shared.core import layout, log, status, users
+from shared.core import layout, log, status
 from shared.core.clients import Clients
 from shared.core.errors import ErrorCode, InvalidInputError
 from shared.core.responses import json_response
@@ -68,8 +68,8 @@ def _public(clients: Clients, character_id: str, doc: dict[str, Any]) -> dict[st
 
 
 def _take_quota(clients: Clients, owner: str) -> None:
-    user = users.ensure_user(clients.db, owner, default_plan=clients.settings.default_plan)
-    quotas.consume(clients.db, owner, quotas.plan_named(user.get("plan")), ai_calls=1, rate_limited=True,
+    plan = quotas.user_plan(clients.db, owner, clients.settings.default_plan)
+    quotas.consume(clients.db, owner, plan, ai_calls=1, rate_limited=True,
                    window_seconds=clients.settings.rate_limit_window_seconds)
 
 

@@ -20,7 +20,7 @@ from typing import Any
 
 from google.cloud import firestore
 
-from shared.core import layout, log
+from shared.core import layout, log, users
 from shared.core.errors import ErrorCode, InvalidInputError, QuotaError
 from shared.core.retry import contended_retrying
 from shared.pricing import spend
@@ -74,6 +74,11 @@ PLANS: dict[str, Plan] = {
 def plan_named(name: str | None) -> Plan:
     """The plan called `name` (unknown names fall back to free)."""
     return PLANS.get(name or "free", PLANS["free"])
+
+
+def user_plan(db: firestore.Client, user_id: str, default_plan: str) -> Plan:
+    """The user's plan (the user is recorded on first sight, on the deployment's default plan)."""
+    return plan_named(users.ensure_user(db, user_id, default_plan=default_plan).get("plan"))
 
 
 def _periods(now: dt.datetime) -> dict[str, str]:

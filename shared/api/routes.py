@@ -96,8 +96,7 @@ def _take_quota(clients: Clients, owner: str, review: bool, quote: estimates.Quo
     """The plan's preset gate and Veo spend allowance (the estimate reserved: shared.pricing.spend), then one AI
     call (the script) and one video, or one storyboard preview when the video waits for approval; rate limited.
     The spend reservation."""
-    user = users.ensure_user(clients.db, owner, default_plan=clients.settings.default_plan)
-    plan = quotas.plan_named(user.get("plan"))
+    plan = quotas.user_plan(clients.db, owner, clients.settings.default_plan)
     plan.check_preset(quote.preset.name)
     reservation = spend.reserve(clients.db, owner, float(quote.estimate["cost_usd"]["veo"]), plan.spend_limits(),
                                 plan.name)

@@ -17,7 +17,7 @@ from google.api_core import exceptions as gexc
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from shared.api import quotas
-from shared.core import lease, log, status, users
+from shared.core import lease, log, status
 from shared.core.clients import Clients
 from shared.core.errors import ErrorCode, IllegalTransition, InvalidInputError, TransientError
 from shared.core.messages import StoryboardRequest, VideoRequest
@@ -133,8 +133,7 @@ def request_preview(clients: Clients, video_id: str, revision: int, noted: bool 
 
 def take_preview_quota(clients: Clients, owner: str) -> None:
     """One preview off the owner's plan (429 quota_exceeded when the day's or month's previews are used up)."""
-    user = users.ensure_user(clients.db, owner, default_plan=clients.settings.default_plan)
-    quotas.consume(clients.db, owner, quotas.plan_named(user.get("plan")), previews=1)
+    quotas.consume(clients.db, owner, quotas.user_plan(clients.db, owner, clients.settings.default_plan), previews=1)
 
 
 def storyboard(clients: Clients, doc: dict[str, Any]) -> tuple[dict[str, Any], bool]:

@@ -242,8 +242,7 @@ def approve_route(clients: Clients, request: flask.Request, args: dict[str, str]
     doc = owned_video(clients, request, args["video_id"])
     if doc["status"] != Status.AWAITING_APPROVAL.value:
         raise InvalidInputError("only a video awaiting approval can be approved", code=ErrorCode.NOT_AWAITING_APPROVAL)
-    user = users.ensure_user(clients.db, doc["owner"], default_plan=clients.settings.default_plan)
-    plan = quotas.plan_named(user.get("plan"))
+    plan = quotas.user_plan(clients.db, doc["owner"], clients.settings.default_plan)
     quotas.consume(clients.db, doc["owner"], plan, videos=1, window_seconds=clients.settings.rate_limit_window_seconds)
     try:
         return json_response(storyboard.approve(clients, doc["video_id"]), 202)

@@ -106,7 +106,8 @@ CONTENDED_MAX_WAIT_SECONDS = 1.0
 def aborted_on_contention(exc: BaseException) -> bool:
     """Whether a transaction aborted on contention: Aborted from its begin or reads, or the ValueError
     ("Failed to commit transaction in N attempts") firestore's transactional wrapper raises from the Aborted
-    commit once its own attempts are spent."""
+    commit once its own attempts are spent (google-cloud-firestore, firestore_v1/transaction.py:
+    `_Transactional.__call__` retries Aborted commits `max_attempts` times, then `raise ValueError(...) from`)."""
     return isinstance(exc, gexc.Aborted) or (isinstance(exc, ValueError) and isinstance(exc.__cause__, gexc.Aborted))
 
 
